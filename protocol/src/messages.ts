@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { ProtocolError } from './errors.ts';
+
+/**
+ * JSON control messages. Every text message on either hop is one of these, validated on receipt:
+ * an unknown or malformed message is a ProtocolError (the receiver closes with a clear code),
+ * never a crash. Schemas are strict about types and lenient about extra fields, so a newer
+ * peer can add fields without breaking an older one.
+ */
+
+export const cameraSettingsSchema = z.object({
+  width: z.number().int().min(64).max(4096),
+  height: z.number().int().min(64).max(4096),
+  framerate: z.number().min(1).max(120),
+  /** bits per second */
+  bitrate: z.number().int().min(50_000).max(50_000_000),
+  /** keyframe interval in frames (rpicam-vid --intra) */
+  intra: z.number().int().min(1).max(600),
+  profile: z.enum(['baseline', 'main', 'high']),
+  rotation: z.union([z.literal(0), z.literal(180)]),
+  hflip: z.boolean(),
+  vflip: z.boolean(),
+  /** run the camera only while someone watches */
+  onDemand: z.boolean(),
+});
+export type CameraSettings = z.infer<typeof cameraSettingsSchema>;
+
+export const DEFAULT_CAMERA_SETTINGS: CameraSettings = {
+  width: 1280,
+  height: 720,
+  framerate: 30,
+  bitrate: 2_000_000,
+  intra: 30,
+  profile: 'high',
+  rotation: 0,
+  hflip: false,
+  vflip: false,
+  onDemand: false,
+};
+
+export const videoFormatSchema = z.object({
+  /** RFC 6381 string from the SPS, e.g. avc1.64001f */
+  codec: z.string().min(1).max(64),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  framerate: z.number().positive(),
+});
+export type VideoFormat = z.infer<typeof videoFormatSchema>;
+
+export const audioFormatSchema = z.object({
+  codec: z.literal('mp4a.40.2'),
+  sampleRate: z.number().int().positive(),
+  channels: z.number().int().min(1).max(8),
+});
+export type AudioFormat = z.infer<typeof audioFormatSchema>;
+
+export const cameraStatusSchema = z.enum(['starting', 'running', 'restarting', 'stalled', 'idle', 'failed']);
+export type CameraProcessStatus = z.infer<typeof cameraStatusSchema>;
+
+// ---- agent -> relay -------------------------------------------------------------------------
+
+export const helloMessageSchema = z.object({
+  type: z.literal('hello'),
+  agentVersion: z.string().max(64),
+  settings: cameraSettingsSchema,
+  /** null until the first SPS has been seen (the relay also learns it from the stream) */
+  video: videoFormatSchema.nullable(),
+  audio: audioFormatSchema.nullable(),
+  model: z.string().max(128).optional(),
+  cameraCommand: z.string().max(256).optional(),
+});
+export type HelloMessage = z.infer<typeof helloMessageSchema>;
+
+export const statsMessageSchema = z.object({
+  type: z.literal('stats'),
+  camera: cameraStatusSchema,
+  audio: cameraStatusSchema.nullable(),
+  framesCaptured: z.number().int().nonnegative(),
+  framesSent: z.number().int().nonnegative(),
+  framesDropped: z.number().int().nonnegative(),
+  tornFrames: z.number().int().nonnegative(),
+  cameraRestarts: z.number().int().nonnegative(),
+  queueBytes: z.number().int().nonnegative(),
+  uptimeSeconds: z.number().nonnegative(),
+  lastError: z.string().max(1024).nullable(),
+});
+export type StatsMessage = z.infer<typeof statsMessageSchema>;
+
+// ---- relay -> agent -------------------------------------------------------------------------
+
+export const settingsMessageSchema = z.object({
+  type: z.literal('settings'),
+  settings: cameraSettingsSchema,
+});
+export type SettingsMessage = z.infer<typeof settingsMessageSchema>;
+
+export const demandMessageSchema = z.object({
+  type: z.literal('demand'),
+  viewers: z.number().int().nonnegative(),
+});
+export type DemandMessage = z.infer<typeof demandMessageSchema>;
+
+// ---- relay -> viewer ------------------------------------------------------------------------
+
+export const initMessageSchema = z.object({
+  type: z.literal('init'),
+  camera: z.object({ id: z.string(), name: z.string() }),
+  video: videoFormatSchema,
+  audio: audioFormatSchema.nullable(),
+});
+export type InitMessage = z.infer<typeof initMessageSchema>;
+
+export const stateMessageSchema = z.object({
+  type: z.literal('state'),
+  state: z.enum(['online', 'offline']),
+  reason: z.string().max(256).optional(),
+});
+export type StateMessage = z.infer<typeof stateMessageSchema>;
+
+export const expiringMessageSchema = z.object({
+  type: z.literal('expiring'),
+  /** milliseconds since the Unix epoch */
+  expiresAt: z.number(),
+});
+export type ExpiringMessage = z.infer<typeof expiringMessageSchema>;
+
+// ---- viewer -> relay ------------------------------------------------------------------------
+
+export const ackMessageSchema = z.object({
+  type: z.literal('ack'),
+  /** last video sequence number received */
+  sequence: z.number().int().min(0).max(0xffff_ffff),
+});
+export type AckMessage = z.infer<typeof ackMessageSchema>;
+
+export const agentMessageSchema = z.discriminatedUnion('type', [helloMessageSchema, statsMessageSchema]);
+export type AgentMessage = z.infer<typeof agentMessageSchema>;
+
+export const relayToAgentMessageSchema = z.discriminatedUnion('type', [settingsMessageSchema, demandMessageSchema]);
+export type RelayToAgentMessage = z.infer<typeof relayToAgentMessageSchema>;
+
+export const relayToViewerMessageSchema = z.discriminatedUnion('type', [
+  initMessageSchema,
+  stateMessageSchema,
+  expiringMessageSchema,
+]);
+export type RelayToViewerMessage = z.infer<typeof relayToViewerMessageSchema>;
+
+export const viewerMessageSchema = z.discriminatedUnion('type', [ackMessageSchema]);
+export type ViewerMessage = z.infer<typeof viewerMessageSchema>;
+
+/** Parses and validates one text message; throws ProtocolError with a readable reason. */
+export function parseMessage<T>(schema: z.ZodType<T>, text: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProtocolError('ERR_MESSAGE_JSON', 'message is not valid JSON');
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    throw new ProtocolError('ERR_MESSAGE_INVALID', `invalid message${where}: ${issue?.message ?? 'unknown'}`);
+  }
+  return result.data;
+}
+
+export function encodeMessage(message: AgentMessage | RelayToAgentMessage | RelayToViewerMessage | ViewerMessage): string {
+  return JSON.stringify(message);
+}

@@ -1,0 +1,62 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The relay's whole configuration, parsed and validated once at start-up from the environment
+ * (flags on the CLI are mapped onto the same names). A bad value stops the process with a message
+ * naming the variable, before anything listens.
+ */
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  PUBLIC_URL: z.url().optional(),
+  PICAM_ADMIN_PASSWORD: z.string().min(8, 'PICAM_ADMIN_PASSWORD must be at least 8 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** seconds an enrollment token stays valid */
+  ENROLLMENT_TTL: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  /** seconds a login session lasts */
+  SESSION_TTL: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  /** trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy on loopback */
+  TRUST_PROXY: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+});
+
+export interface RelayConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** where browsers reach the relay; used for Origin checks, share URLs and enroll commands */
+  publicUrl: string | undefined;
+  adminPassword: string | undefined;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  enrollmentTtlSeconds: number;
+  sessionTtlSeconds: number;
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid relay configuration:\n${lines.join('\n')}`);
+  }
+  const e = result.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.DATA_DIR),
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    adminPassword: e.PICAM_ADMIN_PASSWORD,
+    logLevel: e.LOG_LEVEL,
+    enrollmentTtlSeconds: e.ENROLLMENT_TTL,
+    sessionTtlSeconds: e.SESSION_TTL,
+    trustProxy: e.TRUST_PROXY,
+  };
+}

@@ -1,0 +1,101 @@
+import { sqliteTable, text, integer, primaryKey, index } from 'drizzle-orm/sqlite-core';
+
+/**
+ * Tables only (drizzle convention): SQL names snake_case, TS names camelCase.
+ * Times are integer milliseconds since the Unix epoch. Secrets are never stored: only SHA-256
+ * hashes of tokens and credentials, and scrypt hashes of passwords.
+ * After editing, run `npm run db:generate` and commit the new file in migrations/.
+ */
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  username: text('username').notNull().unique(),
+  /** scrypt$N$r$p$salt$hash (base64url) */
+  passwordHash: text('password_hash').notNull(),
+  role: text('role', { enum: ['admin', 'viewer'] }).notNull(),
+  createdAt: integer('created_at').notNull(),
+  passwordChangedAt: integer('password_changed_at').notNull(),
+});
+
+/** Cameras a `viewer` user may see (admins see all). */
+export const userCameras = sqliteTable(
+  'user_cameras',
+  {
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    cameraId: text('camera_id').notNull().references(() => cameras.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.cameraId] })],
+);
+
+/** One row per issued session JWT (its jti): logout and password change revoke it here. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    userAgent: text('user_agent'),
+    address: text('address'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+export const cameras = sqliteTable('cameras', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** JSON of protocol's CameraSettings: the settings the relay wants the agent to use */
+  settings: text('settings').notNull(),
+  createdAt: integer('created_at').notNull(),
+  lastSeenAt: integer('last_seen_at'),
+  /** SHA-256 (hex) of the device credential; null until enrolled or after revocation */
+  credentialHash: text('credential_hash').unique(),
+  credentialIssuedAt: integer('credential_issued_at'),
+});
+
+export const enrollmentTokens = sqliteTable(
+  'enrollment_tokens',
+  {
+    id: text('id').primaryKey(),
+    cameraId: text('camera_id').notNull().references(() => cameras.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+    createdBy: text('created_by'),
+  },
+  (t) => [index('enrollment_tokens_camera_idx').on(t.cameraId)],
+);
+
+/** One row per share link (its JWT's jti): revocation and listing live here. */
+export const shares = sqliteTable(
+  'shares',
+  {
+    id: text('id').primaryKey(),
+    cameraId: text('camera_id').notNull().references(() => cameras.id, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    createdBy: text('created_by'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    maxViewers: integer('max_viewers'),
+  },
+  (t) => [index('shares_camera_idx').on(t.cameraId)],
+);
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at').notNull(),
+    /** user id, `device:<cameraId>`, `share:<id>` or `system` */
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    target: text('target'),
+    address: text('address'),
+    /** JSON, never secrets */
+    detail: text('detail'),
+  },
+  (t) => [index('audit_log_at_idx').on(t.at)],
+);

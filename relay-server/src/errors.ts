@@ -1,0 +1,42 @@
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/**
+ * Every request-time failure is an ApiError with a stable code; one error handler (app.ts) turns it
+ * into `{ "error": { "code", "message" } }` with its status. WebSocket upgrades map the same codes
+ * to close codes through `closeCodeFor`.
+ */
+export type ApiErrorCode =
+  | 'bad_request'
+  | 'validation_failed'
+  | 'unauthenticated'
+  | 'invalid_credentials'
+  | 'forbidden'
+  | 'csrf_failed'
+  | 'not_found'
+  | 'camera_not_found'
+  | 'conflict'
+  | 'token_invalid'
+  | 'token_expired'
+  | 'link_expired'
+  | 'link_revoked'
+  | 'too_many_viewers'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'internal';
+
+export class ApiError extends HTTPException {
+  readonly code: ApiErrorCode;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(status: ContentfulStatusCode, code: ApiErrorCode, message: string, retryAfterSeconds?: number) {
+    super(status, { message });
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export const unauthenticated = (message = 'authentication required') => new ApiError(401, 'unauthenticated', message);
+export const forbidden = (message = 'not allowed') => new ApiError(403, 'forbidden', message);
+export const notFound = (message = 'not found') => new ApiError(404, 'not_found', message);
+export const cameraNotFound = () => new ApiError(404, 'camera_not_found', 'no such camera');

@@ -1,0 +1,83 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AudioFormat, CameraSettings, VideoFormat, CameraProcessStatus } from '@picam/protocol';
+
+/**
+ * The seams between the relay's parts. Auth and the HTTP API (auth/, routes/, db/) implement
+ * AccessControl and CameraRegistry; the streaming side (streams/, ws/) implements LiveCameras.
+ * Each side only sees the other through these interfaces, so a NATS-backed hub or a Postgres
+ * registry can replace one side later (DESIGN.md "Later: past one machine").
+ */
+
+/** What a viewer connection was allowed by; re-checked when it ends or is revoked. */
+export interface ViewerGrant {
+  kind: 'session' | 'share';
+  /** session id (the JWT's jti) or share id */
+  id: string;
+  userId: string | null;
+  cameraId: string;
+  /** ms since the epoch; the hub cuts the viewer off at this moment (4008 for shares, 4001 for sessions) */
+  expiresAt: number;
+}
+
+export interface ViewerUpgradeRequest {
+  cameraId: string;
+  url: URL;
+  headers: IncomingHttpHeaders;
+  address: string;
+}
+
+export interface AccessControl {
+  /** `Authorization: Bearer <device credential>` -> the camera it belongs to. Throws ApiError (401). */
+  authenticateAgent(authorization: string | undefined): { cameraId: string };
+  /**
+   * Cookie (with Origin check) or `?token=` (session or share token). Throws ApiError:
+   * 401 unauthenticated/token_invalid, 403 forbidden, 404 camera_not_found, 410 link_expired/link_revoked,
+   * 429 too_many_viewers.
+   */
+  authorizeViewer(request: ViewerUpgradeRequest): Promise<ViewerGrant>;
+  /** still not revoked and not expired */
+  isGrantValid(grant: ViewerGrant): boolean;
+}
+
+export interface CameraRecord {
+  id: string;
+  name: string;
+  settings: CameraSettings;
+}
+
+export interface CameraRegistry {
+  get(cameraId: string): CameraRecord | undefined;
+  /** called on agent connect/disconnect only, never per frame */
+  markSeen(cameraId: string, at: number): void;
+}
+
+/** Live state the streaming side knows and the API shows. */
+export interface LiveCameraStatus {
+  online: boolean;
+  viewers: number;
+  video: VideoFormat | null;
+  audio: AudioFormat | null;
+  /** measured over the last few seconds */
+  bitrate: number;
+  framerate: number;
+  camera: CameraProcessStatus | null;
+  agentVersion: string | null;
+  connectedAt: number | null;
+  lastFrameAt: number | null;
+}
+
+export interface LiveCameras {
+  status(cameraId: string): LiveCameraStatus | undefined;
+  /** viewers currently connected through this grant (share maxViewers) */
+  viewersOfGrant(grantId: string): number;
+  /** push new desired settings to the camera's agent, if connected */
+  pushSettings(cameraId: string, settings: CameraSettings): void;
+  /** camera deleted: close its agent (4004) and its viewers (4004) at once */
+  cameraDeleted(cameraId: string): void;
+  /** device credential revoked (re-enrollment): close its live agent with 4001 */
+  credentialRevoked(cameraId: string): void;
+  /** session or share revoked (logout, password change, share deleted): close its viewers at once */
+  grantRevoked(grantId: string): void;
+  /** a user's grants changed (camera ungranted, user removed): re-check that user's viewers */
+  recheckUser(userId: string): void;
+}
