@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DEFAULT_CAMERA_SETTINGS,
+  agentMessageSchema,
+  encodeMessage,
+  parseMessage,
+  viewerMessageSchema,
+} from './messages.ts';
+import { ProtocolError } from './errors.ts';
+
+test('a hello round-trips through encode and validated parse', () => {
+  const hello = {
+    type: 'hello' as const,
+    agentVersion: '0.1.0',
+    settings: DEFAULT_CAMERA_SETTINGS,
+    video: { codec: 'avc1.64001f', width: 1280, height: 720, framerate: 30 },
+    audio: null,
+  };
+  assert.deepEqual(parseMessage(agentMessageSchema, encodeMessage(hello)), hello);
+});
+
+test('unknown fields from a newer peer are tolerated', () => {
+  const ack = parseMessage(viewerMessageSchema, '{"type":"ack","sequence":5,"future":true}');
+  assert.equal(ack.sequence, 5);
+});
+
+test('bad JSON and invalid messages are typed errors that say where', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['{', 'ERR_MESSAGE_JSON', /JSON/],
+    ['{"type":"nope"}', 'ERR_MESSAGE_INVALID', /type/],
+    ['{"type":"ack","sequence":-1}', 'ERR_MESSAGE_INVALID', /sequence/],
+    ['{"type":"ack","sequence":4294967296}', 'ERR_MESSAGE_INVALID', /sequence/],
+    ['null', 'ERR_MESSAGE_INVALID', /invalid/],
+  ];
+  for (const [text, code, pattern] of cases) {
+    assert.throws(
+      () => parseMessage(viewerMessageSchema, text),
+      (err: unknown) => err instanceof ProtocolError && err.code === code && pattern.test(err.message),
+      text,
+    );
+  }
+});
+
+test('camera settings are range-checked', () => {
+  const bad = { ...DEFAULT_CAMERA_SETTINGS, framerate: 0 };
+  const text = JSON.stringify({ type: 'hello', agentVersion: '1', settings: bad, video: null, audio: null });
+  assert.throws(() => parseMessage(agentMessageSchema, text), /settings\.framerate/);
+});
