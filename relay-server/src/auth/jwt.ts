@@ -1,0 +1,82 @@
+import { SignJWT, errors, jwtVerify } from 'jose';
+import { JWT_ALG, type KeyStore } from './jwt-keys.ts';
+
+/**
+ * Signing and verifying our two kinds of JWT (sessions and share links). Every verification pins
+ * the algorithm (jose otherwise accepts whatever the key fits: `alg: none` and HS256-with-the-
+ * public-key confusion both die here), and requires this kind's `typ` header and `aud` claim, so
+ * one kind can never pass as the other (RFC 8725 3.11-3.12). `iat` in the future and `nbf` are
+ * checked with a small tolerance for clock skew between relays.
+ */
+
+export const ISSUER = 'picam-relay';
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
+export interface TokenKind {
+  typ: string;
+  aud: string;
+  /** upper bound on exp - iat; also bounds how old a token may be */
+  maxLifetimeSeconds: number;
+}
+
+export interface TokenClaims {
+  sub: string;
+  jti: string;
+  /** ms since the epoch */
+  issuedAt: number;
+  /** ms since the epoch */
+  expiresAt: number;
+}
+
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  readonly reason: 'expired' | 'invalid';
+  constructor(reason: 'expired' | 'invalid', message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export async function signToken(keys: KeyStore, kind: TokenKind, claims: TokenClaims): Promise<string> {
+  const { kid, key } = await keys.signingKey();
+  return new SignJWT({})
+    .setProtectedHeader({ alg: JWT_ALG, typ: kind.typ, kid })
+    .setIssuer(ISSUER)
+    .setAudience(kind.aud)
+    .setSubject(claims.sub)
+    .setJti(claims.jti)
+    .setIssuedAt(Math.floor(claims.issuedAt / 1000))
+    .setExpirationTime(Math.ceil(claims.expiresAt / 1000))
+    .sign(key);
+}
+
+export async function verifyToken(keys: KeyStore, kind: TokenKind, token: string, now: number): Promise<TokenClaims> {
+  try {
+    const { payload } = await jwtVerify(token, (header) => keys.verificationKey(header.kid), {
+      algorithms: [JWT_ALG],
+      typ: kind.typ,
+      audience: kind.aud,
+      issuer: ISSUER,
+      currentDate: new Date(now),
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      maxTokenAge: kind.maxLifetimeSeconds,
+      requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+    });
+    if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') throw new TokenError('invalid', 'bad claims');
+    return {
+      sub: payload.sub,
+      jti: payload.jti,
+      issuedAt: (payload.iat ?? 0) * 1000,
+      expiresAt: (payload.exp ?? 0) * 1000,
+    };
+  } catch (err) {
+    if (err instanceof TokenError) throw err;
+    if (err instanceof errors.JWTExpired) throw new TokenError('expired', 'token expired');
+    throw new TokenError('invalid', 'token invalid');
+  }
+}
+
+/** Tokens are only ever JWS compact strings of modest size; anything else is refused unparsed. */
+export function looksLikeJwt(token: string): boolean {
+  return token.length < 4096 && /^[\w-]+\.[\w-]+\.[\w-]*$/.test(token);
+}

@@ -1,0 +1,66 @@
+import { desc } from 'drizzle-orm';
+import type { Queryable } from './queryable.ts';
+import { auditLog } from './schema.ts';
+
+/**
+ * Security-relevant events (logins, user and camera changes, enrollments, shares). `detail` is
+ * for non-secret context only: never passwords, tokens or credentials.
+ */
+
+export type AuditAction =
+  | 'login.success'
+  | 'login.failure'
+  | 'logout'
+  | 'password.change'
+  | 'user.add'
+  | 'user.update'
+  | 'user.remove'
+  | 'camera.create'
+  | 'camera.update'
+  | 'camera.delete'
+  | 'enrollment.issue'
+  | 'enrollment.consume'
+  | 'share.create'
+  | 'share.revoke'
+  | 'keys.rotate';
+
+export interface AuditEvent {
+  actor: string;
+  action: AuditAction;
+  target?: string | null;
+  address?: string | null;
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+export function audit(db: Queryable, at: number, event: AuditEvent): void {
+  db.insert(auditLog)
+    .values({
+      at,
+      actor: event.actor,
+      action: event.action,
+      target: event.target ?? null,
+      address: event.address ?? null,
+      detail: event.detail ? JSON.stringify(event.detail) : null,
+    })
+    .run();
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  address: string | null;
+  detail: unknown;
+}
+
+export function recentAudit(db: Queryable, limit: number): AuditEntry[] {
+  return db
+    .select()
+    .from(auditLog)
+    .orderBy(desc(auditLog.id))
+    .limit(limit)
+    .all()
+    .map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) }));
+}

@@ -1,0 +1,71 @@
+import { asc, eq, inArray } from 'drizzle-orm';
+import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings } from '@picam/protocol';
+import type { Queryable } from './queryable.ts';
+import { cameras } from './schema.ts';
+
+/** The cameras table: identity, desired settings, device credential hash. */
+
+export type CameraRow = typeof cameras.$inferSelect;
+
+/**
+ * Settings are stored as JSON; defaults are merged in on read so a row written before a new
+ * setting existed still parses (and a damaged one falls back to defaults instead of crashing).
+ */
+export function parseSettings(json: string): CameraSettings {
+  try {
+    const parsed = cameraSettingsSchema.safeParse({ ...DEFAULT_CAMERA_SETTINGS, ...(JSON.parse(json) as object) });
+    if (parsed.success) return parsed.data;
+  } catch {
+    // fall through to defaults
+  }
+  return { ...DEFAULT_CAMERA_SETTINGS };
+}
+
+export function findCamera(db: Queryable, id: string): CameraRow | undefined {
+  return db.select().from(cameras).where(eq(cameras.id, id)).get();
+}
+
+export function findCameraByCredentialHash(db: Queryable, hash: string): CameraRow | undefined {
+  return db.select().from(cameras).where(eq(cameras.credentialHash, hash)).get();
+}
+
+export function listCameras(db: Queryable, onlyIds?: readonly string[]): CameraRow[] {
+  const query = db.select().from(cameras);
+  if (onlyIds === undefined) return query.orderBy(asc(cameras.createdAt), asc(cameras.id)).all();
+  if (onlyIds.length === 0) return [];
+  return query
+    .where(inArray(cameras.id, [...onlyIds]))
+    .orderBy(asc(cameras.createdAt), asc(cameras.id))
+    .all();
+}
+
+export function insertCamera(db: Queryable, row: { id: string; name: string; settings: CameraSettings; createdAt: number }): void {
+  db.insert(cameras)
+    .values({ id: row.id, name: row.name, settings: JSON.stringify(row.settings), createdAt: row.createdAt })
+    .run();
+}
+
+export function updateCamera(db: Queryable, id: string, patch: { name?: string; settings?: CameraSettings }): void {
+  const set: Partial<CameraRow> = {};
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.settings !== undefined) set.settings = JSON.stringify(patch.settings);
+  if (Object.keys(set).length > 0) db.update(cameras).set(set).where(eq(cameras.id, id)).run();
+}
+
+export function deleteCamera(db: Queryable, id: string): boolean {
+  return db.delete(cameras).where(eq(cameras.id, id)).run().changes > 0;
+}
+
+/** Replaces (hash) or revokes (null) the device credential; returns whether one was in place. */
+export function setCredential(db: Queryable, id: string, hash: string | null, now: number): boolean {
+  const before = findCamera(db, id);
+  db.update(cameras)
+    .set({ credentialHash: hash, credentialIssuedAt: hash === null ? null : now })
+    .where(eq(cameras.id, id))
+    .run();
+  return before?.credentialHash != null;
+}
+
+export function markCameraSeen(db: Queryable, id: string, at: number): void {
+  db.update(cameras).set({ lastSeenAt: at }).where(eq(cameras.id, id)).run();
+}

@@ -1,0 +1,35 @@
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import type { Queryable } from './queryable.ts';
+import { shares } from './schema.ts';
+
+/** Share-link rows (one per share JWT, its jti): listing and revocation live here. */
+
+export type ShareRow = typeof shares.$inferSelect;
+export type ShareState = 'active' | 'expired' | 'revoked';
+
+export function shareState(row: ShareRow, now: number): ShareState {
+  if (row.revokedAt !== null) return 'revoked';
+  return row.expiresAt > now ? 'active' : 'expired';
+}
+
+export function insertShare(db: Queryable, row: ShareRow): void {
+  db.insert(shares).values(row).run();
+}
+
+export function findShare(db: Queryable, id: string): ShareRow | undefined {
+  return db.select().from(shares).where(eq(shares.id, id)).get();
+}
+
+export function listShares(db: Queryable, cameraId: string): ShareRow[] {
+  return db.select().from(shares).where(eq(shares.cameraId, cameraId)).orderBy(desc(shares.createdAt)).all();
+}
+
+export function revokeShare(db: Queryable, id: string, now: number): boolean {
+  return (
+    db
+      .update(shares)
+      .set({ revokedAt: now })
+      .where(and(eq(shares.id, id), isNull(shares.revokedAt)))
+      .run().changes > 0
+  );
+}
