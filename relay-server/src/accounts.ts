@@ -1,0 +1,79 @@
+import type { Hono } from 'hono';
+import type { RelayConfig } from './config.ts';
+import type { Db } from './db/client.ts';
+import { findCamera, markCameraSeen, parseSettings } from './db/cameras.ts';
+import type { Logger } from './logger.ts';
+import type { AccessControl, CameraRegistry, LiveCameras } from './services.ts';
+import { createAccessControl } from './auth/access-control.ts';
+import { bootstrapAdmin } from './auth/bootstrap.ts';
+import type { AuthDeps } from './auth/deps.ts';
+import { openKeyStore, type KeyInfo } from './auth/jwt-keys.ts';
+import { createPasswordCheck } from './auth/login.ts';
+import { createPasswordHasher, PRODUCTION_SCRYPT_LOG2N } from './auth/passwords.ts';
+import { apiRoutes } from './routes/api.ts';
+
+/**
+ * The accounts side of the relay in one call: users, sessions, cameras' registry and enrollment,
+ * share links, and the /api routes over them. The streaming side is built after this (it needs
+ * `access` and `registry`), hence `live` is a getter read at request time, never at construction.
+ */
+
+export interface AccountsDeps {
+  db: Db;
+  config: RelayConfig;
+  log: Logger;
+  live: () => LiveCameras;
+  now?: () => number;
+  /**
+   * TEST ONLY: log2 of scrypt's N, to keep test suites fast. Production never passes it and
+   * always hashes at N=2^17 (the CLI and server.ts do not expose it).
+   */
+  scryptCost?: number;
+}
+
+export interface Accounts {
+  access: AccessControl;
+  registry: CameraRegistry;
+  /** mounted at /api by app.ts */
+  api: Hono;
+  bootstrapAdmin(): Promise<{ username: string; generatedPassword: string | null }>;
+  /** new signing key; existing sessions and links stay valid (old keys keep verifying) */
+  rotateSigningKey(): Promise<KeyInfo>;
+  close(): void;
+}
+
+export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
+  const now = deps.now ?? Date.now;
+  const scryptCost = deps.scryptCost ?? PRODUCTION_SCRYPT_LOG2N;
+  if (scryptCost !== PRODUCTION_SCRYPT_LOG2N) deps.log.warn({ scryptCost }, 'scrypt cost lowered: test use only');
+  const auth: AuthDeps = {
+    db: deps.db,
+    config: deps.config,
+    log: deps.log,
+    live: deps.live,
+    now,
+    keys: await openKeyStore(deps.config.dataDir, now),
+    hasher: createPasswordHasher({ log2N: scryptCost }),
+  };
+
+  const registry: CameraRegistry = {
+    get(cameraId) {
+      const row = findCamera(auth.db, cameraId);
+      return row && { id: row.id, name: row.name, settings: parseSettings(row.settings) };
+    },
+    markSeen(cameraId, at) {
+      markCameraSeen(auth.db, cameraId, at);
+    },
+  };
+
+  return {
+    access: createAccessControl(auth),
+    registry,
+    api: apiRoutes(auth, createPasswordCheck(auth)),
+    bootstrapAdmin: () => bootstrapAdmin(auth),
+    rotateSigningKey: () => auth.keys.rotate(),
+    close() {
+      // Nothing to release today: limiters are plain maps, keys are in memory, the database belongs to the caller.
+    },
+  };
+}

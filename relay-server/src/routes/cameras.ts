@@ -1,0 +1,150 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings } from '@picam/protocol';
+import { ApiError, cameraNotFound, forbidden } from '../errors.ts';
+import { audit } from '../db/audit.ts';
+import {
+  deleteCamera,
+  findCamera,
+  insertCamera,
+  listCameras,
+  parseSettings,
+  setCredential,
+  updateCamera,
+  type CameraRow,
+} from '../db/cameras.ts';
+import { grantedCameraIds } from '../db/users.ts';
+import type { AuthDeps } from '../auth/deps.ts';
+import { issueEnrollment } from '../auth/device-credentials.ts';
+import { randomId } from '../auth/ids.ts';
+import { requireAdmin, requireSession, type ApiEnv } from '../auth/middleware.ts';
+import { clientAddress, publicOrigin } from '../auth/origin.ts';
+import { canView } from '../auth/sessions.ts';
+import type { LiveCameraStatus } from '../services.ts';
+import { readJson } from './body.ts';
+
+/** /api/cameras: the registry as the API shows it, with live status from the streaming side. */
+
+export const OFFLINE_STATUS: LiveCameraStatus = {
+  online: false,
+  viewers: 0,
+  video: null,
+  audio: null,
+  bitrate: 0,
+  framerate: 0,
+  camera: null,
+  agentVersion: null,
+  connectedAt: null,
+  lastFrameAt: null,
+};
+
+// Names are stored verbatim and only ever returned as JSON; the web app renders them as text.
+export const displayName = z
+  .string()
+  .max(100)
+  .refine((s) => s.trim().length > 0, 'must not be blank');
+const settingsPatch = cameraSettingsSchema.partial().strict();
+const createBody = z.object({ name: displayName, settings: settingsPatch.optional() }).strict();
+const patchBody = z.object({ name: displayName.optional(), settings: settingsPatch.optional() }).strict();
+
+function mergeSettings(base: CameraSettings, patch: Partial<CameraSettings> | undefined): CameraSettings {
+  const merged = cameraSettingsSchema.safeParse({ ...base, ...patch });
+  if (!merged.success) throw new ApiError(400, 'validation_failed', 'settings: invalid combination');
+  return merged.data;
+}
+
+export function cameraJson(deps: AuthDeps, row: CameraRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    settings: parseSettings(row.settings),
+    createdAt: row.createdAt,
+    lastSeenAt: row.lastSeenAt,
+    enrolled: row.credentialHash !== null,
+    status: deps.live().status(row.id) ?? OFFLINE_STATUS,
+  };
+}
+
+export function relayOrigin(c: Context, deps: AuthDeps): string {
+  return publicOrigin(deps.config, c.req.url, (n) => c.req.header(n));
+}
+
+export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  const session = requireSession(deps);
+  const admin = requireAdmin(deps);
+  const address = (c: Context) => clientAddress(c, deps.config.trustProxy);
+
+  function existing(id: string): CameraRow {
+    const row = findCamera(deps.db, id);
+    if (!row) throw cameraNotFound();
+    return row;
+  }
+
+  app.get('/cameras', session, (c) => {
+    const { user } = c.get('principal');
+    const rows = user.role === 'admin' ? listCameras(deps.db) : listCameras(deps.db, grantedCameraIds(deps.db, user.id));
+    return c.json({ cameras: rows.map((r) => cameraJson(deps, r)) });
+  });
+
+  app.post('/cameras', admin, async (c) => {
+    const body = await readJson(c, createBody);
+    const { user } = c.get('principal');
+    const id = randomId(10);
+    const settings = mergeSettings(DEFAULT_CAMERA_SETTINGS, body.settings);
+    const enrollment = deps.db.transaction(() => {
+      insertCamera(deps.db, { id, name: body.name, settings, createdAt: deps.now() });
+      audit(deps.db, deps.now(), { actor: user.id, action: 'camera.create', target: id, address: address(c) });
+      audit(deps.db, deps.now(), { actor: user.id, action: 'enrollment.issue', target: id, address: address(c) });
+      return issueEnrollment(deps, id, user.id, relayOrigin(c, deps));
+    });
+    return c.json({ camera: cameraJson(deps, existing(id)), enrollment }, 201);
+  });
+
+  app.get('/cameras/:id', session, (c) => {
+    const row = existing(c.req.param('id'));
+    if (!canView(deps, c.get('principal').user, row.id)) throw forbidden('this camera is not shared with you');
+    return c.json({ camera: cameraJson(deps, row) });
+  });
+
+  app.patch('/cameras/:id', admin, async (c) => {
+    const row = existing(c.req.param('id'));
+    const body = await readJson(c, patchBody);
+    const settings = body.settings ? mergeSettings(parseSettings(row.settings), body.settings) : undefined;
+    updateCamera(deps.db, row.id, { name: body.name, settings });
+    audit(deps.db, deps.now(), {
+      actor: c.get('principal').user.id,
+      action: 'camera.update',
+      target: row.id,
+      address: address(c),
+      detail: { name: body.name !== undefined, settings: settings !== undefined },
+    });
+    if (settings) deps.live().pushSettings(row.id, settings);
+    return c.json({ camera: cameraJson(deps, existing(row.id)) });
+  });
+
+  app.delete('/cameras/:id', admin, (c) => {
+    const row = existing(c.req.param('id'));
+    deps.db.transaction(() => {
+      deleteCamera(deps.db, row.id);
+      audit(deps.db, deps.now(), { actor: c.get('principal').user.id, action: 'camera.delete', target: row.id, address: address(c) });
+    });
+    deps.live().cameraDeleted(row.id);
+    return c.body(null, 204);
+  });
+
+  // Re-enrollment: the old credential stops working now, not when the new one is redeemed.
+  app.post('/cameras/:id/enrollment', admin, (c) => {
+    const row = existing(c.req.param('id'));
+    const { user } = c.get('principal');
+    const enrollment = deps.db.transaction(() => {
+      setCredential(deps.db, row.id, null, deps.now());
+      audit(deps.db, deps.now(), { actor: user.id, action: 'enrollment.issue', target: row.id, address: address(c) });
+      return issueEnrollment(deps, row.id, user.id, relayOrigin(c, deps));
+    });
+    deps.live().credentialRevoked(row.id);
+    return c.json({ enrollment }, 201);
+  });
+
+  return app;
+}
