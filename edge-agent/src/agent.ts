@@ -1,0 +1,181 @@
+import { Track, type AudioFormat, type CameraSettings, type RelayToAgentMessage } from '@picam/protocol';
+import { buildCameraArgs } from './camera-args.ts';
+import { findCameraCommand } from './camera-command.ts';
+import { CameraSupervisor } from './camera.ts';
+import { CaptureClock } from './clock.ts';
+import { effectiveSettings, readConfigFile, writeConfigFile, type RunConfig } from './config.ts';
+import type { CapturedFrame } from './frame-reader.ts';
+import type { Logger } from './logger.ts';
+import { isPi5Family, readBoardModel } from './pi-model.ts';
+import { agentSocketUrl } from './relay-url.ts';
+import { AgentStats } from './stats.ts';
+import { Uplink } from './uplink.ts';
+import { AGENT_VERSION } from './version.ts';
+import { VideoFormatTracker } from './video-format.ts';
+
+/**
+ * `picam-agent run`: wires the camera supervisor to the uplink and applies what the relay asks
+ * for (settings, demand). The camera never depends on the connection: losing the relay drops
+ * frames, it does not stop the camera (except on-demand cameras, which nobody can watch then).
+ */
+export class Agent {
+  readonly stats = new AgentStats();
+  readonly camera: CameraSupervisor;
+  readonly uplink: Uplink;
+  private readonly config: RunConfig;
+  private readonly log: Logger;
+  private readonly format = new VideoFormatTracker();
+  private readonly boardModel: string | null;
+  /** what the relay (or the config file) wants; pinned flags are laid over it */
+  private settings: CameraSettings;
+  private viewers = 0;
+  private cameraWanted = false;
+  private graceTimer: NodeJS.Timeout | undefined;
+  /** Hook for the audio source (added later): its format goes into hello, its frames on track 2. */
+  audioFormat: AudioFormat | null = null;
+
+  constructor(config: RunConfig, log: Logger, env: NodeJS.ProcessEnv = process.env) {
+    this.config = config;
+    this.log = log;
+    this.settings = config.settings;
+    this.boardModel = config.boardModel ?? readBoardModel();
+    const pi5 = isPi5Family(this.boardModel);
+    const clock = new CaptureClock();
+    this.camera = new CameraSupervisor({
+      resolveCommand: () => findCameraCommand(config.cameraCommand, env.PATH ?? ''),
+      args: () => buildCameraArgs(this.effective, config.extras, pi5),
+      env,
+      log: log.child({ part: 'camera' }),
+      stats: this.stats,
+      clock,
+      tuning: config.tuning,
+      onFrame: (frame) => this.onVideoFrame(frame),
+      onStatus: (status) => log.debug({ status }, 'camera status'),
+    });
+    this.uplink = new Uplink({
+      url: agentSocketUrl(config.relay),
+      credential: config.credential,
+      log: log.child({ part: 'uplink' }),
+      stats: this.stats,
+      tuning: config.tuning,
+      hello: () => ({
+        type: 'hello',
+        agentVersion: AGENT_VERSION,
+        settings: this.effective,
+        video: this.format.current,
+        audio: this.audioFormat,
+        ...(this.boardModel === null ? {} : { model: this.boardModel.slice(0, 128) }),
+        ...(this.camera.command === null ? {} : { cameraCommand: this.camera.command.slice(0, 256) }),
+      }),
+      statsMessage: () => this.stats.toMessage(this.camera.status, this.audioFormat === null ? null : 'running', this.uplink.queueBytes),
+      onMessage: (message) => this.onRelayMessage(message),
+      onConnectionChange: (connected) => {
+        // Nobody can watch through a relay we are not connected to.
+        if (!connected) this.setViewers(0);
+      },
+    });
+    if (pi5) log.info({ model: this.boardModel }, 'Pi 5: encoding with libav in low-latency mode');
+  }
+
+  get effective(): CameraSettings {
+    return effectiveSettings(this.settings, this.config.pinned);
+  }
+
+  start(): void {
+    this.log.info(
+      { relay: this.config.relay, settings: this.effective, pinned: Object.keys(this.config.pinned), model: this.boardModel },
+      'picam-agent starting',
+    );
+    this.uplink.start();
+    this.reconcileCamera();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.graceTimer);
+    this.cameraWanted = false;
+    await Promise.all([this.camera.stop(), this.uplink.stop()]);
+  }
+
+  /** Track 2 entry point for the audio source. */
+  sendAudioFrame(captureTimeUs: number, adtsFrame: Uint8Array): boolean {
+    return this.uplink.sendFrame(Track.Audio, true, captureTimeUs, adtsFrame);
+  }
+
+  private onVideoFrame(frame: CapturedFrame): void {
+    if (frame.keyframe) {
+      const changed = this.format.update(frame.data, this.effective.framerate);
+      if (changed !== null) this.log.info({ video: changed }, 'video format');
+    }
+    this.uplink.sendFrame(Track.Video, frame.keyframe, frame.captureTimeUs, frame.data);
+  }
+
+  private onRelayMessage(message: RelayToAgentMessage): void {
+    if (message.type === 'settings') this.applySettings(message.settings);
+    else this.setViewers(message.viewers);
+  }
+
+  private applySettings(next: CameraSettings): void {
+    const before = this.effective;
+    const changedFromRelay = !sameSettings(next, this.settings);
+    this.settings = next;
+    if (changedFromRelay) this.persistSettings(next);
+    const after = this.effective;
+    const overridden = Object.keys(this.config.pinned).filter((k) => next[k as keyof CameraSettings] !== after[k as keyof CameraSettings]);
+    if (overridden.length > 0) this.log.warn({ overridden }, 'command-line flags override these settings from the relay');
+    if (sameSettings({ ...before, onDemand: false }, { ...after, onDemand: false })) {
+      if (before.onDemand !== after.onDemand) this.reconcileCamera();
+      return;
+    }
+    this.log.info({ settings: after }, 'new camera settings from the relay');
+    if (before.onDemand !== after.onDemand) this.reconcileCamera();
+    this.camera.restart('settings changed');
+  }
+
+  /** Next start (even offline, even after a reboot) uses the relay's latest settings. */
+  private persistSettings(settings: CameraSettings): void {
+    if (!this.config.configFileExists) return;
+    try {
+      const file = readConfigFile(this.config.configPath);
+      if (file === null) return;
+      writeConfigFile(this.config.configPath, { ...file, settings });
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, path: this.config.configPath }, 'could not save the new settings');
+    }
+  }
+
+  private setViewers(viewers: number): void {
+    if (viewers === this.viewers) return;
+    this.viewers = viewers;
+    if (this.effective.onDemand) this.log.info({ viewers }, 'demand');
+    this.reconcileCamera();
+  }
+
+  /**
+   * Always-on cameras just run. On-demand cameras run while someone watches, and keep running
+   * for a grace period after the last viewer leaves, so a page reload does not cost a camera start.
+   */
+  private reconcileCamera(): void {
+    const wanted = !this.effective.onDemand || this.viewers > 0;
+    if (wanted) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = undefined;
+      if (!this.cameraWanted) {
+        this.cameraWanted = true;
+        this.camera.start();
+      }
+      return;
+    }
+    if (!this.cameraWanted || this.graceTimer !== undefined) return;
+    const graceMs = this.config.tuning.demandGraceMs;
+    this.log.info({ graceMs }, 'no viewers: stopping the camera after the grace period');
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      this.cameraWanted = false;
+      void this.camera.stop();
+    }, graceMs);
+  }
+}
+
+function sameSettings(a: CameraSettings, b: CameraSettings): boolean {
+  return (Object.keys(a) as Array<keyof CameraSettings>).every((key) => a[key] === b[key]);
+}

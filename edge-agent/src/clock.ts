@@ -1,0 +1,22 @@
+/**
+ * Capture timestamps, in microseconds since the Unix epoch. Raw H.264 on a pipe carries no
+ * timestamps, so the agent stamps each frame when its bytes are read.
+ *
+ * `performance.now()` gives sub-millisecond resolution and never steps backwards; the wall clock
+ * anchors it to the epoch. A Pi without a real-time clock boots with a wrong time and NTP steps it
+ * later, so the anchor follows the wall clock when the two drift apart by more than a second.
+ * Stamps are strictly increasing within one clock, whatever the wall clock does.
+ */
+export class CaptureClock {
+  private anchorMs = Date.now() - performance.now();
+  private lastUs = 0;
+
+  nowUs(): number {
+    const monotonicMs = performance.now();
+    const wallMs = Date.now();
+    if (Math.abs(wallMs - (this.anchorMs + monotonicMs)) > 1000) this.anchorMs = wallMs - monotonicMs;
+    const us = Math.round((this.anchorMs + monotonicMs) * 1000);
+    this.lastUs = us > this.lastUs ? us : this.lastUs + 1;
+    return this.lastUs;
+  }
+}

@@ -1,0 +1,246 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings } from '@picam/protocol';
+import { AgentError } from './errors.ts';
+import { normalizeRelayUrl } from './relay-url.ts';
+import type { CameraExtras } from './camera-args.ts';
+
+/**
+ * The agent's configuration, in one place: where the config file lives, how it is read and
+ * written (it holds the device credential, hence 0600), and how file, environment and flags
+ * combine for `run`. Everything is validated here, once, before anything starts.
+ */
+
+/** What `enroll` writes and `run` reads. */
+export interface AgentConfigFile {
+  relay: string;
+  cameraId: string;
+  credential: string;
+  settings: CameraSettings;
+}
+
+/** root runs as a system service (/etc), anyone else keeps it in their home. */
+export function defaultConfigPath(uid: number | undefined = process.getuid?.(), home: string = homedir()): string {
+  return uid === 0 ? '/etc/picam-agent/config.json' : join(home, '.config', 'picam-agent', 'config.json');
+}
+
+/** Settings from a file or the relay: unknown or invalid fields fall back to the defaults, field by field. */
+export function mergeSettings(base: CameraSettings, input: unknown): CameraSettings {
+  if (typeof input !== 'object' || input === null) return { ...base };
+  const merged: Record<string, unknown> = { ...base };
+  const shape = cameraSettingsSchema.shape;
+  for (const [key, value] of Object.entries(input)) {
+    if (!(key in shape)) continue;
+    const field = shape[key as keyof CameraSettings];
+    if (field.safeParse(value).success) merged[key] = value;
+  }
+  return cameraSettingsSchema.parse(merged);
+}
+
+export function parseConfigFile(text: string, path: string): AgentConfigFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AgentError('ERR_CONFIG', `config ${path} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null) throw new AgentError('ERR_CONFIG', `config ${path} is not a JSON object`);
+  const v = value as Record<string, unknown>;
+  for (const key of ['relay', 'cameraId', 'credential'] as const) {
+    if (typeof v[key] !== 'string' || v[key] === '') {
+      throw new AgentError('ERR_CONFIG', `config ${path}: "${key}" is missing; run \`picam-agent enroll\` again`);
+    }
+  }
+  return {
+    relay: normalizeRelayUrl(v.relay as string),
+    cameraId: v.cameraId as string,
+    credential: v.credential as string,
+    settings: mergeSettings(DEFAULT_CAMERA_SETTINGS, v.settings),
+  };
+}
+
+/** Null when the file does not exist (env-only setups are allowed); throws on anything else. */
+export function readConfigFile(path: string): AgentConfigFile | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new AgentError('ERR_CONFIG', `cannot read config ${path}: ${(error as Error).message}`);
+  }
+  return parseConfigFile(text, path);
+}
+
+/** Creates the config's directory (0700) if needed; used before enrolling so a token is never spent in vain. */
+export function prepareConfigDir(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new AgentError('ERR_CONFIG', `cannot create ${dirname(path)}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Atomic (write a temporary file, then rename) so a power cut on a Pi never leaves a half-written
+ * config, and 0600 from the first byte because it holds the device credential.
+ */
+export function writeConfigFile(path: string, config: AgentConfigFile): void {
+  prepareConfigDir(path);
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(temporary, 0o600); // in case the file existed with looser permissions
+    renameSync(temporary, path);
+  } catch (error) {
+    throw new AgentError('ERR_CONFIG', `cannot write config ${path}: ${(error as Error).message}`);
+  }
+}
+
+// ---- tuning -------------------------------------------------------------------------------------
+
+/**
+ * Delays and limits. The defaults suit a Pi on a home uplink; tests shorten them through the
+ * hidden `--tuning key=value,...` flag (or PICAM_AGENT_TUNING) so recovery stays real but fast.
+ */
+export interface Tuning {
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** a connection open this long resets the reconnect backoff */
+  healthyAfterMs: number;
+  /** close 4009: another agent holds this camera's credential */
+  replacedDelayMs: number;
+  /** close 4001 / HTTP 401: credential revoked, only a re-enroll helps */
+  revokedDelayMs: number;
+  cameraRestartMinMs: number;
+  cameraRestartMaxMs: number;
+  /** no frame for this long: the camera is stalled and gets restarted */
+  stallTimeoutMs: number;
+  /** no viewer for this long stops an on-demand camera */
+  demandGraceMs: number;
+  statsIntervalMs: number;
+  /** pipe silence that completes an access unit */
+  flushDelayMs: number;
+  /** ws.bufferedAmount above this drops video to the next keyframe */
+  queueLimitBytes: number;
+  /** ping interval; two missed pongs end the connection */
+  pingIntervalMs: number;
+}
+
+export const DEFAULT_TUNING: Tuning = {
+  reconnectMinMs: 500,
+  reconnectMaxMs: 30_000,
+  healthyAfterMs: 60_000,
+  replacedDelayMs: 60_000,
+  revokedDelayMs: 5 * 60_000,
+  cameraRestartMinMs: 500,
+  cameraRestartMaxMs: 30_000,
+  stallTimeoutMs: 3_000,
+  demandGraceMs: 10_000,
+  statsIntervalMs: 2_000,
+  flushDelayMs: 2,
+  queueLimitBytes: 2 * 1024 * 1024,
+  pingIntervalMs: 20_000,
+};
+
+export function parseTuning(text: string | undefined, base: Tuning = DEFAULT_TUNING): Tuning {
+  const tuning = { ...base };
+  if (text === undefined || text.trim() === '') return tuning;
+  for (const part of text.split(',')) {
+    const [key = '', raw = ''] = part.split('=').map((s) => s.trim());
+    if (!(key in tuning)) {
+      throw new AgentError('ERR_CONFIG', `unknown tuning key "${key}" (known: ${Object.keys(base).join(', ')})`);
+    }
+    const value = Number(raw);
+    if (raw === '' || !Number.isFinite(value) || value < 0) {
+      throw new AgentError('ERR_CONFIG', `tuning ${key} needs a non-negative number, got "${raw}"`);
+    }
+    tuning[key as keyof Tuning] = value;
+  }
+  if (tuning.reconnectMinMs <= 0 || tuning.reconnectMaxMs < tuning.reconnectMinMs) {
+    throw new AgentError('ERR_CONFIG', 'tuning needs 0 < reconnectMinMs <= reconnectMaxMs');
+  }
+  if (tuning.cameraRestartMinMs <= 0 || tuning.cameraRestartMaxMs < tuning.cameraRestartMinMs) {
+    throw new AgentError('ERR_CONFIG', 'tuning needs 0 < cameraRestartMinMs <= cameraRestartMaxMs');
+  }
+  return tuning;
+}
+
+// ---- run ----------------------------------------------------------------------------------------
+
+/** Flags of `picam-agent run` as commander parsed them; undefined = not given. */
+export interface RunFlags extends Partial<Omit<CameraSettings, 'onDemand'>>, CameraExtras {
+  config?: string | undefined;
+  relay?: string | undefined;
+  onDemand?: boolean | undefined;
+  cameraCommand?: string | undefined;
+  cameraModel?: string | undefined;
+  logLevel?: string | undefined;
+  tuning?: string | undefined;
+}
+
+export interface RunConfig {
+  configPath: string;
+  /** false when relay and credential came from the environment alone: nothing to persist settings to */
+  configFileExists: boolean;
+  relay: string;
+  credential: string;
+  cameraId: string | null;
+  /** the settings the relay last sent (persisted in the file) */
+  settings: CameraSettings;
+  /**
+   * Settings given as flags: they win over the relay's, so someone debugging on the device is not
+   * overruled by the next `settings` message. Everything else follows the relay.
+   */
+  pinned: Partial<CameraSettings>;
+  extras: CameraExtras;
+  cameraCommand: string | undefined;
+  boardModel: string | undefined;
+  logLevel: string;
+  tuning: Tuning;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const SETTING_FLAGS = ['width', 'height', 'framerate', 'bitrate', 'intra', 'profile', 'rotation', 'hflip', 'vflip', 'onDemand'] as const;
+
+export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv, file: AgentConfigFile | null, configPath: string): RunConfig {
+  const relayInput = flags.relay ?? env.PICAM_RELAY ?? file?.relay;
+  const credential = env.PICAM_DEVICE_TOKEN ?? file?.credential;
+  if (relayInput === undefined || credential === undefined || credential === '') {
+    throw new AgentError(
+      'ERR_CONFIG_MISSING',
+      `no relay or device credential: enroll first (picam-agent enroll --relay URL --token TOKEN), or set PICAM_RELAY and PICAM_DEVICE_TOKEN (looked for ${configPath})`,
+    );
+  }
+  const pinned: Record<string, unknown> = {};
+  for (const key of SETTING_FLAGS) {
+    const value = flags[key];
+    if (value === undefined) continue;
+    const check = cameraSettingsSchema.shape[key].safeParse(value);
+    if (!check.success) {
+      throw new AgentError('ERR_CONFIG', `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${check.error.issues[0]?.message ?? 'invalid'}`);
+    }
+    pinned[key] = value;
+  }
+  const logLevel = flags.logLevel ?? env.LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new AgentError('ERR_CONFIG', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    configPath,
+    configFileExists: file !== null,
+    relay: normalizeRelayUrl(relayInput),
+    credential,
+    cameraId: file?.cameraId ?? null,
+    settings: file?.settings ?? { ...DEFAULT_CAMERA_SETTINGS },
+    pinned: pinned as Partial<CameraSettings>,
+    extras: { level: flags.level, denoise: flags.denoise },
+    cameraCommand: flags.cameraCommand ?? env.PICAM_CAMERA_COMMAND,
+    boardModel: flags.cameraModel,
+    logLevel,
+    tuning: parseTuning(flags.tuning ?? env.PICAM_AGENT_TUNING),
+  };
+}
+
+/** The settings the camera actually runs with. */
+export function effectiveSettings(settings: CameraSettings, pinned: Partial<CameraSettings>): CameraSettings {
+  return { ...settings, ...pinned };
+}

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { AccessUnitSplitter } from '@picam/protocol';
+import { CaptureClock } from './clock.ts';
+import { FrameReader, type CapturedFrame } from './frame-reader.ts';
+import { AgentStats } from './stats.ts';
+
+const clip = readFileSync(new URL('../../test/fixtures/clips/640x480-baseline.h264', import.meta.url));
+const splitter = new AccessUnitSplitter();
+const units = [...splitter.push(clip), ...splitter.flush()];
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && Buffer.compare(a, b) === 0;
+}
+
+/** A reader whose frames can be awaited one by one (event-driven, no sleeps). */
+function harness(): { reader: FrameReader; stats: AgentStats; next: () => Promise<CapturedFrame>; frames: CapturedFrame[] } {
+  const stats = new AgentStats();
+  const frames: CapturedFrame[] = [];
+  let waiter: ((f: CapturedFrame) => void) | null = null;
+  const reader = new FrameReader({
+    clock: new CaptureClock(),
+    stats,
+    flushDelayMs: 2,
+    onFrame: (frame) => {
+      frames.push(frame);
+      const w = waiter;
+      waiter = null;
+      w?.(frame);
+    },
+  });
+  const next = () => new Promise<CapturedFrame>((resolve) => (waiter = resolve));
+  return { reader, stats, next, frames };
+}
+
+test('one write per unit: each unit comes out whole after the pipe goes quiet, not a frame later', async () => {
+  const { reader, next, stats } = harness();
+  let last = 0;
+  for (const unit of units.slice(0, 40)) {
+    const before = Date.now() * 1000;
+    const pending = next();
+    reader.push(unit.data);
+    const frame = await pending;
+    assert.ok(sameBytes(frame.data, unit.data));
+    assert.equal(frame.keyframe, unit.keyframe);
+    // Stamped when read (before the flush timer fired), and strictly increasing.
+    assert.ok(frame.captureTimeUs >= before - 2000 && frame.captureTimeUs <= Date.now() * 1000 + 2000);
+    assert.ok(frame.captureTimeUs > last);
+    last = frame.captureTimeUs;
+  }
+  reader.close();
+  assert.equal(stats.framesCaptured, 40);
+  assert.equal(stats.tornFrames, 0);
+});
+
+test('arbitrary chunking of a burst still yields the same units', () => {
+  const { reader, frames } = harness();
+  const burst = clip.subarray(0, 200_000);
+  for (let i = 0; i < burst.length; i += 777) reader.push(burst.subarray(i, i + 777));
+  reader.end();
+  const expected = new AccessUnitSplitter();
+  const reference = [...expected.push(burst), ...expected.flush()];
+  assert.equal(frames.length, reference.length);
+  frames.forEach((f, i) => assert.ok(sameBytes(f.data, reference[i]?.data), `unit ${i}`));
+});
+
+test('a torn frame drops everything up to the next keyframe, counted', async () => {
+  const { reader, next, stats, frames } = harness();
+  // Units 0..2 normally; unit 3 arrives in two writes with a pause between them (the flush fires).
+  for (const unit of units.slice(0, 3)) {
+    const pending = next();
+    reader.push(unit.data);
+    await pending;
+  }
+  const torn = units[3]!.data;
+  const half = Math.floor(torn.length / 2);
+  const first = next();
+  reader.push(torn.subarray(0, half));
+  await first;
+  reader.push(torn.subarray(half));
+  // Units 4..29 are P-frames: dropped. Unit 30 is the next keyframe.
+  for (const unit of units.slice(4, 31)) reader.push(unit.data);
+  reader.end();
+  assert.equal(stats.tornFrames, 1);
+  assert.equal(units[30]?.keyframe, true);
+  const after = frames.slice(4);
+  assert.ok(after.length >= 1 && after[0]?.keyframe, 'resumes at the keyframe');
+  assert.ok(sameBytes(after[0]?.data, units[30]?.data));
+  assert.equal(stats.framesDropped, 26);
+});

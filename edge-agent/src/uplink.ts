@@ -1,0 +1,264 @@
+import WebSocket from 'ws';
+import {
+  CloseCode,
+  FRAME_HEADER_BYTES,
+  Track,
+  encodeFrame,
+  encodeMessage,
+  isProtocolError,
+  parseMessage,
+  relayToAgentMessageSchema,
+  type HelloMessage,
+  type RelayToAgentMessage,
+  type StatsMessage,
+} from '@picam/protocol';
+import { Backoff } from './backoff.ts';
+import type { Tuning } from './config.ts';
+import type { Logger } from './logger.ts';
+import { SendQueue } from './send-queue.ts';
+import type { AgentStats } from './stats.ts';
+
+export interface UplinkOptions {
+  /** ws(s)://.../api/agent */
+  url: string;
+  credential: string;
+  log: Logger;
+  stats: AgentStats;
+  tuning: Pick<
+    Tuning,
+    'reconnectMinMs' | 'reconnectMaxMs' | 'healthyAfterMs' | 'replacedDelayMs' | 'revokedDelayMs' | 'statsIntervalMs' | 'queueLimitBytes' | 'pingIntervalMs'
+  >;
+  /** built fresh for every connection: format and settings may have changed meanwhile */
+  hello: () => HelloMessage;
+  statsMessage: () => StatsMessage;
+  onMessage: (message: RelayToAgentMessage) => void;
+  onConnectionChange?: (connected: boolean) => void;
+}
+
+/** Control messages from the relay are small; anything bigger is not from a well-behaved relay. */
+const MAX_INCOMING_BYTES = 64 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * The outbound WebSocket to the relay: connects, says hello, sends one binary message per frame,
+ * and reconnects forever, because a Pi in a shed has nobody to restart it.
+ *
+ * - Reconnects back off exponentially with jitter (0.5 s .. 30 s), starting over after a
+ *   connection that stayed up for a minute. Closes that a retry cannot fix wait long instead:
+ *   4009 (another agent took over this camera: retrying at once would just fight it) and
+ *   4001 / HTTP 401 (credential revoked: only a re-enroll helps). Never a hot loop.
+ * - Live video has no backlog: while disconnected, frames are dropped; while connected, the
+ *   socket's buffer is the queue and SendQueue keeps it within its byte budget.
+ * - Pings find a dead path (NAT timeout, Wi-Fi roam) that TCP alone would notice only minutes later.
+ */
+export class Uplink {
+  private readonly options: UplinkOptions;
+  private readonly backoff: Backoff;
+  private readonly queue: SendQueue;
+  private readonly sequences = new Map<Track, number>();
+  /** the socket being connected or open */
+  private socket: WebSocket | null = null;
+  /** set once hello has gone out: frames may follow */
+  private ready: WebSocket | null = null;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  /** cleared by each ping, set by any pong or message: a whole silent interval ends the connection */
+  private alive = true;
+  /** connection attempts since start, for logs and tests */
+  attempts = 0;
+
+  constructor(options: UplinkOptions) {
+    this.options = options;
+    this.backoff = new Backoff({ initialMs: options.tuning.reconnectMinMs, maxMs: options.tuning.reconnectMaxMs });
+    this.queue = new SendQueue(options.tuning.queueLimitBytes);
+  }
+
+  get connected(): boolean {
+    return this.ready !== null;
+  }
+
+  /** Bytes waiting in the socket (ws' buffer plus the kernel-facing one). */
+  get queueBytes(): number {
+    return this.ready?.bufferedAmount ?? 0;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /**
+   * Sends one frame, or drops it (disconnected, or over the budget until the next keyframe).
+   * Audio frames pass `keyframe: true`: each one decodes on its own.
+   */
+  sendFrame(track: Track, keyframe: boolean, captureTimeUs: number, payload: Uint8Array): boolean {
+    const ws = this.ready;
+    const video = track === Track.Video;
+    if (ws === null || !this.queue.admit(track, keyframe, FRAME_HEADER_BYTES + payload.byteLength, ws.bufferedAmount)) {
+      if (video) this.options.stats.framesDropped += 1;
+      return false;
+    }
+    const sequence = this.sequences.get(track) ?? 0;
+    this.sequences.set(track, (sequence + 1) >>> 0);
+    ws.send(encodeFrame({ track, keyframe, catchUp: false, sequence, captureTimeUs }, payload), { binary: true, compress: false });
+    if (video) this.options.stats.framesSent += 1;
+    return true;
+  }
+
+  /** Closes with 1001 (going away) and stops reconnecting. */
+  async stop(code: number = CloseCode.GoingAway, reason = 'agent shutting down'): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const ws = this.socket;
+    if (ws === null) return;
+    if (ws.readyState === WebSocket.CONNECTING) {
+      ws.terminate();
+      return;
+    }
+    if (ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, CLOSE_TIMEOUT_MS);
+      ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      ws.close(code, reason);
+    });
+  }
+
+  private connect(): void {
+    const { log, url, credential } = this.options;
+    this.attempts += 1;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${credential}` },
+      // Video does not compress, and deflate would cost the Pi's CPU for nothing.
+      perMessageDeflate: false,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      maxPayload: MAX_INCOMING_BYTES,
+      followRedirects: false,
+    });
+    this.socket = ws;
+    let openedAt: number | null = null;
+    let rejectedStatus: number | null = null;
+    let lastError: string | null = null;
+
+    ws.on('unexpected-response', (_request, response) => {
+      rejectedStatus = response.statusCode ?? null;
+      response.resume();
+      ws.terminate();
+    });
+    ws.on('error', (error) => {
+      lastError = (error as NodeJS.ErrnoException).code ?? error.message;
+    });
+    ws.on('open', () => {
+      openedAt = performance.now();
+      this.onOpen(ws);
+    });
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      this.alive = true;
+      if (isBinary) {
+        log.warn('ignoring a binary message from the relay');
+        return;
+      }
+      this.onText(String(data));
+    });
+    ws.on('close', (code, reasonBuffer) => {
+      const reason = reasonBuffer.toString();
+      const wasReady = this.ready === ws;
+      if (this.socket === ws) this.socket = null;
+      if (wasReady) {
+        this.ready = null;
+        clearInterval(this.statsTimer);
+        clearInterval(this.pingTimer);
+        this.options.onConnectionChange?.(false);
+      }
+      if (this.stopped) return;
+      const connectedMs = openedAt === null ? 0 : performance.now() - openedAt;
+      this.scheduleReconnect(this.classifyClose(code, reason, rejectedStatus, lastError, connectedMs));
+    });
+  }
+
+  private onOpen(ws: WebSocket): void {
+    const { log, tuning } = this.options;
+    // hello goes first: the relay learns who we are before any frame.
+    ws.send(encodeMessage(this.options.hello()));
+    this.ready = ws;
+    this.queue.resync();
+    log.info({ url: this.options.url, attempts: this.attempts }, 'connected to the relay');
+    this.options.onConnectionChange?.(true);
+    this.sendStats();
+    this.statsTimer = setInterval(() => this.sendStats(), tuning.statsIntervalMs);
+    this.alive = true;
+    this.pingTimer = setInterval(() => {
+      if (!this.alive) {
+        log.warn('relay missed a ping interval: dropping the connection');
+        ws.terminate();
+        return;
+      }
+      this.alive = false;
+      ws.ping();
+    }, tuning.pingIntervalMs);
+  }
+
+  private sendStats(): void {
+    this.ready?.send(encodeMessage(this.options.statsMessage()));
+  }
+
+  private onText(text: string): void {
+    try {
+      this.options.onMessage(parseMessage(relayToAgentMessageSchema, text));
+    } catch (error) {
+      if (!isProtocolError(error)) throw error;
+      // Ignored rather than answered with a close: a newer relay may send messages this agent
+      // does not know yet, and dropping the video over them would help nobody.
+      this.options.log.warn({ err: error.message }, 'ignoring a message from the relay');
+    }
+  }
+
+  /** How long to wait after this close, logging why in words a user can act on. */
+  private classifyClose(code: number, reason: string, status: number | null, error: string | null, connectedMs: number): number {
+    const { log, tuning } = this.options;
+    if (connectedMs >= tuning.healthyAfterMs) this.backoff.reset();
+    const context = { code, reason: reason === '' ? undefined : reason, status: status ?? undefined, error: error ?? undefined };
+    if (code === CloseCode.Replaced) {
+      log.warn(
+        { ...context, delayMs: tuning.replacedDelayMs },
+        'the relay replaced this connection with a newer one for the same camera: is another agent running with this credential? backing off',
+      );
+      return tuning.replacedDelayMs;
+    }
+    if (code === CloseCode.Unauthenticated || status === 401 || status === 403) {
+      log.error(
+        { ...context, delayMs: tuning.revokedDelayMs },
+        'the relay rejected the device credential (revoked, or the camera was re-enrolled): run `picam-agent enroll --relay URL --token TOKEN` with a new token; retrying rarely',
+      );
+      return tuning.revokedDelayMs;
+    }
+    if (code === CloseCode.NoSuchCamera || status === 404) {
+      log.error({ ...context, delayMs: tuning.revokedDelayMs }, 'the relay does not know this camera (deleted?) or the URL is wrong; retrying rarely');
+      return tuning.revokedDelayMs;
+    }
+    const delayMs = this.backoff.next();
+    log.warn({ ...context, delayMs }, connectedMs > 0 ? 'relay connection lost, reconnecting' : 'cannot reach the relay, retrying');
+    return delayMs;
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopped) this.connect();
+    }, delayMs);
+  }
+}
