@@ -40,8 +40,15 @@ test('settings from the relay restart the camera with new flags and are saved to
   const args = start?.args as string[];
   assert.equal(args[args.indexOf('--width') + 1], '640');
   assert.equal(args[args.indexOf('--bitrate') + 1], '1000000');
-  // Same connection: settings never cost the uplink.
+  // Same connection: settings never cost the uplink. A fresh hello announces the new format
+  // just before the first frame in it.
   assert.equal(relay.connections.length, 1);
+  const seq = relay.connections[0]!.sequence;
+  const at = seq.findIndex((e) => e.kind === 'frame' && e.frame === resized);
+  const before = seq[at - 1];
+  assert.ok(before?.kind === 'text' && before.message.type === 'hello', 'hello right before the resized keyframe');
+  assert.deepEqual((before.message as { video: unknown }).video, { codec: 'avc1.42c01e', width: 640, height: 480, framerate: 30 });
+  assert.equal((before.message as { settings: { width: number } }).settings.width, 640);
 
   const saved = JSON.parse(readFileSync(config, 'utf8')) as { settings: CameraSettings; credential: string };
   assert.deepEqual(saved.settings, next);

@@ -104,7 +104,11 @@ export class Agent {
   private onVideoFrame(frame: CapturedFrame): void {
     if (frame.keyframe) {
       const changed = this.format.update(frame.data, this.effective.framerate);
-      if (changed !== null) this.log.info({ video: changed }, 'video format');
+      if (changed !== null) {
+        this.log.info({ video: changed }, 'video format');
+        // Before this keyframe goes out, so the relay knows the new format when it arrives.
+        this.uplink.resendHello();
+      }
     }
     this.uplink.sendFrame(Track.Video, frame.keyframe, frame.captureTimeUs, frame.data);
   }

@@ -109,6 +109,14 @@ export class Uplink {
     return true;
   }
 
+  /**
+   * A fresh hello on the open connection, e.g. when the camera restarted with a new size: the
+   * relay updates what it tells joining viewers. On a new connection hello goes out anyway.
+   */
+  resendHello(): void {
+    this.ready?.send(encodeMessage(this.options.hello()));
+  }
+
   /** Closes with 1001 (going away) and stops reconnecting. */
   async stop(code: number = CloseCode.GoingAway, reason = 'agent shutting down'): Promise<void> {
     this.stopped = true;

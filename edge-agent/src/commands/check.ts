@@ -111,6 +111,8 @@ function runCamera(command: string, args: string[], env: NodeJS.ProcessEnv): Pro
 /**
  * Opens the agent endpoint with the credential and closes it as soon as the upgrade answers:
  * 101 means accepted. Resolves to the HTTP status, or to a reason when no answer came.
+ * It never sends hello: a relay that takes a camera over only on hello leaves a running agent
+ * with the same credential alone; one that takes over on connect closes that agent with 4009.
  */
 function probeCredential(relay: string, credential: string): Promise<number | string> {
   return new Promise((resolve) => {
