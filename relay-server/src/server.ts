@@ -1,0 +1,116 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { createAccounts, type Accounts } from './accounts.ts';
+import { createApp } from './app.ts';
+import type { RelayConfig } from './config.ts';
+import { openDatabase } from './db/client.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { observabilityRoutes } from './routes/observability.ts';
+import type { LiveCameras } from './services.ts';
+import { InProcessHub } from './streams/in-process-hub.ts';
+import { attachWebSockets } from './ws/index.ts';
+import { ConnectionRegistry } from './ws/live-cameras.ts';
+
+/**
+ * The relay process in one call: database (migrated), accounts, stream hub, the Hono app, the HTTP
+ * server and the WebSocket endpoints on it. Apart from cli.ts so tests and embedders start a relay
+ * in-process; the CLI adds signals and printing.
+ */
+
+export interface StartOptions {
+  log?: Logger;
+  /** the browser app (static assets and pages); mounted after /api */
+  web?: Hono;
+}
+
+export interface RunningRelay {
+  /** where this relay listens, e.g. http://127.0.0.1:8080 (PUBLIC_URL is the outside view) */
+  url: string;
+  port: number;
+  /** the admin account; generatedPassword is set only on the first start without PICAM_ADMIN_PASSWORD */
+  admin: { username: string; generatedPassword: string | null };
+  /** 1001 to every WebSocket, stop accepting, close the database */
+  close(): Promise<void>;
+}
+
+export async function startRelay(config: RelayConfig, options: StartOptions = {}): Promise<RunningRelay> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const startedAt = Date.now();
+  const database = openDatabase(config.dataDir);
+  const metrics = createMetrics();
+  const hub = new InProcessHub({ metrics });
+  // Created before accounts: the accounts side reaches the live side only through this seam.
+  const connections = new ConnectionRegistry(hub);
+  const live = (): LiveCameras => connections;
+
+  let accounts: Accounts;
+  try {
+    accounts = await createAccounts({ db: database.db, config, log, live });
+  } catch (err) {
+    database.close();
+    throw err;
+  }
+  const admin = await accounts.bootstrapAdmin();
+
+  const observability = observabilityRoutes({
+    metrics,
+    totals: () => hub.totals(),
+    databaseOk: () => database.sqlite.open && database.sqlite.prepare('select 1 as ok').get() !== undefined,
+    startedAt,
+  });
+  // WEB APP: the browser app's routes come from the web engineer (optional import, e.g.
+  // `webRoutes(config)` from './routes/web.ts'); pass it as options.web until then.
+  const app = createApp({ log, observability, api: accounts.api, web: options.web });
+
+  const server = await listen(app, config);
+  const port = (server.address() as AddressInfo).port;
+  const sockets = attachWebSockets(server, {
+    connections,
+    hub,
+    access: accounts.access,
+    registry: accounts.registry,
+    metrics,
+    log,
+    trustProxy: config.trustProxy,
+  });
+  const url = `http://${displayHost(config.host)}:${port}`;
+  log.info({ url, publicUrl: config.publicUrl, dataDir: config.dataDir }, 'relay listening');
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    await sockets.close();
+    server.closeAllConnections();
+    await stopped;
+    accounts.close();
+    database.close();
+    log.info('relay stopped');
+  }
+
+  return {
+    url,
+    port,
+    admin,
+    close: () => (closing ??= close()),
+  };
+}
+
+function listen(app: Hono, config: RelayConfig): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as Server;
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** A wildcard bind is reached as localhost; IPv6 literals need brackets in a URL. */
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,52 @@
+import type { CameraProcessStatus } from '@picam/protocol';
+import type { LiveCameraStatus } from '../services.ts';
+import type { HubFrame } from './frame.ts';
+import type { PublisherInfo, SpsFormat } from './stream.ts';
+import type { ViewerLimits, ViewerSink } from './viewer-session.ts';
+
+/**
+ * The fan-out seen from the connections: agents publish, viewers subscribe. Small on purpose, so a
+ * NATS-backed hub (DESIGN.md "Later: past one machine") can implement it: the node owning the agent
+ * publishes to `camera.<id>.video`, other nodes subscribe while they have viewers and ask the owner
+ * for `currentGop` when their first viewer joins.
+ */
+export interface StreamHub {
+  /** The agent connection that now feeds this camera; a previous one is ignored from here on. */
+  openPublisher(cameraId: string, options: PublisherOptions): Publisher;
+  subscribe(cameraId: string, sink: ViewerSink, options: SubscribeOptions): Subscription;
+  /** catch-up messages (flagged) a joining viewer would get now: the GOP and the audio tail */
+  currentGop(cameraId: string): Buffer[];
+  viewerCount(cameraId: string): number;
+  status(cameraId: string): LiveCameraStatus | undefined;
+  totals(): { camerasOnline: number; viewers: number };
+  /** camera deleted: forget its stream and counters (connections are closed by their owner) */
+  removeCamera(cameraId: string): void;
+}
+
+export interface PublisherOptions {
+  name: string;
+  /** viewer count changed (and right away): the agent is told, for on-demand cameras */
+  onViewerCount: (viewers: number) => void;
+}
+
+/** All calls are ignored once another publisher has taken the camera or close() was called. */
+export interface Publisher {
+  hello(info: PublisherInfo): void;
+  /** `frame.message` must be a validated frame; keyframes come with their parsed SPS */
+  publish(frame: HubFrame, sps?: SpsFormat): void;
+  cameraState(state: CameraProcessStatus): void;
+  /** still the camera's publisher */
+  readonly current: boolean;
+  close(): void;
+}
+
+export interface SubscribeOptions {
+  /** camera name for `init` (the registry's, read once at connect) */
+  name: string;
+  limits?: ViewerLimits;
+}
+
+export interface Subscription {
+  ack(sequence: number): void;
+  close(): void;
+}

@@ -1,0 +1,92 @@
+import type { RelayMetrics } from '../metrics.ts';
+import type { StreamHub, Publisher, PublisherOptions, Subscription, SubscribeOptions } from './hub.ts';
+import { Stream } from './stream.ts';
+import { ViewerSession, type ViewerSink } from './viewer-session.ts';
+
+/**
+ * The single-process StreamHub: a map of camera id -> Stream. Streams stay while the camera exists
+ * (an offline stream holds no media, only its sequence counters and last status), so sequence
+ * numbers stay continuous across agent reconnects and status survives a disconnect.
+ */
+export interface InProcessHubOptions {
+  metrics: RelayMetrics;
+  gopCacheBytes?: number;
+  now?: () => number;
+}
+
+export class InProcessHub implements StreamHub {
+  private readonly streams = new Map<string, Stream>();
+  private readonly options: InProcessHubOptions;
+
+  constructor(options: InProcessHubOptions) {
+    this.options = options;
+  }
+
+  openPublisher(cameraId: string, options: PublisherOptions): Publisher {
+    const stream = this.stream(cameraId, options.name);
+    stream.setName(options.name);
+    const epoch = stream.attachPublisher(options.onViewerCount);
+    options.onViewerCount(stream.viewerCount);
+    return {
+      hello: (info) => stream.hello(epoch, info),
+      publish: (frame, sps) => stream.publish(epoch, frame, sps),
+      cameraState: (state) => stream.cameraState(epoch, state),
+      get current() {
+        return stream.isCurrent(epoch);
+      },
+      close: () => stream.detachPublisher(epoch),
+    };
+  }
+
+  subscribe(cameraId: string, sink: ViewerSink, options: SubscribeOptions): Subscription {
+    const stream = this.stream(cameraId, options.name);
+    const session = new ViewerSession(sink, options.limits);
+    stream.addViewer(session);
+    return {
+      ack: (sequence) => session.ack(sequence),
+      close: () => stream.removeViewer(session),
+    };
+  }
+
+  currentGop(cameraId: string): Buffer[] {
+    return this.streams.get(cameraId)?.currentGop() ?? [];
+  }
+
+  viewerCount(cameraId: string): number {
+    return this.streams.get(cameraId)?.viewerCount ?? 0;
+  }
+
+  status(cameraId: string) {
+    return this.streams.get(cameraId)?.status();
+  }
+
+  totals() {
+    let camerasOnline = 0;
+    let viewers = 0;
+    for (const stream of this.streams.values()) {
+      if (stream.isOnline) camerasOnline++;
+      viewers += stream.viewerCount;
+    }
+    return { camerasOnline, viewers };
+  }
+
+  removeCamera(cameraId: string): void {
+    if (!this.streams.delete(cameraId)) return;
+    this.options.metrics.forgetCamera(cameraId);
+  }
+
+  private stream(cameraId: string, name: string): Stream {
+    let stream = this.streams.get(cameraId);
+    if (!stream) {
+      stream = new Stream({
+        cameraId,
+        name,
+        metrics: this.options.metrics.forCamera(cameraId),
+        gopCacheBytes: this.options.gopCacheBytes,
+        now: this.options.now,
+      });
+      this.streams.set(cameraId, stream);
+    }
+    return stream;
+  }
+}

@@ -1,0 +1,141 @@
+import type { WebSocket } from 'ws';
+import { CloseCode, encodeMessage, type CameraSettings, type HelloMessage } from '@picam/protocol';
+import type { Logger } from '../logger.ts';
+import type { RelayMetrics } from '../metrics.ts';
+import type { CameraRegistry } from '../services.ts';
+import type { StreamHub } from '../streams/hub.ts';
+import { IngestError, ingestFrame, ingestText, violationOf } from './agent-ingest.ts';
+import { closeReason } from './close-codes.ts';
+import type { ConnectionRegistry, AgentHandle } from './live-cameras.ts';
+
+/**
+ * One agent connection (already authenticated by the upgrade handler): it takes over the camera's
+ * stream (closing an older connection with 4009), validates every message, and forwards frames to
+ * the hub. A misbehaving agent is closed with a code saying why; nothing else is touched.
+ */
+
+export interface AgentDeps {
+  hub: StreamHub;
+  registry: CameraRegistry;
+  connections: ConnectionRegistry;
+  metrics: RelayMetrics;
+  log: Logger;
+}
+
+export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): void {
+  const log = deps.log.child({ cameraId, peer: 'agent' });
+  const camera = deps.registry.get(cameraId);
+  if (!camera) {
+    // Deleted between the credential check and now.
+    deps.metrics.agentRejected('unknown_camera');
+    ws.close(CloseCode.NoSuchCamera, 'no such camera');
+    return;
+  }
+
+  let hello: HelloMessage | undefined;
+  let ended = false;
+  let demandQueued = false;
+
+  const send = (text: string) => ws.send(text);
+  const sendSettings = (settings: CameraSettings) => send(encodeMessage({ type: 'settings', settings }));
+  const sendDemand = () => send(encodeMessage({ type: 'demand', viewers: deps.hub.viewerCount(cameraId) }));
+
+  const handle: AgentHandle = {
+    cameraId,
+    close(code, reason) {
+      if (ended) return;
+      ended = true;
+      ws.close(code, reason);
+    },
+    pushSettings(settings) {
+      if (hello && !ended) sendSettings(settings);
+    },
+  };
+
+  const previous = deps.connections.attachAgent(handle);
+  previous?.close(CloseCode.Replaced, 'replaced by a newer agent connection');
+  const publisher = deps.hub.openPublisher(cameraId, {
+    name: camera.name,
+    // 50 viewers joining at once are one demand message, not 50.
+    onViewerCount: () => {
+      if (!hello || ended || demandQueued) return;
+      demandQueued = true;
+      setImmediate(() => {
+        demandQueued = false;
+        if (!ended) sendDemand();
+      });
+    },
+  });
+  markSeen(deps, cameraId, log);
+  log.info({ replaced: previous !== undefined }, 'agent connected');
+
+  function onHello(message: HelloMessage): void {
+    const first = hello === undefined;
+    hello = message;
+    publisher.hello({
+      agentVersion: message.agentVersion,
+      framerate: message.video?.framerate ?? message.settings.framerate,
+      audio: message.audio,
+    });
+    if (!first) return;
+    // Registry read once per connection, never per frame.
+    const desired = deps.registry.get(cameraId)?.settings;
+    if (desired && !sameSettings(desired, message.settings)) sendSettings(desired);
+    sendDemand();
+    log.info({ agentVersion: message.agentVersion, video: message.video, audio: message.audio }, 'agent hello');
+  }
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (ended) return;
+    try {
+      if (isBinary) {
+        if (!hello) throw new IngestError({ code: CloseCode.PolicyViolation, reason: 'out_of_order' }, 'frame before hello');
+        const { frame, sps } = ingestFrame(data);
+        publisher.publish(frame, sps);
+        return;
+      }
+      const message = ingestText(data);
+      if (message.type === 'hello') onHello(message);
+      else if (!hello) throw new IngestError({ code: CloseCode.PolicyViolation, reason: 'out_of_order' }, 'stats before hello');
+      else publisher.cameraState(message.camera);
+    } catch (err) {
+      const violation = violationOf(err);
+      if (!violation) {
+        log.error({ err }, 'agent message handling failed');
+        handle.close(CloseCode.InternalError, 'internal error');
+        return;
+      }
+      const reason = err instanceof Error ? err.message : String(err);
+      deps.metrics.agentRejected(violation.reason);
+      log.warn({ code: violation.code, reason }, 'agent closed: bad message');
+      handle.close(violation.code, closeReason(reason));
+    }
+  });
+
+  ws.on('error', (err: Error & { code?: string }) => {
+    // ws closes the socket itself (1009 over maxPayload, 1007 bad UTF-8, 1002 protocol errors).
+    deps.metrics.agentRejected(err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'oversized' : 'invalid_frame');
+    log.warn({ err: err.message, code: err.code }, 'agent socket error');
+  });
+
+  ws.on('close', (code: number, reason: Buffer) => {
+    ended = true;
+    publisher.close();
+    deps.connections.detachAgent(handle);
+    markSeen(deps, cameraId, log);
+    log.info({ code, reason: reason.toString() }, 'agent disconnected');
+  });
+}
+
+function markSeen(deps: AgentDeps, cameraId: string, log: Logger): void {
+  try {
+    deps.registry.markSeen(cameraId, Date.now());
+  } catch (err) {
+    // During shutdown the database may already be closed; a missed lastSeenAt is not worth a crash.
+    log.debug({ err }, 'markSeen failed');
+  }
+}
+
+function sameSettings(a: CameraSettings, b: CameraSettings): boolean {
+  return (Object.keys(a) as (keyof CameraSettings)[]).every((key) => a[key] === b[key]);
+}

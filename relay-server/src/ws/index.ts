@@ -1,0 +1,102 @@
+import type { Server } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '@picam/protocol';
+import type { Logger } from '../logger.ts';
+import type { RelayMetrics } from '../metrics.ts';
+import type { AccessControl, CameraRegistry } from '../services.ts';
+import type { StreamHub } from '../streams/hub.ts';
+import { acceptAgent } from './agent-connection.ts';
+import { AGENT_MAX_MESSAGE_BYTES } from './agent-ingest.ts';
+import { startHeartbeat } from './heartbeat.ts';
+import type { ConnectionRegistry } from './live-cameras.ts';
+import { createUpgradeHandler } from './upgrade.ts';
+import { acceptViewer } from './viewer-connection.ts';
+
+/**
+ * The relay's WebSocket side on the Node http server: two endpoints (agents, viewers), each its own
+ * WebSocketServer with its own maxPayload, the heartbeat, a periodic re-check of viewer grants,
+ * and shutdown (1001 to everyone).
+ */
+
+/** Viewers only send acks: a few KiB is plenty, and all a hostile viewer can make the relay buffer. */
+export const VIEWER_MAX_MESSAGE_BYTES = 4 * 1024;
+export const VIEWER_PROTOCOL = 'picam.v1';
+/**
+ * Grants are re-checked now and then even without a revocation call: `picam-relay users passwd`
+ * ends sessions from another process, which cannot reach this one.
+ */
+const GRANT_SWEEP_MS = 60_000;
+/** How long shutdown waits for close handshakes before cutting sockets. */
+const SHUTDOWN_GRACE_MS = 3_000;
+
+export interface WebSocketDeps {
+  connections: ConnectionRegistry;
+  hub: StreamHub;
+  access: AccessControl;
+  registry: CameraRegistry;
+  metrics: RelayMetrics;
+  log: Logger;
+  trustProxy: boolean;
+  heartbeatMs?: number;
+}
+
+export interface RelaySockets {
+  /** 1001 to every socket; resolves when all are closed (or cut after a grace period) */
+  close(): Promise<void>;
+}
+
+export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySockets {
+  const { connections } = deps;
+  const agentServer = new WebSocketServer({ noServer: true, maxPayload: AGENT_MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  const viewerServer = new WebSocketServer({
+    noServer: true,
+    maxPayload: VIEWER_MAX_MESSAGE_BYTES,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has(VIEWER_PROTOCOL) ? VIEWER_PROTOCOL : false),
+  });
+  let accepting = true;
+
+  const onUpgrade = createUpgradeHandler({
+    access: deps.access,
+    agentServer,
+    viewerServer,
+    onAgent: (ws, cameraId) => acceptAgent(ws, cameraId, { ...deps, connections }),
+    onViewer: (ws, grant) => acceptViewer(ws, grant, { ...deps, connections }),
+    metrics: deps.metrics,
+    log: deps.log,
+    trustProxy: deps.trustProxy,
+    accepting: () => accepting,
+  });
+  server.on('upgrade', onUpgrade);
+
+  const heartbeat = startHeartbeat([agentServer, viewerServer], deps.heartbeatMs);
+  const sweep = setInterval(() => {
+    for (const viewer of connections.viewers()) viewer.recheck();
+  }, GRANT_SWEEP_MS);
+  sweep.unref();
+
+  async function close(): Promise<void> {
+    accepting = false;
+    heartbeat.stop();
+    clearInterval(sweep);
+    const sockets = [...viewerServer.clients, ...agentServer.clients];
+    await Promise.all(sockets.map((ws) => closeOne(ws)));
+    server.off('upgrade', onUpgrade);
+    agentServer.close();
+    viewerServer.close();
+  }
+
+  return { close };
+}
+
+function closeOne(ws: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (ws.readyState === ws.CLOSED) return resolve();
+    const timer = setTimeout(() => ws.terminate(), SHUTDOWN_GRACE_MS);
+    ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.close(CloseCode.GoingAway, 'relay shutting down');
+  });
+}

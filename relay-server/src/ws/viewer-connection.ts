@@ -1,0 +1,112 @@
+import type { WebSocket } from 'ws';
+import { CloseCode, encodeMessage, parseMessage, viewerMessageSchema } from '@picam/protocol';
+import type { Logger } from '../logger.ts';
+import type { AccessControl, CameraRegistry, ViewerGrant } from '../services.ts';
+import type { StreamHub } from '../streams/hub.ts';
+import type { ViewerSink } from '../streams/viewer-session.ts';
+import { closeReason, grantEndedCode } from './close-codes.ts';
+import type { ConnectionRegistry, ViewerHandle } from './live-cameras.ts';
+
+/**
+ * One viewer connection (authorized by the upgrade handler): subscribed to its camera's stream,
+ * reading `ack`s, and cut off when its grant ends: at `expiresAt` by a timer, or at once when the
+ * accounts side revokes it.
+ */
+
+export interface ViewerDeps {
+  hub: StreamHub;
+  access: AccessControl;
+  registry: CameraRegistry;
+  connections: ConnectionRegistry;
+  log: Logger;
+}
+
+/** One options object for every frame: ws.send does not copy a Buffer, and this allocates nothing. */
+const BINARY = { binary: true, compress: false } as const;
+/** setTimeout's limit (~24.8 days); longer grants are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A grant still valid at its expiry (clocks a hair apart) is checked again this soon. */
+const RECHECK_MS = 500;
+
+export function acceptViewer(ws: WebSocket, grant: ViewerGrant, deps: ViewerDeps): void {
+  const log = deps.log.child({ cameraId: grant.cameraId, grant: grant.kind, peer: 'viewer' });
+  const camera = deps.registry.get(grant.cameraId);
+  if (!camera) {
+    ws.close(CloseCode.NoSuchCamera, 'no such camera');
+    return;
+  }
+
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const sink: ViewerSink = {
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    sendBinary: (message) => ws.send(message, BINARY),
+    sendText: (text) => ws.send(text),
+    close: (code, reason) => end(code, reason),
+  };
+
+  function end(code: number, reason: string): void {
+    if (ended) return;
+    ended = true;
+    if (timer) clearTimeout(timer);
+    log.info({ code, reason }, 'viewer closed by relay');
+    ws.close(code, reason);
+  }
+
+  function recheck(): void {
+    if (ended) return;
+    let valid: boolean;
+    try {
+      valid = deps.access.isGrantValid(grant);
+    } catch (err) {
+      log.warn({ err }, 'grant check failed; closing viewer');
+      valid = false;
+    }
+    if (!valid) end(grantEndedCode(grant.kind), grant.kind === 'share' ? 'link expired or revoked' : 'session ended');
+  }
+
+  function armExpiry(): void {
+    const wait = grant.expiresAt - Date.now();
+    timer = setTimeout(
+      () => {
+        recheck();
+        if (!ended) armExpiry();
+      },
+      Math.min(Math.max(wait, RECHECK_MS), MAX_TIMER_MS),
+    );
+    timer.unref();
+  }
+
+  const handle: ViewerHandle = { grant, close: end, recheck };
+  if (grant.kind === 'share') ws.send(encodeMessage({ type: 'expiring', expiresAt: grant.expiresAt }));
+  const subscription = deps.hub.subscribe(grant.cameraId, sink, { name: camera.name });
+  deps.connections.addViewer(handle);
+  armExpiry();
+  log.debug('viewer connected');
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (ended) return;
+    if (isBinary) {
+      end(CloseCode.PolicyViolation, 'viewers send text messages only');
+      return;
+    }
+    try {
+      const message = parseMessage(viewerMessageSchema, data.toString('utf8'));
+      subscription.ack(message.sequence);
+    } catch (err) {
+      end(CloseCode.InvalidData, closeReason(err instanceof Error ? err.message : 'bad message'));
+    }
+  });
+
+  ws.on('error', (err) => log.debug({ err: err.message }, 'viewer socket error'));
+
+  ws.on('close', () => {
+    ended = true;
+    if (timer) clearTimeout(timer);
+    subscription.close();
+    deps.connections.removeViewer(handle);
+  });
+}
