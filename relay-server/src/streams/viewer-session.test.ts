@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CloseCode, Track, encodeFrame } from '@picam/protocol';
+import type { HubFrame } from './frame.ts';
+import { Offer, ViewerSession, type StreamContext, type ViewerSink } from './viewer-session.ts';
+
+/** The per-viewer pacing rules alone, with a sink whose bufferedAmount the test sets. */
+
+class FakeSink implements ViewerSink {
+  bufferedAmount = 0;
+  binary: Buffer[] = [];
+  text: string[] = [];
+  closedWith: number | undefined;
+  sendBinary(message: Buffer) {
+    this.binary.push(message);
+  }
+  sendText(text: string) {
+    this.text.push(text);
+  }
+  close(code: number) {
+    this.closedWith = code;
+  }
+}
+
+const ctx: StreamContext = { formatKey: 'f1', initText: '{"type":"init"}', budgetBytes: 1000 };
+let seq = 0;
+function frame(keyframe: boolean, captureMs: number, track: Track = Track.Video): HubFrame {
+  const sequence = seq++;
+  const message = Buffer.from(encodeFrame({ track, keyframe, catchUp: false, sequence, captureTimeUs: captureMs * 1000 }, new Uint8Array([0, 0, 1, 0x65])));
+  return { message, track, keyframe, captureTimeUs: captureMs * 1000, sequence };
+}
+
+describe('ViewerSession', () => {
+  it('waits for a keyframe, sends init once, then every frame', () => {
+    const sink = new FakeSink();
+    const v = new ViewerSession(sink);
+    assert.equal(v.offerVideo(frame(false, 0), ctx, 0), Offer.Waiting);
+    assert.equal(v.offerAudio(frame(false, 0, Track.Audio), ctx), Offer.Waiting);
+    assert.equal(v.offerVideo(frame(true, 33), ctx, 33), Offer.Sent);
+    assert.equal(v.offerVideo(frame(false, 66), ctx, 66), Offer.Sent);
+    assert.equal(v.offerVideo(frame(true, 99), ctx, 99), Offer.Sent);
+    assert.deepEqual(sink.text, [ctx.initText]);
+    assert.equal(sink.binary.length, 3);
+  });
+
+  it('over its byte budget skips to the next keyframe that finds the socket drained', () => {
+    const sink = new FakeSink();
+    const v = new ViewerSession(sink);
+    v.offerVideo(frame(true, 0), ctx, 0);
+    sink.bufferedAmount = 5000;
+    assert.equal(v.offerVideo(frame(false, 33), ctx, 33), Offer.Slow);
+    sink.bufferedAmount = 0;
+    assert.equal(v.offerVideo(frame(false, 66), ctx, 66), Offer.Slow, 'still skipping: no keyframe yet');
+    assert.equal(v.offerAudio(frame(false, 70, Track.Audio), ctx), Offer.Sent, 'audio flows within budget');
+    sink.bufferedAmount = 5000;
+    assert.equal(v.offerVideo(frame(true, 99), ctx, 99), Offer.Slow, 'a keyframe while over budget does not resume');
+    assert.equal(v.offerAudio(frame(false, 100, Track.Audio), ctx), Offer.Slow);
+    sink.bufferedAmount = 0;
+    assert.equal(v.offerVideo(frame(true, 132), ctx, 132), Offer.Sent);
+    assert.equal(v.offerVideo(frame(false, 165), ctx, 165), Offer.Sent);
+  });
+
+  it('skips on lag from acks, forgives frames in flight before the resume, and ignores a viewer that never acks', () => {
+    const sink = new FakeSink();
+    const v = new ViewerSession(sink);
+    const first = frame(true, 0);
+    v.offerVideo(first, ctx, 0);
+    v.ack(first.sequence);
+    let t = 0;
+    let result: Offer = Offer.Sent;
+    while (result === Offer.Sent) {
+      t += 33;
+      result = v.offerVideo(frame(false, t), ctx, t);
+    }
+    assert.equal(result, Offer.Lag);
+    assert.ok(t > 500 && t < 600, `lag detected after ~500 ms of unacknowledged frames (${t})`);
+    assert.equal(v.offerVideo(frame(true, t + 33), ctx, t + 33), Offer.Sent, 'resumes at the next keyframe');
+    assert.equal(v.offerVideo(frame(false, t + 66), ctx, t + 66), Offer.Sent);
+
+    const silent = new ViewerSession(new FakeSink());
+    silent.offerVideo(frame(true, 0), ctx, 0);
+    for (let ms = 33; ms < 5000; ms += 33) assert.equal(silent.offerVideo(frame(false, ms), ctx, ms), Offer.Sent);
+  });
+
+  it('closes a viewer over budget for 20 s with 4010', () => {
+    const sink = new FakeSink();
+    const v = new ViewerSession(sink);
+    v.offerVideo(frame(true, 0), ctx, 0);
+    sink.bufferedAmount = 5000;
+    assert.equal(v.offerVideo(frame(false, 1000), ctx, 1000), Offer.Slow);
+    assert.equal(v.offerVideo(frame(true, 20_000), ctx, 20_000), Offer.Slow);
+    assert.equal(sink.closedWith, undefined);
+    assert.equal(v.offerVideo(frame(false, 21_500), ctx, 21_500), Offer.Closed);
+    assert.equal(sink.closedWith, CloseCode.TooSlow);
+  });
+
+  it('lets a catch-up burst exceed the budget until it drains', () => {
+    const sink = new FakeSink();
+    const v = new ViewerSession(sink);
+    const gop = [frame(true, 0), frame(false, 33), frame(false, 66)];
+    v.startWithCatchUp(ctx, gop);
+    assert.equal(sink.binary.length, 3);
+    assert.ok(sink.binary.every((m) => (m[2]! & 0b10) !== 0), 'catch-up flag set on the copies');
+    assert.ok(gop.every((f) => (f.message[2]! & 0b10) === 0), 'live messages untouched');
+    sink.bufferedAmount = 1000 + 60; // the burst itself, still in flight
+    assert.equal(v.offerVideo(frame(false, 99), ctx, 99), Offer.Sent);
+  });
+});
