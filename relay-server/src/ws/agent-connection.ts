@@ -22,6 +22,9 @@ export interface AgentDeps {
   log: Logger;
 }
 
+/** An agent that has not said hello by then is not an agent. */
+const HELLO_TIMEOUT_MS = 10_000;
+
 export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): void {
   const log = deps.log.child({ cameraId, peer: 'agent' });
   const camera = deps.registry.get(cameraId);
@@ -52,27 +55,45 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
     },
   };
 
-  const previous = deps.connections.attachAgent(handle);
-  previous?.close(CloseCode.Replaced, 'replaced by a newer agent connection');
-  const publisher = deps.hub.openPublisher(cameraId, {
-    name: camera.name,
-    // 50 viewers joining at once are one demand message, not 50.
-    onViewerCount: () => {
-      if (!hello || ended || demandQueued) return;
-      demandQueued = true;
-      setImmediate(() => {
-        demandQueued = false;
-        if (!ended) sendDemand();
-      });
-    },
-  });
-  markSeen(deps, cameraId, log);
-  log.info({ replaced: previous !== undefined }, 'agent connected');
+  // The connection takes the camera over only at `hello`: a credential probe (`picam-agent check`)
+  // opens the socket and closes it again, and must not knock the live agent off for its 4009 back-off.
+  let publisher: ReturnType<AgentDeps['hub']['openPublisher']> | undefined;
+  const helloTimer = setTimeout(() => {
+    if (hello || ended) return;
+    deps.metrics.agentRejected('out_of_order');
+    log.warn('agent closed: no hello within 10 s');
+    handle.close(CloseCode.PolicyViolation, 'hello expected');
+  }, HELLO_TIMEOUT_MS);
+  helloTimer.unref();
+
+  const takeOver = (): NonNullable<typeof publisher> => {
+    const previous = deps.connections.attachAgent(handle);
+    previous?.close(CloseCode.Replaced, 'replaced by a newer agent connection');
+    const opened = deps.hub.openPublisher(cameraId, {
+      name: camera.name,
+      // 50 viewers joining at once are one demand message, not 50.
+      onViewerCount: () => {
+        if (!hello || ended || demandQueued) return;
+        demandQueued = true;
+        setImmediate(() => {
+          demandQueued = false;
+          if (!ended) sendDemand();
+        });
+      },
+    });
+    markSeen(deps, cameraId, log);
+    log.info({ replaced: previous !== undefined }, 'agent took over the camera');
+    return opened;
+  };
 
   function onHello(message: HelloMessage): void {
     const first = hello === undefined;
     hello = message;
-    publisher.hello({
+    if (first) {
+      clearTimeout(helloTimer);
+      publisher = takeOver();
+    }
+    publisher!.hello({
       agentVersion: message.agentVersion,
       framerate: message.video?.framerate ?? message.settings.framerate,
       audio: message.audio,
@@ -91,13 +112,13 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
       if (isBinary) {
         if (!hello) throw new IngestError({ code: CloseCode.PolicyViolation, reason: 'out_of_order' }, 'frame before hello');
         const { frame, sps } = ingestFrame(data);
-        publisher.publish(frame, sps);
+        publisher!.publish(frame, sps);
         return;
       }
       const message = ingestText(data);
       if (message.type === 'hello') onHello(message);
       else if (!hello) throw new IngestError({ code: CloseCode.PolicyViolation, reason: 'out_of_order' }, 'stats before hello');
-      else publisher.cameraState(message.camera);
+      else publisher!.cameraState(message.camera);
     } catch (err) {
       const violation = violationOf(err);
       if (!violation) {
@@ -120,9 +141,12 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
 
   ws.on('close', (code: number, reason: Buffer) => {
     ended = true;
-    publisher.close();
-    deps.connections.detachAgent(handle);
-    markSeen(deps, cameraId, log);
+    clearTimeout(helloTimer);
+    if (publisher) {
+      publisher.close();
+      deps.connections.detachAgent(handle);
+      markSeen(deps, cameraId, log);
+    }
     log.info({ code, reason: reason.toString() }, 'agent disconnected');
   });
 }
