@@ -1,7 +1,11 @@
 import type { Hono } from 'hono';
 import type { RelayConfig } from './config.ts';
 import type { Db } from './db/client.ts';
-import { findCamera, markCameraSeen, parseSettings } from './db/cameras.ts';
+import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
+import { findCamera, insertCamera, markCameraSeen, parseSettings } from './db/cameras.ts';
+import { audit } from './db/audit.ts';
+import { issueEnrollment, type Enrollment } from './auth/device-credentials.ts';
+import { randomId } from './auth/ids.ts';
 import type { Logger } from './logger.ts';
 import type { AccessControl, CameraRegistry, LiveCameras } from './services.ts';
 import { createAccessControl } from './auth/access-control.ts';
@@ -37,6 +41,11 @@ export interface Accounts {
   /** mounted at /api by app.ts */
   api: Hono;
   bootstrapAdmin(): Promise<{ username: string; generatedPassword: string | null }>;
+  /**
+   * A new camera and its enrollment token without an HTTP request: for the operator's own tools
+   * (`npm start` provisions its simulated camera this way). Audited as `system`.
+   */
+  provisionCamera(name: string, relayOrigin: string): { cameraId: string; enrollment: Enrollment };
   /** new signing key; existing sessions and links stay valid (old keys keep verifying) */
   rotateSigningKey(): Promise<KeyInfo>;
   close(): void;
@@ -71,6 +80,16 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
     registry,
     api: apiRoutes(auth, createPasswordCheck(auth)),
     bootstrapAdmin: () => bootstrapAdmin(auth),
+    provisionCamera(name, relayOrigin) {
+      const cameraId = randomId(10);
+      const enrollment = auth.db.transaction(() => {
+        insertCamera(auth.db, { id: cameraId, name, settings: DEFAULT_CAMERA_SETTINGS, createdAt: now() });
+        audit(auth.db, now(), { actor: 'system', action: 'camera.create', target: cameraId });
+        audit(auth.db, now(), { actor: 'system', action: 'enrollment.issue', target: cameraId });
+        return issueEnrollment(auth, cameraId, 'system', relayOrigin);
+      });
+      return { cameraId, enrollment };
+    },
     rotateSigningKey: () => auth.keys.rotate(),
     close() {
       // Nothing to release today: limiters are plain maps, keys are in memory, the database belongs to the caller.

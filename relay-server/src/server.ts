@@ -32,6 +32,9 @@ export interface RunningRelay {
   port: number;
   /** the admin account; generatedPassword is set only on the first start without PICAM_ADMIN_PASSWORD */
   admin: { username: string; generatedPassword: string | null };
+  /** operator tools that act without an HTTP request (see Accounts.provisionCamera) */
+  provisionCamera: Accounts['provisionCamera'];
+  cameraExists(cameraId: string): boolean;
   /** 1001 to every WebSocket, stop accepting, close the database */
   close(): Promise<void>;
 }
@@ -94,6 +97,8 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     url,
     port,
     admin,
+    provisionCamera: (name, origin) => accounts.provisionCamera(name, origin),
+    cameraExists: (cameraId) => accounts.registry.get(cameraId) !== undefined,
     close: () => (closing ??= close()),
   };
 }
