@@ -198,7 +198,7 @@ export class RelayChild {
         setImmediate(() => {
           cleanup();
           if (pattern.test(this.text)) resolve();
-          else reject(new Error(`relay exited while waiting for ${what}:\n${this.text}`));
+          else reject(new Error(`relay exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) while waiting for ${what}:\n${this.text}`));
         });
       };
       const timer = setTimeout(() => {
