@@ -1,0 +1,26 @@
+import { cpus } from 'node:os';
+import { runAgentBench } from './agent/agent-bench.ts';
+import { runFanout } from './fanout/fanout.ts';
+import { formatTable, parseArgs, saveResults, type Row } from './lib/table.ts';
+
+/**
+ * `npm run bench` (-- --quick for the smoke version): every benchmark, one table. Each row's
+ * floor or baseline is measured in the same run, on the same machine, just before or after it.
+ */
+
+const options = { ...parseArgs(process.argv.slice(2)), log: (line: string) => process.stderr.write(`${line}\n`) };
+const started = Date.now();
+const rows: Row[] = [];
+const fanout = await runFanout(options);
+rows.push(...fanout.rows);
+let agent: Awaited<ReturnType<typeof runAgentBench>> | undefined;
+try {
+  agent = await runAgentBench(options);
+  rows.push(...agent.rows);
+} catch (err) {
+  rows.push({ figure: 'agent bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
+}
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, fan-out clip ${fanout.clipMbps.toFixed(1)} Mbit/s`;
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent });
+process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(rows)}\n`);
