@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Hono, type Context } from 'hono';
+import { WEB_DIST_DIR, ensureWebBuilt } from '@picam/web';
+
+/**
+ * The browser app: the built assets from web/dist (read once at start-up, served from memory) and
+ * index.html for every page route, all with a strict Content-Security-Policy (the app has no inline
+ * script or style and fetches nothing from elsewhere). Mounted last by app.ts, after /api.
+ *
+ * Caching: index.html is `no-cache` (always revalidated, so a new build is picked up at once); it
+ * names its assets `/app.js?v=<hash>`, and a request whose `v` matches the file served is immutable
+ * for a year. Anything else is `no-cache` with an ETag.
+ */
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
+  "connect-src 'self' ws: wss:",
+  "style-src 'self'",
+  "script-src 'self'",
+  "worker-src 'self' blob:",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
+
+/** Page routes the client-side router knows (web/src/main.ts); each answers with index.html. */
+export const PAGE_ROUTES = [
+  '/',
+  '/login',
+  '/cameras/:id',
+  '/admin/cameras',
+  '/admin/cameras/:id/shares',
+  '/admin/users',
+  '/s/:shareId',
+] as const;
+
+const ASSETS: Record<string, string> = {
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.js.map': 'application/json; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+  'app.css.map': 'application/json; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
+};
+/** Built only when esbuild finds third-party license comments to keep. */
+const OPTIONAL_ASSETS: Record<string, string> = { 'app.js.LEGAL.txt': 'text/plain; charset=utf-8' };
+
+interface Asset {
+  body: Uint8Array;
+  type: string;
+  etag: string;
+  /** the `v` query index.html uses for this file */
+  version: string;
+}
+
+export interface WebRoutesOptions {
+  /** where the built app is (default web/dist); tests point this at a fixture */
+  distDir?: string;
+  /** build web/dist first when missing or stale (default true) */
+  build?: boolean;
+}
+
+export async function createWebRoutes(options: WebRoutesOptions = {}): Promise<Hono> {
+  const distDir = options.distDir ?? WEB_DIST_DIR;
+  if (options.build ?? distDir === WEB_DIST_DIR) await ensureWebBuilt();
+
+  const load = async (name: string, type: string): Promise<Asset> => {
+    const body = new Uint8Array(await readFile(join(distDir, name)));
+    const hash = createHash('sha256').update(body).digest('hex');
+    // Same 12 characters as web/build.mjs assetHash(), which writes them into index.html.
+    return { body, type, etag: `"${hash.slice(0, 27)}"`, version: hash.slice(0, 12) };
+  };
+  let index: Asset;
+  const assets = new Map<string, Asset>();
+  try {
+    index = await load('index.html', 'text/html; charset=utf-8');
+    for (const [name, type] of Object.entries(ASSETS)) assets.set(name, await load(name, type));
+  } catch (err) {
+    throw new Error(`the web app is not built in ${distDir} (run \`npm run build -w @picam/web\`): ${(err as Error).message}`);
+  }
+  for (const [name, type] of Object.entries(OPTIONAL_ASSETS)) {
+    try {
+      assets.set(name, await load(name, type));
+    } catch {
+      // not produced by this build
+    }
+  }
+
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    c.header('X-Content-Type-Options', 'nosniff');
+    // Share tokens ride in the URL fragment, which browsers never send; no referrer at all anyway.
+    c.header('Referrer-Policy', 'no-referrer');
+    c.header('X-Frame-Options', 'DENY');
+    c.header('Cross-Origin-Opener-Policy', 'same-origin');
+  });
+
+  const send = (c: Context, asset: Asset, cacheControl: string) => {
+    const headers = { 'Content-Type': asset.type, 'Cache-Control': cacheControl, ETag: asset.etag };
+    const inm = c.req.header('If-None-Match');
+    if (inm && inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === asset.etag)) {
+      return c.body(null, 304, headers);
+    }
+    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { ...headers, 'Content-Length': String(asset.body.byteLength) });
+  };
+
+  for (const [name, asset] of assets) {
+    app.get(`/${name}`, (c) => {
+      const immutable = c.req.query('v') === asset.version;
+      return send(c, asset, immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+    });
+  }
+
+  for (const route of PAGE_ROUTES) {
+    app.get(route, (c) => {
+      // Ids are the API's (url-safe); anything else is not one of our pages.
+      const params = Object.values(c.req.param() as Record<string, string>);
+      if (params.some((p) => !/^[A-Za-z0-9_-]{1,64}$/.test(p))) return c.notFound();
+      return send(c, index, 'no-cache');
+    });
+  }
+
+  return app;
+}

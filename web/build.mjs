@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Bundles the browser app into web/dist/: app.js (with jmuxer and the protocol code), app.css,
+// index.html and favicon.svg. Nothing is fetched at run time, so a strict CSP holds.
+//
+// index.html refers to the assets as `/app.js?v=<hash>`: the relay serves a matching `v` as immutable
+// and anything else as no-cache, so a rebuilt app is never mixed with a cached old one.
+//
+// The build goes to a temporary folder first and each file is renamed into dist/ (atomic on one
+// file system), so a relay reading dist/ while tests rebuild it never sees a half-written file.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile, copyFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const WEB_DIR = dirname(fileURLToPath(import.meta.url));
+export const DIST_DIR = join(WEB_DIR, 'dist');
+
+/**
+ * The protocol package's modules have no side effects at import; saying so lets esbuild leave out
+ * messages.ts and with it zod (~450 KB), which the browser does not use (player/messages.ts).
+ */
+const protocolSideEffectFree = {
+  name: 'protocol-side-effect-free',
+  setup(build) {
+    build.onResolve({ filter: /^@picam\/protocol$/ }, () => ({ path: join(WEB_DIR, '../protocol/src/index.ts'), sideEffects: false }));
+    build.onResolve({ filter: /\.ts$/ }, (args) =>
+      args.importer.includes('/protocol/src/') ? { path: join(dirname(args.importer), args.path), sideEffects: false } : undefined,
+    );
+  },
+};
+
+/** Node's `stream` for jmuxer's optional Node mode (createStream), which the browser never uses. */
+const streamShim = {
+  name: 'stream-shim',
+  setup(build) {
+    build.onResolve({ filter: /^stream$/ }, () => ({ path: 'stream', namespace: 'stream-shim' }));
+    build.onLoad({ filter: /.*/, namespace: 'stream-shim' }, () => ({
+      contents: 'export class Duplex { constructor() { throw new Error("jmuxer streams are not available in the browser"); } }',
+      loader: 'js',
+    }));
+  },
+};
+
+export function assetHash(bytes) {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+}
+
+/** Builds the app; resolves with the file names written. */
+export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'warning' } = {}) {
+  const staging = `${outDir}.tmp-${process.pid}-${Date.now().toString(36)}`;
+  await mkdir(staging, { recursive: true });
+  try {
+    await esbuild.build({
+      entryPoints: { app: join(WEB_DIR, 'src/main.ts'), 'app-style': join(WEB_DIR, 'src/styles/app.css') },
+      outdir: staging,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      // Safari 15 has no VideoDecoder but plays jmuxer; older browsers are not a target.
+      target: ['chrome100', 'firefox100', 'safari15', 'edge100'],
+      minify,
+      sourcemap: 'linked',
+      legalComments: 'linked',
+      plugins: [protocolSideEffectFree, streamShim],
+      // jmuxer's package says "type": "module" but its dist file is UMD, which esbuild then reads as
+      // ESM without exports: bundle its ES sources instead (same code, and tree-shakable).
+      alias: { jmuxer: 'jmuxer/src/jmuxer.js' },
+      define: { 'process.env.NODE_ENV': '"production"' },
+      logLevel,
+    });
+    await rename(join(staging, 'app-style.css'), join(staging, 'app.css'));
+    await rename(join(staging, 'app-style.css.map'), join(staging, 'app.css.map'));
+    // The CSS map still names its old file; harmless, but keep it honest.
+    const cssMap = JSON.parse(await readFile(join(staging, 'app.css.map'), 'utf8'));
+    await writeFile(join(staging, 'app.css.map'), JSON.stringify({ ...cssMap, file: 'app.css' }));
+    const css = (await readFile(join(staging, 'app.css'), 'utf8')).replace(/app-style\.css\.map/g, 'app.css.map');
+    await writeFile(join(staging, 'app.css'), css);
+    // esbuild writes an empty JS stub for the CSS entry.
+    await rm(join(staging, 'app-style.js'), { force: true });
+    await rm(join(staging, 'app-style.js.map'), { force: true });
+    await copyFile(join(WEB_DIR, 'src/favicon.svg'), join(staging, 'favicon.svg'));
+
+    const js = await readFile(join(staging, 'app.js'));
+    const html = (await readFile(join(WEB_DIR, 'src/index.html'), 'utf8'))
+      .replace('/app.js"', `/app.js?v=${assetHash(js)}"`)
+      .replace('/app.css"', `/app.css?v=${assetHash(Buffer.from(css))}"`);
+    await writeFile(join(staging, 'index.html'), html);
+
+    await mkdir(outDir, { recursive: true });
+    const files = ['app.js', 'app.js.map', 'app.js.LEGAL.txt', 'app.css', 'app.css.map', 'favicon.svg', 'index.html'];
+    const written = [];
+    for (const name of files) {
+      try {
+        await rename(join(staging, name), join(outDir, name));
+        written.push(name);
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw err;
+      }
+    }
+    return written;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const started = Date.now();
+  const files = await buildWeb({ minify: !process.argv.includes('--dev') });
+  process.stdout.write(`web: built ${files.join(', ')} into ${DIST_DIR} in ${Date.now() - started} ms\n`);
+}
