@@ -1,0 +1,50 @@
+// Real-time pacing without drift and without burning CPU.
+//
+// Frame n is due at start + n * interval (absolute), so timer lateness never accumulates.
+// setTimeout alone is only millisecond-grained and often a millisecond late, and a busy spin
+// would cost a core at 1080p; so we sleep coarsely with setTimeout (keeps the event loop free for
+// signals and sockets) and finish with Atomics.wait, a futex sleep with sub-millisecond accuracy
+// that costs no CPU and blocks the loop for at most ~1.5 ms.
+
+import { setTimeout as delay } from 'node:timers/promises';
+
+const futex = new Int32Array(new SharedArrayBuffer(4));
+const COARSE_MARGIN_MS = 1.5;
+
+/** Monotonic nanoseconds. */
+export const nowNs = () => process.hrtime.bigint();
+
+// Anchor the monotonic clock to the wall clock once, so timestamps are epoch-based yet µs-precise
+// and immune to wall-clock steps while running.
+const epochAnchorUs = BigInt(Date.now()) * 1000n - nowNs() / 1000n;
+
+/** Microseconds since the Unix epoch, µs precision. */
+export const epochMicros = () => epochAnchorUs + nowNs() / 1000n;
+
+export async function sleepUntil(dueNs) {
+  const remainingMs = Number(dueNs - nowNs()) / 1e6;
+  if (remainingMs > COARSE_MARGIN_MS + 0.5) await delay(remainingMs - COARSE_MARGIN_MS);
+  const restMs = Number(dueNs - nowNs()) / 1e6;
+  if (restMs > 0) Atomics.wait(futex, 0, 0, restMs);
+}
+
+/**
+ * Calls `emit(n)` for n = 0, 1, 2, ... each at its due time, until `emit` returns false.
+ * If emitting stalls (a reader that does not read, like a blocked pipe on a real camera), the
+ * schedule is re-anchored instead of bursting a backlog: a few frames of catch-up are allowed
+ * (a real encoder holds a handful of buffers), more are not.
+ * @param {(n: number) => boolean | Promise<boolean>} emit
+ * @param {() => bigint} intervalNsOf interval before frame n+1 (audio frames may differ in size)
+ */
+export async function runPaced(emit, intervalNsOf) {
+  const maxBacklog = 4;
+  let due = nowNs();
+  for (let n = 0; ; n++) {
+    await sleepUntil(due);
+    if ((await emit(n)) === false) return;
+    const interval = intervalNsOf(n);
+    due += interval;
+    const now = nowNs();
+    if (now - due > interval * BigInt(maxBacklog)) due = now;
+  }
+}
