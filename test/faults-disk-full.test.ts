@@ -67,7 +67,6 @@ describe('DATA_DIR on a full disk', () => {
 
     await t.test(
       'without a stack trace (one clear line, no `    at` frames)',
-      { todo: 'relay-server/src/cli.ts lets SQLITE_FULL from openDatabase escape as an uncaught error with its stack; it should print one line and exit' },
       () => {
         const output = error.message.split('\n').slice(1).join('\n');
         assert.doesNotMatch(output, /^\s+at /m, output);

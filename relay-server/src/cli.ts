@@ -36,7 +36,16 @@ function configFrom(flags: ConfigFlags): RelayConfig {
 }
 
 async function serve(flags: ConfigFlags): Promise<void> {
-  const relay = await startRelay(configFrom(flags));
+  const config = configFrom(flags);
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  try {
+    relay = await startRelay(config);
+  } catch (err) {
+    // A start-up failure (disk full, port taken, unreadable DATA_DIR) is the operator's to fix:
+    // one line naming it, not a stack trace that a supervisor repeats in a restart loop.
+    process.stderr.write(`picam-relay: cannot start: ${describeStartError(err, config)}\n`);
+    process.exit(1);
+  }
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`picam-relay listening on ${relay.url}`);
   if (relay.admin.generatedPassword !== null) {
@@ -62,6 +71,15 @@ async function serve(flags: ConfigFlags): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+function describeStartError(err: unknown, config: RelayConfig): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === 'EADDRINUSE') return `port ${config.port} on ${config.host} is already in use (set PORT)`;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return `no space left for the database in ${config.dataDir} (${message})`;
+  if (code === 'EACCES' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY') return `cannot write ${config.dataDir} (${message})`;
+  return typeof code === 'string' ? `${message} (${code})` : message;
 }
 
 const configOptions = (cmd: Command) =>

@@ -6,8 +6,11 @@ import { fileURLToPath } from 'node:url';
 /** Absolute path of test/fake-camera (no trailing slash). */
 export const FAKE_CAMERA_DIR: string = fileURLToPath(new URL('../fake-camera', import.meta.url));
 
-/** process.env with FAKE_CAMERA_DIR in front of PATH, plus `extra` (e.g. FAKE_CAMERA_* knobs). */
-export function envWithFakeCamera(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const path = process.env.PATH ? `${FAKE_CAMERA_DIR}${delimiter}${process.env.PATH}` : FAKE_CAMERA_DIR;
-  return { ...process.env, ...extra, PATH: path };
+/**
+ * process.env plus `extra` (e.g. FAKE_CAMERA_* knobs), with FAKE_CAMERA_DIR in front of PATH
+ * (in front of `extra.PATH` when given).
+ */
+export function envWithFakeCamera(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const base = extra.PATH ?? process.env.PATH;
+  return { ...process.env, ...extra, PATH: base ? `${FAKE_CAMERA_DIR}${delimiter}${base}` : FAKE_CAMERA_DIR };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -26,6 +26,9 @@ export const MIGRATIONS_DIR = resolve(fileURLToPath(new URL('../../../migrations
 export function openDatabase(dataDir: string, migrationsDir = MIGRATIONS_DIR): OpenedDatabase {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, 'picam.db');
+  // The database holds password hashes and audit records: only the relay's user may read it.
+  // WAL and SHM files are created with the same mode by SQLite.
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
   const sqlite = new Database(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
