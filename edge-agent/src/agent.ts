@@ -1,4 +1,5 @@
 import { Track, type AudioFormat, type CameraSettings, type RelayToAgentMessage } from '@picam/protocol';
+import { AudioSource } from './audio.ts';
 import { buildCameraArgs } from './camera-args.ts';
 import { findCameraCommand } from './camera-command.ts';
 import { CameraSupervisor } from './camera.ts';
@@ -22,6 +23,8 @@ export class Agent {
   readonly stats = new AgentStats();
   readonly camera: CameraSupervisor;
   readonly uplink: Uplink;
+  /** null when audio is off */
+  readonly audio: AudioSource | null;
   private readonly config: RunConfig;
   private readonly log: Logger;
   private readonly format = new VideoFormatTracker();
@@ -31,7 +34,7 @@ export class Agent {
   private viewers = 0;
   private cameraWanted = false;
   private graceTimer: NodeJS.Timeout | undefined;
-  /** Hook for the audio source (added later): its format goes into hello, its frames on track 2. */
+  /** What the audio source's ADTS headers say: goes into hello.audio (null: no audio, or not known yet). */
   audioFormat: AudioFormat | null = null;
 
   constructor(config: RunConfig, log: Logger, env: NodeJS.ProcessEnv = process.env) {
@@ -52,6 +55,27 @@ export class Agent {
       onFrame: (frame) => this.onVideoFrame(frame),
       onStatus: (status) => log.debug({ status }, 'camera status'),
     });
+    // Audio shares the camera's clock (both tracks' stamps on one timeline) and nothing else:
+    // its failures are retried on their own and never touch the camera or the uplink.
+    this.audio = config.audio.enabled
+      ? new AudioSource({
+          config: config.audio,
+          env,
+          log: log.child({ part: 'audio' }),
+          clock,
+          tuning: config.tuning,
+          onFrame: (frame) => this.sendAudioFrame(frame.captureTimeUs, frame.data),
+          onFormat: (format) => {
+            this.audioFormat = format;
+            // Before this frame goes out, so the relay tells viewers the format first.
+            this.uplink.resendHello();
+          },
+          onError: (message) => {
+            this.stats.lastError = `audio: ${message}`;
+          },
+          onStatus: (status) => log.debug({ status }, 'audio status'),
+        })
+      : null;
     this.uplink = new Uplink({
       url: agentSocketUrl(config.relay),
       credential: config.credential,
@@ -67,7 +91,7 @@ export class Agent {
         ...(this.boardModel === null ? {} : { model: this.boardModel.slice(0, 128) }),
         ...(this.camera.command === null ? {} : { cameraCommand: this.camera.command.slice(0, 256) }),
       }),
-      statsMessage: () => this.stats.toMessage(this.camera.status, this.audioFormat === null ? null : 'running', this.uplink.queueBytes),
+      statsMessage: () => this.stats.toMessage(this.camera.status, this.audio?.status ?? null, this.uplink.queueBytes),
       onMessage: (message) => this.onRelayMessage(message),
       onConnectionChange: (connected) => {
         // Nobody can watch through a relay we are not connected to.
@@ -86,6 +110,7 @@ export class Agent {
       { relay: this.config.relay, settings: this.effective, pinned: Object.keys(this.config.pinned), model: this.boardModel },
       'picam-agent starting',
     );
+    if (this.audio !== null) this.log.info({ audio: { ...this.config.audio } }, 'audio enabled');
     this.uplink.start();
     this.reconcileCamera();
   }
@@ -93,12 +118,12 @@ export class Agent {
   async stop(): Promise<void> {
     clearTimeout(this.graceTimer);
     this.cameraWanted = false;
-    await Promise.all([this.camera.stop(), this.uplink.stop()]);
+    await Promise.all([this.camera.stop(), this.audio?.stop(), this.uplink.stop()]);
   }
 
-  /** Track 2 entry point for the audio source. */
+  /** Track 2: one ADTS frame (each decodes on its own: no keyframe flag, dropped one by one when congested). */
   sendAudioFrame(captureTimeUs: number, adtsFrame: Uint8Array): boolean {
-    return this.uplink.sendFrame(Track.Audio, true, captureTimeUs, adtsFrame);
+    return this.uplink.sendFrame(Track.Audio, false, captureTimeUs, adtsFrame);
   }
 
   private onVideoFrame(frame: CapturedFrame): void {
@@ -166,6 +191,7 @@ export class Agent {
       if (!this.cameraWanted) {
         this.cameraWanted = true;
         this.camera.start();
+        this.audio?.start();
       }
       return;
     }
@@ -176,6 +202,7 @@ export class Agent {
       this.graceTimer = undefined;
       this.cameraWanted = false;
       void this.camera.stop();
+      void this.audio?.stop();
     }, graceMs);
   }
 }

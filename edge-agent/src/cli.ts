@@ -54,6 +54,13 @@ program
   .option('--denoise <mode>', 'rpicam-vid denoise mode: auto, off, cdn_off, cdn_fast, cdn_hq')
   .option('--camera-command <path>', 'camera binary (default: rpicam-vid, else libcamera-vid, on PATH; env PICAM_CAMERA_COMMAND)')
   .option('--camera-model <model>', 'board model as in /proc/device-tree/model (default: detected); a Pi 5 gets --codec libav --low-latency')
+  .option('--audio', 'also stream sound from an ALSA capture device, AAC-LC (track 2)')
+  .option('--no-audio', 'no sound, whatever the config file says')
+  .option('--audio-device <device>', 'ALSA capture device, e.g. hw:1,0 or plughw:1,0 (default: default); `picam-agent check` lists them')
+  .option('--audio-command <command line>', 'run this through sh -c instead of ffmpeg; it must write ADTS AAC-LC to stdout, e.g. "arecord -q -D hw:1,0 -f S16_LE -r 48000 -c 1 -t raw | ffmpeg -f s16le -ar 48000 -ac 1 -i - -c:a aac -f adts -" (env PICAM_AUDIO_COMMAND)')
+  .option('--audio-bitrate <bps>', 'AAC bitrate, e.g. 64000 or 64k (default 64k)', bitrate)
+  .option('--audio-rate <hz>', 'sample rate (default 48000)', integer)
+  .option('--audio-channels <n>', 'channels (default 1)', integer)
   .option('--on-demand', 'run the camera only while someone watches')
   .option('--no-on-demand', 'run the camera all the time, whatever the relay says')
   .addOption(new Option('--log-level <level>', 'log level (env LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
@@ -68,12 +75,14 @@ program
 
 program
   .command('check')
-  .description('diagnose: camera binary and sensor, relay reachability, device credential')
+  .description('diagnose: camera binary and sensor, audio devices, relay reachability, device credential')
   .option('--config <path>', 'config file written by enroll (env PICAM_AGENT_CONFIG)')
   .option('--relay <url>', 'relay URL, overriding the config file')
   .option('--camera-command <path>', 'camera binary to test (default: rpicam-vid, else libcamera-vid, on PATH)')
   .option('--camera-model <model>', 'board model override')
-  .action(async (opts: { config?: string; relay?: string; cameraCommand?: string; cameraModel?: string }) => {
+  .option('--audio', 'check the audio capture too (also when the config file enables audio)')
+  .option('--audio-command <command line>', 'audio command to expect instead of ffmpeg')
+  .action(async (opts: { config?: string; relay?: string; cameraCommand?: string; cameraModel?: string; audio?: boolean; audioCommand?: string }) => {
     const lines = await check(opts).catch(fail);
     process.stdout.write(formatReport(lines));
     process.exitCode = lines.some((l) => l.ok === false) ? 1 : 0;

@@ -5,6 +5,7 @@ import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings } fr
 import { AgentError } from './errors.ts';
 import { normalizeRelayUrl } from './relay-url.ts';
 import type { CameraExtras } from './camera-args.ts';
+import { AUDIO_SAMPLE_RATES, DEFAULT_AUDIO_CONFIG, type AudioConfig } from './audio-command.ts';
 
 /**
  * The agent's configuration, in one place: where the config file lives, how it is read and
@@ -18,6 +19,8 @@ export interface AgentConfigFile {
   cameraId: string;
   credential: string;
   settings: CameraSettings;
+  /** the microphone; absent = off. Kept as written when the agent saves new camera settings. */
+  audio?: AudioConfig;
 }
 
 /** root runs as a system service (/etc), anyone else keeps it in their home. */
@@ -57,7 +60,43 @@ export function parseConfigFile(text: string, path: string): AgentConfigFile {
     cameraId: v.cameraId as string,
     credential: v.credential as string,
     settings: mergeSettings(DEFAULT_CAMERA_SETTINGS, v.settings),
+    ...(v.audio === undefined ? {} : { audio: parseAudioConfig(v.audio, `config ${path}: audio`) }),
   };
+}
+
+/** The `audio` object of the config file: every field optional, each checked. */
+export function parseAudioConfig(input: unknown, where: string): AudioConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new AgentError('ERR_CONFIG', `${where} must be an object`);
+  const v = input as Record<string, unknown>;
+  const audio: AudioConfig = { ...DEFAULT_AUDIO_CONFIG };
+  if (v.enabled !== undefined) {
+    if (typeof v.enabled !== 'boolean') throw new AgentError('ERR_CONFIG', `${where}.enabled must be true or false`);
+    audio.enabled = v.enabled;
+  }
+  for (const key of ['device', 'command'] as const) {
+    if (v[key] === undefined) continue;
+    if (typeof v[key] !== 'string' || v[key] === '') throw new AgentError('ERR_CONFIG', `${where}.${key} must be a non-empty string`);
+    audio[key] = v[key];
+  }
+  for (const key of ['bitrate', 'sampleRate', 'channels'] as const) {
+    if (v[key] === undefined) continue;
+    if (typeof v[key] !== 'number') throw new AgentError('ERR_CONFIG', `${where}.${key} must be a number`);
+    audio[key] = v[key];
+  }
+  return validateAudio(audio, (key) => `${where}.${key}`);
+}
+
+function validateAudio(audio: AudioConfig, name: (key: string) => string): AudioConfig {
+  if (!Number.isInteger(audio.bitrate) || audio.bitrate < 8_000 || audio.bitrate > 512_000) {
+    throw new AgentError('ERR_CONFIG', `${name('bitrate')} must be 8000..512000 bits per second, got ${audio.bitrate}`);
+  }
+  if (!AUDIO_SAMPLE_RATES.includes(audio.sampleRate)) {
+    throw new AgentError('ERR_CONFIG', `${name('sampleRate')} must be one of ${AUDIO_SAMPLE_RATES.join(', ')}, got ${audio.sampleRate}`);
+  }
+  if (!Number.isInteger(audio.channels) || audio.channels < 1 || audio.channels > 8) {
+    throw new AgentError('ERR_CONFIG', `${name('channels')} must be 1..8, got ${audio.channels}`);
+  }
+  return audio;
 }
 
 /** Null when the file does not exist (env-only setups are allowed); throws on anything else. */
@@ -177,6 +216,13 @@ export interface RunFlags extends Partial<Omit<CameraSettings, 'onDemand'>>, Cam
   cameraModel?: string | undefined;
   logLevel?: string | undefined;
   tuning?: string | undefined;
+  /** --audio / --no-audio */
+  audio?: boolean | undefined;
+  audioDevice?: string | undefined;
+  audioCommand?: string | undefined;
+  audioBitrate?: number | undefined;
+  audioRate?: number | undefined;
+  audioChannels?: number | undefined;
 }
 
 export interface RunConfig {
@@ -198,6 +244,8 @@ export interface RunConfig {
   boardModel: string | undefined;
   logLevel: string;
   tuning: Tuning;
+  /** the config file's `audio`, with the flags laid over it */
+  audio: AudioConfig;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -237,7 +285,23 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv, file: 
     boardModel: flags.cameraModel,
     logLevel,
     tuning: parseTuning(flags.tuning ?? env.PICAM_AGENT_TUNING),
+    audio: resolveAudioConfig(flags, env, file?.audio),
   };
+}
+
+/** File, then environment (PICAM_AUDIO_COMMAND), then flags. */
+export function resolveAudioConfig(flags: RunFlags, env: NodeJS.ProcessEnv, file: AudioConfig | undefined): AudioConfig {
+  const audio: AudioConfig = { ...(file ?? DEFAULT_AUDIO_CONFIG) };
+  if (env.PICAM_AUDIO_COMMAND !== undefined && env.PICAM_AUDIO_COMMAND.trim() !== '') audio.command = env.PICAM_AUDIO_COMMAND;
+  if (flags.audio !== undefined) audio.enabled = flags.audio;
+  if (flags.audioDevice !== undefined) audio.device = flags.audioDevice;
+  if (flags.audioCommand !== undefined) audio.command = flags.audioCommand;
+  if (flags.audioBitrate !== undefined) audio.bitrate = flags.audioBitrate;
+  if (flags.audioRate !== undefined) audio.sampleRate = flags.audioRate;
+  if (flags.audioChannels !== undefined) audio.channels = flags.audioChannels;
+  if (audio.command !== undefined && audio.command.trim() === '') throw new AgentError('ERR_CONFIG', '--audio-command is empty');
+  if (audio.device.trim() === '') throw new AgentError('ERR_CONFIG', '--audio-device is empty');
+  return validateAudio(audio, (key) => `--audio-${{ bitrate: 'bitrate', sampleRate: 'rate', channels: 'channels' }[key] ?? key}`);
 }
 
 /** The settings the camera actually runs with. */

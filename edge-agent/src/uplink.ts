@@ -93,18 +93,20 @@ export class Uplink {
 
   /**
    * Sends one frame, or drops it (disconnected, or over the budget until the next keyframe).
-   * Audio frames pass `keyframe: true`: each one decodes on its own.
+   * Audio frames never carry the keyframe flag on the wire (it means an IDR; the relay refuses
+   * flagged audio), but each one decodes on its own, so the queue admits them as independent.
    */
   sendFrame(track: Track, keyframe: boolean, captureTimeUs: number, payload: Uint8Array): boolean {
     const ws = this.ready;
     const video = track === Track.Video;
-    if (ws === null || !this.queue.admit(track, keyframe, FRAME_HEADER_BYTES + payload.byteLength, ws.bufferedAmount)) {
+    const flagged = video && keyframe;
+    if (ws === null || !this.queue.admit(track, flagged || !video, FRAME_HEADER_BYTES + payload.byteLength, ws.bufferedAmount)) {
       if (video) this.options.stats.framesDropped += 1;
       return false;
     }
     const sequence = this.sequences.get(track) ?? 0;
     this.sequences.set(track, (sequence + 1) >>> 0);
-    ws.send(encodeFrame({ track, keyframe, catchUp: false, sequence, captureTimeUs }, payload), { binary: true, compress: false });
+    ws.send(encodeFrame({ track, keyframe: flagged, catchUp: false, sequence, captureTimeUs }, payload), { binary: true, compress: false });
     if (video) this.options.stats.framesSent += 1;
     return true;
   }

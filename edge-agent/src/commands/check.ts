@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import WebSocket from 'ws';
+import { listAudioDevices } from '../audio-devices.ts';
+import { DEFAULT_AUDIO_CONFIG, resolveAudioCommand } from '../audio-command.ts';
 import { findCameraCommand } from '../camera-command.ts';
 import { defaultConfigPath, readConfigFile, resolveRunConfig, type RunConfig } from '../config.ts';
 import { isAgentError } from '../errors.ts';
@@ -12,6 +15,9 @@ export interface CheckFlags {
   relay?: string | undefined;
   cameraCommand?: string | undefined;
   cameraModel?: string | undefined;
+  /** check audio capture as `run --audio` would use it */
+  audio?: boolean | undefined;
+  audioCommand?: string | undefined;
 }
 
 /** One line of the report: ok true ✓, false ✗, null for information (·). */
@@ -57,6 +63,7 @@ export async function check(flags: CheckFlags, env: NodeJS.ProcessEnv = process.
   } catch (error) {
     add(false, isAgentError(error) ? error.message : String(error));
   }
+  await checkAudio(flags, env, config, add);
   if (config === null) return lines;
 
   try {
@@ -75,6 +82,42 @@ export async function check(flags: CheckFlags, env: NodeJS.ProcessEnv = process.
   else if (typeof status === 'number') add(false, `the relay answered the agent connection with HTTP ${status}`);
   else add(false, `cannot open the agent connection: ${status}`);
   return lines;
+}
+
+/**
+ * Audio: the capture devices (always listed, as information when audio is off) and, when audio is
+ * on, the encoder. With `--audio-command` the devices stay information: the command may not use ALSA.
+ */
+async function checkAudio(flags: CheckFlags, env: NodeJS.ProcessEnv, config: RunConfig | null, add: (ok: boolean | null, text: string) => void): Promise<void> {
+  const audio = config?.audio;
+  const enabled = flags.audio === true || audio?.enabled === true;
+  const command = flags.audioCommand ?? audio?.command ?? env.PICAM_AUDIO_COMMAND;
+  const strict = enabled && (command === undefined || command.trim() === '');
+  const { source, devices } = await listAudioDevices(env);
+  const off = enabled ? '' : ' (audio off: run --audio to stream it)';
+  if (devices.length === 0) {
+    const where = source === 'none' ? 'no arecord, no /proc/asound' : source;
+    add(strict ? false : null, `no audio capture device found (${where})${off}${strict ? ': plug in a USB microphone, or pass --audio-device' : ''}`);
+  } else {
+    for (const device of devices) add(strict ? true : null, `audio capture device ${device.id}: ${device.description}${off}`);
+  }
+  if (!enabled) return;
+  if (command !== undefined && command.trim() !== '') {
+    add(null, `audio command: sh -c ${JSON.stringify(command)}`);
+    return;
+  }
+  const resolved = resolveAudioCommand({ ...(audio ?? DEFAULT_AUDIO_CONFIG), command: undefined }, env.PATH ?? '', isExecutable);
+  if ('error' in resolved) add(false, resolved.error);
+  else add(true, `audio encoder: ${resolved.command} (device ${audio?.device ?? 'default'})`);
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function formatReport(lines: CheckLine[]): string {
