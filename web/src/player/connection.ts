@@ -1,0 +1,111 @@
+import { Track, readFrameHeader, FRAME_HEADER_BYTES, type RelayToViewerMessage } from '@picam/protocol';
+import { parseViewerMessage, ViewerMessageError } from './messages.ts';
+import type { IncomingFrame } from './renderer.ts';
+
+/**
+ * One viewer WebSocket to `/api/cameras/:id/live`: binary frames (16-byte header + payload) and
+ * validated JSON control messages in, an `ack` of the newest video sequence out every ~100 ms (the
+ * relay measures each viewer's real lag with it). Authentication: the session cookie, or a token as
+ * the second subprotocol (`picam.token.<jwt>`), which keeps it out of URLs and proxy logs.
+ */
+
+export const VIEWER_PROTOCOL = 'picam.v1';
+const ACK_INTERVAL_MS = 100;
+
+export interface ConnectionHandlers {
+  onOpen(): void;
+  onMessage(message: RelayToViewerMessage): void;
+  onVideo(frame: IncomingFrame): void;
+  onAudio(frame: IncomingFrame): void;
+  /** `opened` false: the upgrade itself was refused (the browser hides the HTTP status) */
+  onClose(code: number, reason: string, opened: boolean): void;
+  /** bytes received, for the bitrate figure */
+  onBytes(bytes: number): void;
+}
+
+export function liveUrl(cameraId: string): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/api/cameras/${encodeURIComponent(cameraId)}/live`;
+}
+
+export class LiveConnection {
+  private readonly ws: WebSocket;
+  private readonly handlers: ConnectionHandlers;
+  private opened = false;
+  private closed = false;
+  private lastSequence = -1;
+  private lastAcked = -1;
+  private readonly ackTimer: number;
+
+  constructor(cameraId: string, token: string | undefined, handlers: ConnectionHandlers) {
+    this.handlers = handlers;
+    const protocols = token ? [VIEWER_PROTOCOL, `picam.token.${token}`] : [VIEWER_PROTOCOL];
+    this.ws = new WebSocket(liveUrl(cameraId), protocols);
+    this.ws.binaryType = 'arraybuffer';
+    this.ws.onopen = () => {
+      this.opened = true;
+      handlers.onOpen();
+    };
+    this.ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => this.receive(event.data);
+    this.ws.onclose = (event) => this.finish(event.code, event.reason);
+    this.ws.onerror = () => {
+      // Always followed by close, which carries what there is to know.
+    };
+    this.ackTimer = window.setInterval(() => this.ack(), ACK_INTERVAL_MS);
+  }
+
+  close(code = 1000, reason = 'viewer left'): void {
+    if (this.closed) return;
+    this.closed = true;
+    window.clearInterval(this.ackTimer);
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      // already closing
+    }
+  }
+
+  private finish(code: number, reason: string): void {
+    window.clearInterval(this.ackTimer);
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers.onClose(code, reason, this.opened);
+  }
+
+  private receive(data: ArrayBuffer | string): void {
+    if (this.closed) return;
+    if (typeof data === 'string') {
+      try {
+        this.handlers.onMessage(parseViewerMessage(data));
+      } catch (err) {
+        // A newer relay may send messages this page does not know yet: ignore, do not die.
+        if (err instanceof ViewerMessageError) console.warn('picam: ignoring relay message:', err.message);
+        else throw err;
+      }
+      return;
+    }
+    this.handlers.onBytes(data.byteLength);
+    const message = new Uint8Array(data);
+    let header;
+    try {
+      header = readFrameHeader(message);
+    } catch (err) {
+      console.warn('picam: ignoring malformed frame:', err instanceof Error ? err.message : err);
+      return;
+    }
+    const frame: IncomingFrame = { header, payload: message.subarray(FRAME_HEADER_BYTES), arrivalEpochMs: Date.now() };
+    if (frame.payload.length === 0) return;
+    if (header.track === Track.Video) {
+      this.lastSequence = header.sequence;
+      this.handlers.onVideo(frame);
+    } else {
+      this.handlers.onAudio(frame);
+    }
+  }
+
+  private ack(): void {
+    if (this.ws.readyState !== WebSocket.OPEN || this.lastSequence < 0 || this.lastSequence === this.lastAcked) return;
+    this.lastAcked = this.lastSequence;
+    this.ws.send(JSON.stringify({ type: 'ack', sequence: this.lastSequence }));
+  }
+}

@@ -1,0 +1,515 @@
+import type { FrameHeader, InitMessage, RelayToViewerMessage } from '@picam/protocol';
+import { CloseCode } from '@picam/protocol';
+import { h, icon } from '../dom.ts';
+import { ClockOffset } from './clock.ts';
+import { LiveConnection } from './connection.ts';
+import { MseRenderer, mseAvailable } from './mse-renderer.ts';
+import type { IncomingFrame, PlayerPath, PresentedFrame, Renderer } from './renderer.ts';
+import { RateMeter } from './rate-meter.ts';
+import { StatsOverlay } from './stats-overlay.ts';
+import { WebCodecsRenderer } from './webcodecs-renderer.ts';
+
+/**
+ * The one player, used by the camera grid (a tile each), the camera page and the share viewer.
+ *
+ * It owns the live WebSocket (reconnecting with backoff unless the relay said "never": link expired,
+ * forbidden, no such camera, logged out), picks a decoding path per stream (WebCodecs when the
+ * browser can decode the codec, else jmuxer/MSE; `?player=mse` or the toggle forces MSE) and shows
+ * the state as an overlay. Pages learn about the stream through the callbacks; tests and benchmarks
+ * read `window.__picamPlayers[i].stats()`.
+ */
+
+export type PlayerState =
+  | 'connecting'
+  | 'waiting'
+  | 'live'
+  | 'stalled'
+  | 'offline'
+  | 'expired'
+  | 'forbidden'
+  | 'not-found'
+  | 'unauthenticated'
+  | 'unsupported';
+
+/** States the player never leaves by itself. */
+const FINAL_STATES = new Set<PlayerState>(['expired', 'forbidden', 'not-found', 'unauthenticated', 'unsupported']);
+
+const STATE_TEXT: Record<PlayerState, string> = {
+  connecting: 'Connecting…',
+  waiting: 'Waiting for video…',
+  live: '',
+  stalled: 'No picture from the camera for a few seconds…',
+  offline: 'Camera offline',
+  expired: 'This link has expired',
+  forbidden: 'You do not have access to this camera',
+  'not-found': 'This camera does not exist',
+  unauthenticated: 'Your session has ended. Log in again.',
+  unsupported: 'This browser cannot play the video (it has neither WebCodecs nor Media Source Extensions).',
+};
+
+export type PathPreference = 'auto' | PlayerPath;
+
+export interface PlayerOptions {
+  cameraId: string;
+  /** camera name, for snapshot file names and labels */
+  name?: string;
+  /** a share (or session) token, sent as the `picam.token.<token>` subprotocol; else the session cookie */
+  token?: string;
+  /** default: `?player=` in the URL, else the stored choice, else 'auto' */
+  path?: PathPreference;
+  /** a small tile: fewer controls */
+  compact?: boolean;
+  onState?(state: PlayerState, detail: string): void;
+  onInit?(init: InitMessage): void;
+  /** share links: when the relay will cut this viewer off (ms since the epoch) */
+  onExpiring?(expiresAt: number): void;
+  /**
+   * Audio frames (track 2, ADTS AAC) as they arrive, for the audio work: the hook where a WebCodecs
+   * AudioDecoder / AudioWorklet plugs in. The MSE path plays audio itself when `mseAudio` is set.
+   */
+  onAudioFrame?(header: FrameHeader, payload: Uint8Array): void;
+  /** run jmuxer in 'both' mode when the stream has audio */
+  mseAudio?: boolean;
+  /**
+   * The upgrade was refused or the socket dropped before it opened: the browser hides the HTTP
+   * status, so the page asks the API why (401 -> 'unauthenticated', 410 -> 'expired', ...).
+   * Return null to keep retrying.
+   */
+  probe?(): Promise<PlayerState | null>;
+}
+
+export interface PlayerStats {
+  path: PlayerPath | null;
+  state: PlayerState;
+  framesReceived: number;
+  framesDecoded: number;
+  framesShown: number;
+  framesDropped: number;
+  /** sequence number of the newest frame on screen (-1 before the first) */
+  lastFrameSequence: number;
+  lastReceivedSequence: number;
+  width: number;
+  height: number;
+  codec: string | null;
+  /** frames shown per second, last second */
+  fps: number;
+  /** bits received per second, last second */
+  bitrate: number;
+  /** shown time - capture time of the newest frame on screen, clock-adjusted (ms), null before one */
+  latencyMs: number | null;
+  clockOffsetMs: number;
+  decoderResets: number;
+  reconnects: number;
+  queue: number;
+  lastError: string | null;
+}
+
+declare global {
+  interface Window {
+    __picamPlayers?: Player[];
+  }
+}
+
+const PATH_STORAGE_KEY = 'picam.player.path';
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
+const STALL_MS = 3000;
+
+export function preferredPath(): PathPreference {
+  const fromUrl = new URLSearchParams(location.search).get('player');
+  if (fromUrl === 'mse' || fromUrl === 'webcodecs' || fromUrl === 'auto') return fromUrl;
+  try {
+    const stored = localStorage.getItem(PATH_STORAGE_KEY);
+    if (stored === 'mse' || stored === 'webcodecs') return stored;
+  } catch {
+    // storage disabled
+  }
+  return 'auto';
+}
+
+function webCodecsAvailable(): boolean {
+  return typeof VideoDecoder !== 'undefined' && typeof EncodedVideoChunk !== 'undefined';
+}
+
+export class Player {
+  readonly root: HTMLElement;
+  private readonly options: PlayerOptions;
+  private readonly stage: HTMLElement;
+  private readonly overlay: HTMLElement;
+  private readonly overlayText: HTMLElement;
+  private readonly statsOverlay: StatsOverlay;
+  private readonly muteButton: HTMLButtonElement;
+  private readonly pathButton: HTMLButtonElement;
+
+  private pathPreference: PathPreference;
+  private connection: LiveConnection | null = null;
+  private renderer: Renderer | null = null;
+  private choosing: Promise<void> | null = null;
+  /** frames that arrived while the path was being chosen, from the newest keyframe on */
+  private held: IncomingFrame[] = [];
+  private init: InitMessage | null = null;
+  private state: PlayerState = 'connecting';
+  private stateDetail = '';
+  private muted = true;
+  /** the path a fatal error moved us away from: never chosen again for this player */
+  private failedPath: PlayerPath | null = null;
+
+  private attempt = 0;
+  private reconnects = 0;
+  private reconnectTimer = 0;
+  private readonly watchdog: number;
+  private lastFrameAt = 0;
+  private presentedThisConnection = false;
+  private destroyed = false;
+
+  private framesReceived = 0;
+  private lastReceivedSequence = -1;
+  private lastPresented: PresentedFrame | null = null;
+  private latencyMs: number | null = null;
+  private readonly clock = new ClockOffset();
+  private readonly shownRate = new RateMeter();
+  private readonly byteRate = new RateMeter();
+  private readonly onVisibility = () => {
+    if (document.visibilityState === 'visible') this.renderer?.jumpToLive();
+  };
+
+  constructor(container: HTMLElement, options: PlayerOptions) {
+    this.options = options;
+    this.pathPreference = options.path ?? preferredPath();
+    this.overlayText = h('span', { class: 'player-overlay-text', testid: 'player-overlay-text' });
+    this.overlay = h('div', { class: 'player-overlay', testid: 'player-overlay' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), this.overlayText);
+    this.statsOverlay = new StatsOverlay();
+    this.stage = h('div', { class: 'player-stage' }, this.overlay, this.statsOverlay.el);
+
+    const button = (label: string | SVGSVGElement, testid: string, title: string, onClick: () => void) =>
+      h('button', { type: 'button', class: 'player-button', testid, title, 'aria-label': title, onclick: onClick }, label);
+    this.muteButton = button('Unmute', 'player-mute', 'Sound on/off', () => this.setMuted(!this.muted));
+    this.muteButton.hidden = true;
+    this.pathButton = button('', 'player-path', 'Switch decoder (WebCodecs / MSE)', () =>
+      this.setPath(this.renderer?.path === 'mse' ? 'webcodecs' : 'mse'),
+    );
+    const controls = h(
+      'div',
+      { class: 'player-controls' },
+      h('span', { class: 'live-badge', testid: 'player-live-badge' }, 'LIVE'),
+      h('span', { class: 'spacer' }),
+      this.muteButton,
+      button('Stats', 'player-stats-toggle', 'Show statistics', () => this.statsOverlay.toggle()),
+      options.compact ? null : this.pathButton,
+      options.compact ? null : button('Snapshot', 'player-snapshot', 'Save a PNG of the current picture', () => void this.saveSnapshot()),
+      button(icon(['M4 9V4h5', 'M20 9V4h-5', 'M4 15v5h5', 'M20 15v5h-5'], 'Fullscreen'), 'player-fullscreen', 'Fullscreen', () => this.toggleFullscreen()),
+    );
+    this.root = h('div', { class: options.compact ? 'player compact' : 'player', testid: 'player' }, this.stage, controls);
+    this.root.dataset.cameraId = options.cameraId;
+    container.appendChild(this.root);
+
+    document.addEventListener('visibilitychange', this.onVisibility);
+    this.watchdog = window.setInterval(() => this.tick(), 500);
+    (window.__picamPlayers ??= []).push(this);
+    this.setState('connecting', '');
+    this.connect();
+  }
+
+  stats(): PlayerStats {
+    const r = this.renderer?.stats();
+    return {
+      path: this.renderer?.path ?? null,
+      state: this.state,
+      framesReceived: this.framesReceived,
+      framesDecoded: r?.framesDecoded ?? 0,
+      framesShown: r?.framesShown ?? 0,
+      framesDropped: r?.framesDropped ?? 0,
+      lastFrameSequence: this.lastPresented?.sequence ?? -1,
+      lastReceivedSequence: this.lastReceivedSequence,
+      width: r?.width || this.init?.video.width || 0,
+      height: r?.height || this.init?.video.height || 0,
+      codec: this.init?.video.codec ?? null,
+      fps: this.shownRate.perSecond(),
+      bitrate: this.byteRate.perSecond() * 8,
+      latencyMs: this.latencyMs,
+      clockOffsetMs: this.clock.offsetMs(),
+      decoderResets: r?.decoderResets ?? 0,
+      reconnects: this.reconnects,
+      queue: r?.queue ?? 0,
+      lastError: r?.lastError ?? null,
+    };
+  }
+
+  /** The newest frame on screen, for benchmarks (capture time vs shown time). */
+  lastPresentedFrame(): PresentedFrame | null {
+    return this.lastPresented;
+  }
+
+  getState(): PlayerState {
+    return this.state;
+  }
+
+  /** Switch decoding path (and remember the choice); reconnects so the new path starts with the GOP. */
+  setPath(path: PathPreference): void {
+    this.pathPreference = path;
+    try {
+      if (path === 'auto') localStorage.removeItem(PATH_STORAGE_KEY);
+      else localStorage.setItem(PATH_STORAGE_KEY, path);
+    } catch {
+      // storage disabled: the choice lasts for this page
+    }
+    this.failedPath = null;
+    this.dropRenderer();
+    this.restartConnection();
+  }
+
+  setMuted(muted: boolean): void {
+    this.muted = muted;
+    this.renderer?.setMuted(muted);
+    this.muteButton.textContent = muted ? 'Unmute' : 'Mute';
+  }
+
+  async snapshot(): Promise<Blob | null> {
+    return this.renderer ? this.renderer.snapshot() : null;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    window.clearTimeout(this.reconnectTimer);
+    window.clearInterval(this.watchdog);
+    document.removeEventListener('visibilitychange', this.onVisibility);
+    this.connection?.close();
+    this.connection = null;
+    this.dropRenderer();
+    this.statsOverlay.destroy();
+    this.root.remove();
+    const list = window.__picamPlayers;
+    if (list) {
+      const i = list.indexOf(this);
+      if (i >= 0) list.splice(i, 1);
+    }
+  }
+
+  // ---- connection -------------------------------------------------------------------------------
+
+  private connect(): void {
+    if (this.destroyed || FINAL_STATES.has(this.state)) return;
+    this.presentedThisConnection = false;
+    this.connection = new LiveConnection(this.options.cameraId, this.options.token, {
+      onOpen: () => {
+        if (this.state === 'connecting') this.setState('waiting', '');
+      },
+      onMessage: (message) => this.onMessage(message),
+      onVideo: (frame) => this.onVideo(frame),
+      onAudio: (frame) => {
+        this.options.onAudioFrame?.(frame.header, frame.payload);
+        this.renderer?.pushAudio(frame);
+      },
+      onBytes: (bytes) => this.byteRate.add(bytes),
+      onClose: (code, reason, opened) => void this.onClose(code, reason, opened),
+    });
+  }
+
+  private restartConnection(): void {
+    window.clearTimeout(this.reconnectTimer);
+    this.connection?.close();
+    this.connection = null;
+    this.held = [];
+    if (!FINAL_STATES.has(this.state)) this.setState('connecting', '');
+    this.connect();
+  }
+
+  private async onClose(code: number, reason: string, opened: boolean): Promise<void> {
+    this.connection = null;
+    this.renderer?.reset();
+    this.held = [];
+    if (this.destroyed) return;
+    const final = this.finalStateFor(code);
+    if (final) {
+      this.setState(final, reason);
+      return;
+    }
+    if ((!opened || code === CloseCode.Unauthenticated) && this.options.probe) {
+      const probed = await this.options.probe().catch(() => null);
+      if (this.destroyed) return;
+      if (probed && FINAL_STATES.has(probed)) {
+        this.setState(probed, '');
+        return;
+      }
+    } else if (code === CloseCode.Unauthenticated) {
+      this.setState('unauthenticated', reason);
+      return;
+    }
+    if (this.presentedThisConnection) this.attempt = 0;
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]!;
+    this.attempt++;
+    const delay = Math.round(base * (1 + Math.random() * 0.3));
+    if (this.state !== 'offline') this.setState('connecting', `Reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    this.reconnectTimer = window.setTimeout(() => {
+      this.reconnects++;
+      this.connect();
+    }, delay);
+  }
+
+  private finalStateFor(code: number): PlayerState | null {
+    switch (code) {
+      case CloseCode.LinkExpired:
+        return 'expired';
+      case CloseCode.Forbidden:
+        return 'forbidden';
+      case CloseCode.NoSuchCamera:
+        return 'not-found';
+      default:
+        return null;
+    }
+  }
+
+  private onMessage(message: RelayToViewerMessage): void {
+    switch (message.type) {
+      case 'init':
+        this.init = message;
+        this.muteButton.hidden = message.audio === null;
+        this.options.onInit?.(message);
+        if (this.renderer) this.renderer.init(message);
+        else void this.chooseRenderer(message);
+        break;
+      case 'state':
+        if (message.state === 'offline') {
+          this.renderer?.reset();
+          this.setState('offline', message.reason ?? '');
+        } else if (this.state === 'offline') {
+          this.setState('waiting', '');
+        }
+        break;
+      case 'expiring':
+        this.options.onExpiring?.(message.expiresAt);
+        break;
+    }
+  }
+
+  private onVideo(frame: IncomingFrame): void {
+    this.framesReceived++;
+    this.lastReceivedSequence = frame.header.sequence;
+    this.lastFrameAt = performance.now();
+    if (!frame.header.catchUp) this.clock.observe(frame.header.captureTimeUs, frame.arrivalEpochMs);
+    if (this.renderer) {
+      this.renderer.pushVideo(frame);
+      return;
+    }
+    if (frame.header.keyframe) this.held = [];
+    if (this.held.length < 600) this.held.push(frame);
+  }
+
+  // ---- decoding path ----------------------------------------------------------------------------
+
+  private async chooseRenderer(init: InitMessage): Promise<void> {
+    if (this.choosing) return this.choosing;
+    this.choosing = (async () => {
+      const path = await this.pickPath(init.video.codec);
+      if (this.destroyed || this.renderer) return;
+      if (!path) {
+        this.setState('unsupported', `codec ${init.video.codec}`);
+        return;
+      }
+      this.useRenderer(path, init);
+    })().finally(() => {
+      this.choosing = null;
+    });
+    return this.choosing;
+  }
+
+  private async pickPath(codec: string): Promise<PlayerPath | null> {
+    const mse = mseAvailable() && this.failedPath !== 'mse';
+    const webcodecs = webCodecsAvailable() && this.failedPath !== 'webcodecs';
+    if (this.pathPreference === 'mse' && mse) return 'mse';
+    if (webcodecs) {
+      try {
+        const support = await VideoDecoder.isConfigSupported({ codec, optimizeForLatency: true });
+        if (support.supported) return 'webcodecs';
+      } catch {
+        // a codec string it cannot even parse: try MSE
+      }
+    }
+    return mse ? 'mse' : null;
+  }
+
+  private useRenderer(path: PlayerPath, init: InitMessage): void {
+    const events = {
+      onPresent: (frame: PresentedFrame) => this.onPresent(frame),
+      onFatal: (reason: string) => this.onRendererFatal(path, reason),
+    };
+    const renderer: Renderer = path === 'webcodecs' ? new WebCodecsRenderer(events) : new MseRenderer(events, { audio: this.options.mseAudio ?? false });
+    this.renderer = renderer;
+    this.root.dataset.path = path;
+    this.pathButton.textContent = path === 'mse' ? 'MSE' : 'WebCodecs';
+    this.stage.insertBefore(renderer.element, this.stage.firstChild);
+    renderer.setMuted(this.muted);
+    renderer.init(init);
+    const held = this.held;
+    this.held = [];
+    for (const frame of held) renderer.pushVideo(frame);
+  }
+
+  private dropRenderer(): void {
+    this.renderer?.destroy();
+    this.renderer?.element.remove();
+    this.renderer = null;
+    delete this.root.dataset.path;
+  }
+
+  private onRendererFatal(path: PlayerPath, reason: string): void {
+    console.warn(`picam: ${path} path failed, switching: ${reason}`);
+    this.failedPath = path;
+    this.dropRenderer();
+    this.restartConnection();
+  }
+
+  private onPresent(frame: PresentedFrame): void {
+    this.lastPresented = frame;
+    this.presentedThisConnection = true;
+    this.shownRate.add(1);
+    this.latencyMs = this.clock.latencyMs(frame.captureTimeUs, frame.shownEpochMs);
+    if (this.state !== 'live' && !FINAL_STATES.has(this.state) && this.state !== 'offline') this.setState('live', '');
+  }
+
+  // ---- UI ---------------------------------------------------------------------------------------
+
+  private setState(state: PlayerState, detail: string): void {
+    const changed = state !== this.state || detail !== this.stateDetail;
+    this.state = state;
+    this.stateDetail = detail;
+    this.root.dataset.state = state;
+    this.overlay.hidden = state === 'live';
+    this.overlay.dataset.state = state;
+    const text = STATE_TEXT[state];
+    this.overlayText.textContent = state === 'connecting' && detail ? detail : text;
+    if (changed) this.options.onState?.(state, detail);
+  }
+
+  private tick(): void {
+    if (this.state === 'live' && performance.now() - this.lastFrameAt > STALL_MS) this.setState('stalled', '');
+    if (this.statsOverlay.visible) this.statsOverlay.update(this.stats());
+  }
+
+  private async saveSnapshot(): Promise<void> {
+    const blob = await this.snapshot();
+    if (!blob) return;
+    const url = URL.createObjectURL(blob);
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const name = (this.options.name ?? this.options.cameraId).replace(/[^\w.-]+/g, '_');
+    const a = h('a', { href: url, download: `${name}-${stamp}.png` });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  private toggleFullscreen(): void {
+    if (document.fullscreenElement) {
+      void document.exitFullscreen().catch(() => {});
+      return;
+    }
+    if (this.stage.requestFullscreen) {
+      void this.stage.requestFullscreen().catch(() => {});
+      return;
+    }
+    // iPhone Safari: only a <video> can go fullscreen.
+    const video = this.renderer?.element as (HTMLVideoElement & { webkitEnterFullscreen?: () => void }) | undefined;
+    video?.webkitEnterFullscreen?.();
+  }
+}

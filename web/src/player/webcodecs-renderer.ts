@@ -1,0 +1,286 @@
+import { buildAvcDecoderConfigurationRecord, describeAccessUnit, parseSps, type InitMessage } from '@picam/protocol';
+import { annexBToLengthPrefixed, sameBytes } from './annexb.ts';
+import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererStats } from './renderer.ts';
+
+/**
+ * The low-latency path: every access unit goes to a WebCodecs VideoDecoder the moment it arrives,
+ * and only the newest decoded picture is drawn to a <canvas> on the next animation frame (every
+ * other VideoFrame is closed at once, so the decoder never runs out of frames).
+ *
+ * - Configured as `avc1.PPCCLL` with an avcC description built from the keyframe's SPS/PPS (Safari
+ *   rejects avc3 / in-band parameter sets), `optimizeForLatency`. A changed SPS or PPS reconfigures.
+ * - Decoding starts at a keyframe, and restarts at one after a decoder error or a reset.
+ * - Catch-up frames (the GOP replayed to a joiner) are decoded but only the newest one is shown.
+ * - A slow device: when live frames pile up in the decode queue, delta frames are dropped up to the
+ *   next keyframe instead of showing an ever older picture.
+ */
+
+/** Live frames allowed in the decode queue before skipping to the next keyframe (at least this many). */
+const MIN_QUEUE_LIMIT = 3;
+/** ... or this many seconds of video at the stream's frame rate. */
+const QUEUE_LIMIT_SECONDS = 0.25;
+/** Decoder errors within ERROR_WINDOW_MS that make this path give up (the player falls back to MSE). */
+const FATAL_ERRORS = 3;
+const ERROR_WINDOW_MS = 10_000;
+/** Frame metadata kept for decodes in flight; a decoder that loses frames must not grow this. */
+const MAX_IN_FLIGHT_META = 300;
+
+interface FrameMeta {
+  sequence: number;
+  captureTimeUs: number;
+  catchUp: boolean;
+}
+
+export class WebCodecsRenderer implements Renderer {
+  readonly path = 'webcodecs' as const;
+  readonly element: HTMLCanvasElement;
+  private readonly ctx: CanvasRenderingContext2D;
+  private readonly events: RendererEvents;
+
+  private decoder: VideoDecoder | null = null;
+  private sps: Uint8Array | null = null;
+  private pps: Uint8Array[] = [];
+  private waitingForKeyframe = true;
+  private framerate = 30;
+
+  private readonly meta = new Map<number, FrameMeta>();
+  private baseUs = -1;
+  private lastTimestamp = -1;
+  /** timestamp of the newest catch-up chunk: older catch-up pictures are never shown */
+  private newestCatchUp = -1;
+  private catchUpInFlight = 0;
+
+  private pending: VideoFrame | null = null;
+  private pendingMeta: FrameMeta | undefined;
+  private rafId = 0;
+
+  private framesDecoded = 0;
+  private framesShown = 0;
+  private framesDropped = 0;
+  private decoderResets = 0;
+  private lastError: string | null = null;
+  private errorTimes: number[] = [];
+  private destroyed = false;
+
+  constructor(events: RendererEvents) {
+    this.events = events;
+    this.element = document.createElement('canvas');
+    this.element.className = 'player-media';
+    this.element.dataset.testid = 'player-canvas';
+    this.element.width = 16;
+    this.element.height = 9;
+    const ctx = this.element.getContext('2d', { alpha: false, desynchronized: true });
+    if (!ctx) throw new Error('no 2D canvas context');
+    this.ctx = ctx;
+  }
+
+  init(init: InitMessage): void {
+    this.framerate = init.video.framerate > 0 ? init.video.framerate : 30;
+    // The picture size follows the decoded frames; the SPS in the next keyframe drives configuration.
+  }
+
+  pushVideo(frame: IncomingFrame): void {
+    if (this.destroyed) return;
+    const { header, payload } = frame;
+    if (this.waitingForKeyframe && !header.keyframe) {
+      this.framesDropped++;
+      return;
+    }
+    if (header.keyframe) {
+      const info = describeAccessUnit(payload);
+      if (info.sps && info.pps.length > 0) {
+        const changed = !sameBytes(info.sps, this.sps) || info.pps.length !== this.pps.length || info.pps.some((p, i) => !sameBytes(p, this.pps[i]));
+        if (changed || !this.decoder || this.decoder.state !== 'configured') {
+          if (!this.configure(info.sps, info.pps)) {
+            this.framesDropped++;
+            return;
+          }
+        }
+      }
+    }
+    const decoder = this.decoder;
+    if (!decoder || decoder.state !== 'configured') {
+      this.framesDropped++;
+      this.waitingForKeyframe = true;
+      return;
+    }
+    if (!header.keyframe && !header.catchUp && decoder.decodeQueueSize - this.catchUpInFlight > this.queueLimit()) {
+      // The device decodes slower than the camera sends: skip to the next keyframe.
+      this.waitingForKeyframe = true;
+      this.framesDropped++;
+      return;
+    }
+
+    if (this.baseUs < 0) this.baseUs = header.captureTimeUs;
+    let timestamp = header.captureTimeUs - this.baseUs;
+    if (timestamp <= this.lastTimestamp) timestamp = this.lastTimestamp + 1; // unique, increasing keys
+    this.lastTimestamp = timestamp;
+    if (this.meta.size >= MAX_IN_FLIGHT_META) this.meta.clear();
+    this.meta.set(timestamp, { sequence: header.sequence, captureTimeUs: header.captureTimeUs, catchUp: header.catchUp });
+    if (header.catchUp) {
+      this.newestCatchUp = timestamp;
+      this.catchUpInFlight++;
+    }
+    try {
+      decoder.decode(
+        new EncodedVideoChunk({ type: header.keyframe ? 'key' : 'delta', timestamp, data: annexBToLengthPrefixed(payload) }),
+      );
+      this.waitingForKeyframe = false;
+    } catch (err) {
+      this.meta.delete(timestamp);
+      this.failed(err);
+    }
+  }
+
+  pushAudio(): void {
+    // Audio on the WebCodecs path comes with the audio work (Player's onAudioFrame hook).
+  }
+
+  reset(): void {
+    this.closeDecoder();
+    this.waitingForKeyframe = true;
+  }
+
+  jumpToLive(): void {
+    // Nothing is buffered on this path: the next decoded frame is the live one.
+  }
+
+  setMuted(): void {}
+
+  snapshot(): Promise<Blob | null> {
+    return new Promise((resolve) => this.element.toBlob((blob) => resolve(blob), 'image/png'));
+  }
+
+  stats(): RendererStats {
+    return {
+      framesDecoded: this.framesDecoded,
+      framesShown: this.framesShown,
+      framesDropped: this.framesDropped,
+      decoderResets: this.decoderResets,
+      queue: this.decoder?.decodeQueueSize ?? 0,
+      width: this.element.width > 16 ? this.element.width : 0,
+      height: this.element.height > 9 ? this.element.height : 0,
+      lastError: this.lastError,
+    };
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.closeDecoder();
+    if (this.rafId) cancelAnimationFrame(this.rafId);
+    this.rafId = 0;
+  }
+
+  private queueLimit(): number {
+    return Math.max(MIN_QUEUE_LIMIT, Math.round(this.framerate * QUEUE_LIMIT_SECONDS));
+  }
+
+  private configure(sps: Uint8Array, pps: Uint8Array[]): boolean {
+    let config: VideoDecoderConfig;
+    try {
+      const info = parseSps(sps);
+      config = {
+        codec: info.codecString,
+        description: buildAvcDecoderConfigurationRecord(sps, pps),
+        optimizeForLatency: true,
+        codedWidth: info.codedWidth,
+        codedHeight: info.codedHeight,
+      };
+    } catch (err) {
+      this.lastError = `unusable SPS/PPS: ${err instanceof Error ? err.message : String(err)}`;
+      return false;
+    }
+    if (!this.decoder || this.decoder.state === 'closed') this.decoder = this.createDecoder();
+    try {
+      // Decodes already queued finish with the old configuration first (WebCodecs control queue).
+      this.decoder.configure(config);
+    } catch (err) {
+      this.failed(err);
+      return false;
+    }
+    this.sps = sps.slice();
+    this.pps = pps.map((p) => p.slice());
+    return true;
+  }
+
+  private createDecoder(): VideoDecoder {
+    const decoder: VideoDecoder = new VideoDecoder({
+      output: (frame) => this.onOutput(frame),
+      error: (err) => {
+        // Only the current decoder's errors count; a closed one reports AbortError on close().
+        if (this.decoder === decoder) this.failed(err);
+      },
+    });
+    return decoder;
+  }
+
+  private onOutput(frame: VideoFrame): void {
+    this.framesDecoded++;
+    const meta = this.meta.get(frame.timestamp);
+    this.meta.delete(frame.timestamp);
+    if (meta?.catchUp) this.catchUpInFlight = Math.max(0, this.catchUpInFlight - 1);
+    if (this.destroyed || (meta?.catchUp && frame.timestamp !== this.newestCatchUp)) {
+      frame.close();
+      return;
+    }
+    // Newest wins: a picture not yet painted is replaced, never queued.
+    this.pending?.close();
+    this.pending = frame;
+    this.pendingMeta = meta;
+    if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+  }
+
+  private paint(): void {
+    this.rafId = 0;
+    const frame = this.pending;
+    const meta = this.pendingMeta;
+    this.pending = null;
+    this.pendingMeta = undefined;
+    if (!frame) return;
+    try {
+      const width = frame.displayWidth;
+      const height = frame.displayHeight;
+      if (this.element.width !== width || this.element.height !== height) {
+        this.element.width = width;
+        this.element.height = height;
+      }
+      this.ctx.drawImage(frame, 0, 0, width, height);
+      this.framesShown++;
+      if (meta) {
+        const presented: PresentedFrame = { sequence: meta.sequence, captureTimeUs: meta.captureTimeUs, shownEpochMs: Date.now() };
+        this.events.onPresent(presented);
+      }
+    } finally {
+      frame.close();
+    }
+  }
+
+  private failed(err: unknown): void {
+    this.lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    this.decoderResets++;
+    this.closeDecoder();
+    this.waitingForKeyframe = true;
+    const now = Date.now();
+    this.errorTimes = [...this.errorTimes.filter((t) => now - t < ERROR_WINDOW_MS), now];
+    if (this.errorTimes.length >= FATAL_ERRORS) this.events.onFatal(`WebCodecs decoder failed ${this.errorTimes.length} times: ${this.lastError}`);
+  }
+
+  private closeDecoder(): void {
+    const decoder = this.decoder;
+    this.decoder = null;
+    this.sps = null;
+    this.pps = [];
+    this.meta.clear();
+    this.catchUpInFlight = 0;
+    this.newestCatchUp = -1;
+    this.pending?.close();
+    this.pending = null;
+    if (decoder && decoder.state !== 'closed') {
+      try {
+        decoder.close();
+      } catch {
+        // already closed by an error
+      }
+    }
+  }
+}
