@@ -1,0 +1,174 @@
+import type { AudioFormat, CameraSettings, VideoFormat } from '@picam/protocol';
+
+/**
+ * The relay's HTTP API (relay-server/API.md) as typed functions. Every call is same-origin with the
+ * session cookie; a 401 on a session call sends the browser to /login (the `onUnauthenticated` hook).
+ */
+
+export interface User {
+  id: string;
+  username: string;
+  role: 'admin' | 'viewer';
+  createdAt?: number;
+  cameraIds?: string[];
+}
+
+export interface LiveCameraStatus {
+  online: boolean;
+  viewers: number;
+  video: VideoFormat | null;
+  audio: AudioFormat | null;
+  bitrate: number;
+  framerate: number;
+  camera: string | null;
+  agentVersion: string | null;
+  connectedAt: number | null;
+  lastFrameAt: number | null;
+}
+
+export interface Camera {
+  id: string;
+  name: string;
+  settings: CameraSettings;
+  createdAt: number;
+  lastSeenAt: number | null;
+  enrolled: boolean;
+  status: LiveCameraStatus;
+}
+
+export interface Enrollment {
+  token: string;
+  expiresAt: number;
+  command: string;
+}
+
+export interface Share {
+  id: string;
+  cameraId: string;
+  label: string | null;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  maxViewers: number | null;
+  viewers: number;
+  state: 'active' | 'expired' | 'revoked';
+}
+
+export interface ShareLookup {
+  share: { id: string; label: string | null; expiresAt: number };
+  camera: { id: string; name: string };
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(status: number, code: string, message: string, retryAfterSeconds?: number) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+let onUnauthenticated: () => void = () => {};
+/** Called on a 401 from a session call (not login, not share calls). */
+export function setUnauthenticatedHandler(handler: () => void): void {
+  onUnauthenticated = handler;
+}
+
+interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  /** a share token instead of the session cookie */
+  bearer?: string;
+  /** a 401 is an answer here (login), not "go log in" */
+  allowUnauthenticated?: boolean;
+}
+
+export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (options.bearer) headers.Authorization = `Bearer ${options.bearer}`;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      credentials: options.bearer ? 'omit' : 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The relay cannot be reached. Check your connection.');
+  }
+  if (response.status === 204) return undefined as T;
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // a proxy's HTML error page, or an empty body
+  }
+  if (!response.ok) {
+    const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    const retry = Number(response.headers.get('Retry-After'));
+    const err = new ApiError(
+      response.status,
+      error?.code ?? `http_${response.status}`,
+      error?.message ?? `The relay answered ${response.status} ${response.statusText}`,
+      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    );
+    if (response.status === 401 && !options.bearer && !options.allowUnauthenticated) onUnauthenticated();
+    throw err;
+  }
+  return body as T;
+}
+
+export const api = {
+  login: (username: string, password: string) =>
+    request<{ token: string; expiresAt: number; user: User }>('/api/auth/login', {
+      method: 'POST',
+      body: { username, password },
+      allowUnauthenticated: true,
+    }),
+  logout: () => request<void>('/api/auth/logout', { method: 'POST', allowUnauthenticated: true }),
+  me: () => request<{ user: User }>('/api/auth/me'),
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request<void>('/api/auth/password', { method: 'POST', body: { currentPassword, newPassword } }),
+
+  cameras: () => request<{ cameras: Camera[] }>('/api/cameras'),
+  camera: (id: string) => request<{ camera: Camera }>(`/api/cameras/${encodeURIComponent(id)}`),
+  addCamera: (name: string, settings?: Partial<CameraSettings>) =>
+    request<{ camera: Camera; enrollment: Enrollment }>('/api/cameras', { method: 'POST', body: settings ? { name, settings } : { name } }),
+  updateCamera: (id: string, patch: { name?: string; settings?: Partial<CameraSettings> }) =>
+    request<{ camera: Camera }>(`/api/cameras/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch }),
+  deleteCamera: (id: string) => request<void>(`/api/cameras/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  reenroll: (id: string) =>
+    request<{ enrollment: Enrollment }>(`/api/cameras/${encodeURIComponent(id)}/enrollment`, { method: 'POST' }),
+
+  shares: (cameraId: string) => request<{ shares: Share[] }>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`),
+  createShare: (cameraId: string, body: { expiresIn?: number; expiresAt?: number; label?: string }) =>
+    request<{ share: Share; token: string; url: string }>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`, {
+      method: 'POST',
+      body,
+    }),
+  revokeShare: (id: string) => request<void>(`/api/shares/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  lookupShare: (token: string) => request<ShareLookup>('/api/share', { bearer: token }),
+
+  users: () => request<{ users: User[] }>('/api/users'),
+  addUser: (body: { username: string; password: string; role: User['role']; cameraIds?: string[] }) =>
+    request<{ user: User }>('/api/users', { method: 'POST', body }),
+  updateUser: (id: string, body: { password?: string; role?: User['role']; cameraIds?: string[] }) =>
+    request<{ user: User }>(`/api/users/${encodeURIComponent(id)}`, { method: 'PATCH', body }),
+  deleteUser: (id: string) => request<void>(`/api/users/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+};
+
+/** A readable sentence for an error from `request`, for form messages. */
+export function errorText(err: unknown): string {
+  if (err instanceof ApiError) {
+    if (err.code === 'rate_limited') return `Too many attempts. Try again in ${err.retryAfterSeconds ?? 60} s.`;
+    return err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,83 @@
+import { api, errorText, type Camera } from '../api.ts';
+import { h, link, replaceChildren } from '../dom.ts';
+import { formatAgo, formatBitrate, formatSize } from '../format.ts';
+import type { Page, PageContext } from '../page.ts';
+import { Player } from '../player/player.ts';
+import { statusBadge, statusFacts } from './camera-status.ts';
+import { probeCamera } from './cameras.ts';
+
+/** One camera, full size, with its status and (for admins) links to its settings and share links. */
+
+const REFRESH_MS = 4000;
+
+export function cameraPage(ctx: PageContext): Page {
+  const id = ctx.params.id ?? '';
+  const title = h('h1', { testid: 'camera-name' }, 'Camera');
+  const badge = h('span', {});
+  const facts = h('div', {});
+  const details = h('dl', { class: 'details', testid: 'camera-details' });
+  const message = h('p', { class: 'form-message', testid: 'camera-message' });
+  const adminLinks =
+    ctx.user?.role === 'admin'
+      ? h(
+          'div',
+          { class: 'actions' },
+          link(`/admin/cameras?camera=${encodeURIComponent(id)}`, 'Settings', { class: 'button secondary', testid: 'camera-settings-link' }),
+          link(`/admin/cameras/${encodeURIComponent(id)}/shares`, 'Share links', { class: 'button secondary', testid: 'camera-shares-link' }),
+        )
+      : null;
+  const stage = h('div', { class: 'camera-stage' });
+  const el = h(
+    'main',
+    { class: 'page wide', testid: 'page-camera' },
+    h('div', { class: 'page-title' }, link('/', '← Cameras', { class: 'back' }), title, badge, h('span', { class: 'spacer' }), adminLinks),
+    message,
+    stage,
+    h('section', { class: 'camera-info' }, facts, details),
+  );
+
+  const player = new Player(stage, { cameraId: id, probe: () => probeCamera(id) });
+  let timer = 0;
+  let disposed = false;
+
+  function show(camera: Camera): void {
+    title.textContent = camera.name;
+    document.title = `${camera.name} · picam`;
+    replaceChildren(badge, statusBadge(camera));
+    replaceChildren(facts, statusFacts(camera));
+    const s = camera.status;
+    const rows: [string, string][] = [
+      ['Camera process', s.camera ?? '–'],
+      ['Agent', s.agentVersion ?? '–'],
+      ['Connected', s.connectedAt ? formatAgo(s.connectedAt) : '–'],
+      ['Last seen', camera.status.online ? 'now' : formatAgo(camera.lastSeenAt)],
+      ['Requested', `${formatSize(camera.settings.width, camera.settings.height)} @ ${camera.settings.framerate} fps, ${formatBitrate(camera.settings.bitrate)}`],
+      ['Audio', s.audio ? `${s.audio.sampleRate / 1000} kHz, ${s.audio.channels} ch` : 'none'],
+    ];
+    replaceChildren(details, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      const { camera } = await api.camera(id);
+      if (disposed) return;
+      message.textContent = '';
+      show(camera);
+    } catch (err) {
+      if (disposed) return;
+      message.textContent = errorText(err);
+    }
+    if (!disposed) timer = window.setTimeout(() => void refresh(), REFRESH_MS);
+  }
+  void refresh();
+
+  return {
+    el,
+    title: 'Camera',
+    dispose() {
+      disposed = true;
+      window.clearTimeout(timer);
+      player.destroy();
+    },
+  };
+}

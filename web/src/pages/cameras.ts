@@ -1,0 +1,101 @@
+import { api, errorText, type Camera } from '../api.ts';
+import { h, link, replaceChildren } from '../dom.ts';
+import type { Page, PageContext } from '../page.ts';
+import { Player } from '../player/player.ts';
+import { statusBadge, statusFacts } from './camera-status.ts';
+
+/** Every camera with live video, a small player per tile; status refreshed every few seconds. */
+
+const REFRESH_MS = 4000;
+
+interface Tile {
+  el: HTMLElement;
+  player: Player;
+  footer: HTMLElement;
+}
+
+export function camerasPage(ctx: PageContext): Page {
+  const grid = h('div', { class: 'camera-grid', testid: 'camera-grid' });
+  const message = h('p', { class: 'form-message', testid: 'cameras-message' });
+  const el = h('main', { class: 'page wide', testid: 'page-cameras' }, h('div', { class: 'page-title' }, h('h1', {}, 'Cameras')), message, grid);
+  const tiles = new Map<string, Tile>();
+  let timer = 0;
+  let disposed = false;
+
+  function footer(camera: Camera): HTMLElement {
+    return h('div', { class: 'tile-footer' }, h('div', { class: 'tile-title' }, link(`/cameras/${encodeURIComponent(camera.id)}`, camera.name, { testid: 'camera-tile-name' }), statusBadge(camera)), statusFacts(camera));
+  }
+
+  function update(cameras: Camera[]): void {
+    const seen = new Set<string>();
+    for (const camera of cameras) {
+      seen.add(camera.id);
+      let tile = tiles.get(camera.id);
+      if (!tile) {
+        const media = h('div', { class: 'tile-media' });
+        const foot = footer(camera);
+        const el = h('article', { class: 'tile', testid: 'camera-tile' }, media, foot);
+        el.dataset.cameraId = camera.id;
+        const player = new Player(media, { cameraId: camera.id, name: camera.name, compact: true, probe: () => probeCamera(camera.id) });
+        tile = { el, player, footer: foot };
+        tiles.set(camera.id, tile);
+      } else {
+        const foot = footer(camera);
+        tile.footer.replaceWith(foot);
+        tile.footer = foot;
+      }
+      grid.appendChild(tile.el); // keeps the API's order; moving a node keeps its player running
+    }
+    for (const [id, tile] of tiles) {
+      if (seen.has(id)) continue;
+      tile.player.destroy();
+      tile.el.remove();
+      tiles.delete(id);
+    }
+    if (cameras.length === 0) {
+      replaceChildren(
+        message,
+        'No cameras yet. ',
+        ctx.user?.role === 'admin' ? link('/admin/cameras', 'Add your first camera') : 'Ask an administrator to give you access to one.',
+      );
+    } else {
+      message.textContent = '';
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      const { cameras } = await api.cameras();
+      if (!disposed) update(cameras);
+    } catch (err) {
+      if (!disposed) message.textContent = errorText(err);
+    }
+    if (!disposed) timer = window.setTimeout(() => void refresh(), REFRESH_MS);
+  }
+  void refresh();
+
+  return {
+    el,
+    title: 'Cameras',
+    dispose() {
+      disposed = true;
+      window.clearTimeout(timer);
+      for (const tile of tiles.values()) tile.player.destroy();
+      tiles.clear();
+    },
+  };
+}
+
+/** Why a camera's live socket was refused (the browser hides the upgrade's HTTP status). */
+export async function probeCamera(cameraId: string): Promise<'forbidden' | 'not-found' | 'unauthenticated' | null> {
+  try {
+    await api.camera(cameraId);
+    return null;
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status === 401) return 'unauthenticated';
+    if (status === 403) return 'forbidden';
+    if (status === 404) return 'not-found';
+    return null;
+  }
+}

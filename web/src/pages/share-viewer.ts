@@ -1,0 +1,128 @@
+import { api, ApiError, type ShareLookup } from '../api.ts';
+import { h, replaceChildren } from '../dom.ts';
+import { formatTimeLeft } from '../format.ts';
+import type { Page, PageContext } from '../page.ts';
+import { Player, type PlayerState } from '../player/player.ts';
+import { fullPageMessage } from './layout.ts';
+
+/**
+ * `/s/:shareId#<token>`: watching without an account. The token rides in the URL fragment (never
+ * sent to a server); the page sends it as Bearer to GET /api/share and as the WebSocket subprotocol.
+ * When the link ends (410, close 4008, the countdown) the whole page says so.
+ */
+
+type Ended = 'expired' | 'revoked' | 'invalid';
+
+const ENDED_TEXT: Record<Ended, [string, string]> = {
+  expired: ['This link has expired', 'Ask the person who shared it for a new one.'],
+  revoked: ['This link was revoked', 'The owner of this camera has turned this link off.'],
+  invalid: ['This link is not valid', 'Check that you copied the whole address, including the part after “#”.'],
+};
+
+export function shareViewerPage(ctx: PageContext): Page {
+  const token = decodeURIComponent(ctx.url.hash.replace(/^#/, '')).trim();
+  const root = h('div', { class: 'share-viewer', testid: 'page-share' });
+  let player: Player | null = null;
+  let ticker = 0;
+  let disposed = false;
+  let ended = false;
+
+  function end(kind: Ended): void {
+    if (disposed || ended) return;
+    ended = true;
+    player?.destroy();
+    player = null;
+    window.clearInterval(ticker);
+    const [title, text] = ENDED_TEXT[kind];
+    const page = fullPageMessage(title, text, 'share-ended');
+    page.dataset.reason = kind;
+    replaceChildren(root, page);
+    document.title = `${title} · picam`;
+  }
+
+  /** Why the relay turned us away: 410 says expired or revoked, 401 invalid. */
+  async function lookup(): Promise<ShareLookup | Ended | null> {
+    try {
+      return await api.lookupShare(token);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        if (err.status === 410) return err.code === 'link_revoked' ? 'revoked' : 'expired';
+        if (err.status === 401 || err.status === 403 || err.status === 404) return 'invalid';
+      }
+      return null; // network trouble: keep trying
+    }
+  }
+
+  async function probe(): Promise<PlayerState | null> {
+    const result = await lookup();
+    if (typeof result === 'string') {
+      end(result);
+      return 'expired';
+    }
+    return null;
+  }
+
+  function show(info: ShareLookup): void {
+    let expiresAt = info.share.expiresAt;
+    const countdown = h('span', { class: 'countdown', testid: 'share-countdown' });
+    const tick = () => {
+      const left = expiresAt - Date.now();
+      countdown.textContent = `link valid for ${formatTimeLeft(left)}`;
+      countdown.classList.toggle('soon', left < 5 * 60_000);
+      if (left <= 0) void probe().then((state) => state ?? end('expired'));
+    };
+    const stage = h('div', { class: 'camera-stage' });
+    replaceChildren(
+      root,
+      h(
+        'header',
+        { class: 'app-header share-header' },
+        h('span', { class: 'brand' }, h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), 'picam'),
+        h('strong', { testid: 'share-camera-name' }, info.camera.name),
+        info.share.label ? h('span', { class: 'muted' }, info.share.label) : null,
+        h('span', { class: 'spacer' }),
+        countdown,
+      ),
+      h('main', { class: 'page wide' }, stage),
+    );
+    document.title = `${info.camera.name} · picam`;
+    tick();
+    ticker = window.setInterval(tick, 1000);
+    player = new Player(stage, {
+      cameraId: info.camera.id,
+      name: info.camera.name,
+      token,
+      probe,
+      onExpiring: (at) => {
+        expiresAt = at;
+        tick();
+      },
+      onState: (state) => {
+        // 4008 from the relay: ask which of the two it was.
+        if (state === 'expired') void lookup().then((r) => end(typeof r === 'string' ? r : 'expired'));
+      },
+    });
+  }
+
+  if (!token) {
+    end('invalid');
+  } else {
+    replaceChildren(root, h('p', { class: 'page muted' }, 'Opening the shared camera…'));
+    void lookup().then((result) => {
+      if (disposed) return;
+      if (result === null) replaceChildren(root, fullPageMessage('The camera cannot be reached', 'The relay did not answer. Reload the page to try again.', 'share-unreachable'));
+      else if (typeof result === 'string') end(result);
+      else show(result);
+    });
+  }
+
+  return {
+    el: root,
+    title: 'Shared camera',
+    dispose() {
+      disposed = true;
+      window.clearInterval(ticker);
+      player?.destroy();
+    },
+  };
+}
