@@ -9,6 +9,7 @@ import { openDatabase } from './db/client.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { observabilityRoutes } from './routes/observability.ts';
+import { createWebRoutes } from './routes/web.ts';
 import type { LiveCameras } from './services.ts';
 import { InProcessHub } from './streams/in-process-hub.ts';
 import { attachWebSockets } from './ws/index.ts';
@@ -64,9 +65,9 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     databaseOk: () => database.sqlite.open && database.sqlite.prepare('select 1 as ok').get() !== undefined,
     startedAt,
   });
-  // WEB APP: the browser app's routes come from the web engineer (optional import, e.g.
-  // `webRoutes(config)` from './routes/web.ts'); pass it as options.web until then.
-  const app = createApp({ log, observability, api: accounts.api, web: options.web });
+  // The browser app (built into web/dist on first use); embedders and tests may pass their own.
+  const web = options.web ?? (await createWebRoutes());
+  const app = createApp({ log, observability, api: accounts.api, web });
 
   const server = await listen(app, config);
   const port = (server.address() as AddressInfo).port;

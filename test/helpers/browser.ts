@@ -64,7 +64,6 @@ export interface RelayProcess {
   dataDir: string;
   output: string[];
   /** false when the CLI does not serve the web app yet and an in-process relay stands in */
-  servedByCli: boolean;
   stop(): Promise<void>;
 }
 
@@ -97,7 +96,7 @@ export async function startRelayCli(t: TestContext, env: NodeJS.ProcessEnv = {})
       reject(new Error(`relay exited with ${code} before listening:\n${output.join('\n')}`));
     });
   });
-  const relay: RelayProcess = { url, dataDir, output, servedByCli: true, stop: () => stopChild(child) };
+  const relay: RelayProcess = { url, dataDir, output, stop: () => stopChild(child) };
   t.after(async () => {
     await relay.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -105,31 +104,9 @@ export async function startRelayCli(t: TestContext, env: NodeJS.ProcessEnv = {})
   return relay;
 }
 
-/**
- * The relay CLI, serving the web app. Until server.ts mounts `createWebRoutes()` (the streaming
- * side's change), the CLI answers `/` with a JSON 404; then an in-process relay with the web routes
- * stands in, with a loud note, so the browser flow can still be tested.
- */
+/** The relay CLI, which serves the web app itself (what `npm start` and a deployment run). */
 export async function startRelayWithWeb(t: TestContext): Promise<RelayProcess> {
-  const cli = await startRelayCli(t);
-  const res = await fetch(`${cli.url}/login`);
-  if ((res.headers.get('content-type') ?? '').startsWith('text/html')) return cli;
-  await cli.stop();
-  process.stderr.write(
-    '\n!! picam e2e: the relay CLI does not serve the web app yet (server.ts must pass createWebRoutes() as `web`);\n' +
-      '!! using startRelay(config, { web: await createWebRoutes() }) in this process instead.\n\n',
-  );
-  const { startRelay, loadConfig } = await import('@picam/relay-server');
-  const { createWebRoutes } = await import('../../relay-server/src/routes/web.ts');
-  const dataDir = mkdtempSync(join(tmpdir(), 'picam-e2e-relay-'));
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn' });
-  const running = await startRelay(config, { web: await createWebRoutes() });
-  const relay: RelayProcess = { url: running.url, dataDir, output: [], servedByCli: false, stop: () => running.close() };
-  t.after(async () => {
-    await relay.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  return relay;
+  return startRelayCli(t);
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
