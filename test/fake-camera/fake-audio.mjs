@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { splitAdtsFrames } from './lib/adts.mjs';
 import { epochMicros, runPaced } from './lib/realtime.mjs';
-import { envCount, exitOnSignals, exitWhenOrphaned, logLine, openWriteLog } from './lib/proc.mjs';
+import { envCount, exitWhenOrphaned, logLine, openWriteLog } from './lib/proc.mjs';
 import { openStdout } from './lib/sinks.mjs';
 
 const DEFAULT_CLIP = fileURLToPath(new URL('../fixtures/clips/tone-48k-mono.aac', import.meta.url));
@@ -16,7 +16,6 @@ export async function main() {
   const frames = splitAdtsFrames(readFileSync(process.env.FAKE_AUDIO_CLIP || DEFAULT_CLIP));
   const dieAfter = envCount('FAKE_AUDIO_DIE_AFTER');
   const writeLog = openWriteLog(process.env.FAKE_AUDIO_WRITE_LOG);
-  exitOnSignals(() => {}, 0);
   exitWhenOrphaned();
 
   // ffmpeg flushes every packet to a pipe, hence flush: true. When the reader leaves, its

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { splitAccessUnits } from './lib/annexb.mjs';
 import { parseOptions, validateOptions, UsageError } from './lib/options.mjs';
 import { epochMicros, nowNs, runPaced } from './lib/realtime.mjs';
-import { envCount, exitOnSignals, exitWhenOrphaned, logLine, openWriteLog } from './lib/proc.mjs';
+import { envCount, exitWhenOrphaned, logLine, openWriteLog } from './lib/proc.mjs';
 import {
   connectToServer,
   listenForOneClient,
@@ -99,60 +99,58 @@ function loadClip(opts) {
   return units;
 }
 
-/**
- * Streams the clip in a loop, one access unit per frame interval, until -t, --frames, a signal,
- * the reader leaving, or an injected failure.
- */
-async function stream(opts, units, sink) {
-  const dieAfter = envCount('FAKE_CAMERA_DIE_AFTER');
-  const stallAfter = envCount('FAKE_CAMERA_STALL_AFTER');
-  const writeLog = openWriteLog(process.env.FAKE_CAMERA_WRITE_LOG);
-  const intervalNs = BigInt(Math.round(1e9 / opts.framerate));
-  const start = nowNs();
-  let outcome = 'stall';
-
-  await runPaced(async (n) => {
-    if (dieAfter !== undefined && n >= dieAfter) outcome = 'die';
-    else if (stallAfter !== undefined && n >= stallAfter) outcome = 'stall';
-    else if (opts.frames > 0 && n >= opts.frames) outcome = 'done';
-    else if (opts.timeoutMs > 0 && Number(nowNs() - start) / 1e6 > opts.timeoutMs) outcome = 'timeout';
-    else if (sink.isClosed()) outcome = 'closed';
-    else {
-      const unit = units[n % units.length];
-      // Without --inline the encoder sends SPS/PPS once, in front of the very first frame only.
-      const bytes = opts.inline || n === 0 ? unit.data : unit.withoutParameterSets;
-      const stamp = epochMicros();
-      await sink.write(bytes);
-      writeLog.record(unit.index, Math.floor(n / units.length), stamp);
-      if (!opts.nopreview && opts.verbose > 0) logLine(frameInfoLine(n, opts.framerate));
-      return true;
-    }
-    return false;
-  }, () => intervalNs);
-  return outcome;
+/** FAKE_CAMERA_* failure injection, read once at start. */
+function readKnobs() {
+  return {
+    dieAfter: envCount('FAKE_CAMERA_DIE_AFTER'),
+    stallAfter: envCount('FAKE_CAMERA_STALL_AFTER'),
+    writeLog: openWriteLog(process.env.FAKE_CAMERA_WRITE_LOG),
+  };
 }
 
-function finish(outcome, opts, sink) {
-  switch (outcome) {
-    case 'die':
-      sink.drain();
-      fail('failed to dequeue buffer', 1);
-      break;
-    case 'stall':
-      // A wedged camera: alive, silent, until someone kills it.
-      exitWhenOrphaned({ keepAlive: true });
-      break;
-    case 'timeout':
-      if (opts.verbose > 0) logLine(`Halting: reached timeout of ${opts.timeoutMs} milliseconds.`);
-      sink.drain();
-      process.exit(0);
-      break;
-    case 'closed':
-      break; // onClosed already reported it
-    default:
-      sink.drain();
-      process.exit(0);
+/** Why the stream ends instead of writing frame n, or undefined to go on. */
+function reasonToStop(n, opts, knobs, elapsedMs) {
+  if (knobs.dieAfter !== undefined && n >= knobs.dieAfter) return 'die';
+  // A stalled camera also ignores -t: its frame loop, where -t is checked, no longer turns.
+  if (knobs.stallAfter !== undefined && n >= knobs.stallAfter) return 'stall';
+  if (opts.frames > 0 && n >= opts.frames) return 'done';
+  // Like the real loop: checked as each frame completes, so -t 1000 at 30 fps writes 30 frames.
+  if (opts.timeoutMs > 0 && elapsedMs > opts.timeoutMs) return 'timeout';
+  return undefined;
+}
+
+/**
+ * Streams the clip in a loop, one access unit per frame interval, until -t, --frames, an injected
+ * failure, a signal, or the reader leaving (the last two end the process from their handlers).
+ */
+async function stream(opts, units, sink, knobs) {
+  const intervalNs = BigInt(Math.round(1e9 / opts.framerate));
+  const start = nowNs();
+  let reason;
+  await runPaced(async (n) => {
+    reason = reasonToStop(n, opts, knobs, Number(nowNs() - start) / 1e6);
+    if (reason) return false;
+    const unit = units[n % units.length];
+    // Without --inline the Pi's encoder sends SPS/PPS once, in front of the very first frame only.
+    const bytes = opts.inline || n === 0 ? unit.data : unit.withoutParameterSets;
+    const stamp = epochMicros();
+    await sink.write(bytes);
+    knobs.writeLog.record(unit.index, Math.floor(n / units.length), stamp);
+    if (!opts.nopreview && opts.verbose > 0) logLine(frameInfoLine(n, opts.framerate));
+    return true;
+  }, () => intervalNs);
+  return reason;
+}
+
+function finish(reason, opts, sink) {
+  if (reason === 'stall') {
+    exitWhenOrphaned({ keepAlive: true }); // wedged: alive and silent until someone kills it
+    return;
   }
+  if (reason === 'timeout' && opts.verbose > 0) logLine(`Halting: reached timeout of ${opts.timeoutMs} milliseconds.`);
+  sink.drain(); // exit() flushes a FILE*, also on the error path
+  if (reason === 'die') fail('failed to dequeue buffer', 1);
+  process.exit(0);
 }
 
 export async function main(argv) {
@@ -166,20 +164,28 @@ export async function main(argv) {
   }
   const noCamera = process.env.FAKE_CAMERA_NO_CAMERA === '1';
   if (answerInformationalFlags(opts, noCamera)) return;
+  let knobs;
+  try {
+    knobs = readKnobs();
+  } catch (err) {
+    fail(err.message);
+  }
   opts.width ||= DEFAULT_SIZE.width;
   opts.height ||= DEFAULT_SIZE.height;
 
-  let sink = nullSink;
-  // SIGTERM/SIGINT: stop like a user pressing Ctrl-C. Buffered bytes are not flushed: the real
-  // binary dies on SIGTERM without flushing, and a flush could block on a reader that is gone.
-  exitOnSignals(() => {}, 0);
   exitWhenOrphaned();
 
   printStartupLines(opts, noCamera);
   if (noCamera) fail('no cameras available');
   if (opts.camera !== 0) fail('selected camera is not available');
-  const units = loadClip(opts);
+  let units;
+  try {
+    units = loadClip(opts);
+  } catch (err) {
+    fail(`fake rpicam-vid: ${err.message}`); // a broken test setup, not a camera fault
+  }
 
+  let sink;
   try {
     // The reader left: the real binary's next fwrite()/send() fails and it exits with this.
     const isNetwork = /^[a-z]{1,3}:\/\//.test(opts.output);
@@ -188,5 +194,5 @@ export async function main(argv) {
     fail(err.message);
   }
   if (opts.verbose > 0) for (const line of configureLines(opts.width, opts.height)) logLine(line);
-  finish(await stream(opts, units, sink), opts, sink);
+  finish(await stream(opts, units, sink, knobs), opts, sink);
 }

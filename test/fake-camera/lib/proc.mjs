@@ -1,6 +1,6 @@
 // Process plumbing shared by the fakes: unbuffered stderr, clean exits, the write log.
 
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 
 /**
  * Writes straight to fd 2. process.stderr would report a closed stderr as an asynchronous
@@ -11,16 +11,6 @@ export function logLine(text) {
     writeSync(2, text.endsWith('\n') ? text : `${text}\n`);
   } catch {
     // stderr is gone: nobody can read it anyway.
-  }
-}
-
-/** Runs `cleanup` then exits; the first SIGTERM/SIGINT ends the process with `code`. */
-export function exitOnSignals(cleanup, code = 0) {
-  for (const signal of ['SIGTERM', 'SIGINT']) {
-    process.on(signal, () => {
-      cleanup();
-      process.exit(code);
-    });
   }
 }
 
@@ -43,14 +33,11 @@ export function exitWhenOrphaned({ keepAlive = false } = {}) {
  * the timestamp taken just before the frame was handed to the output.
  */
 export function openWriteLog(path) {
-  if (!path) return { record() {}, close() {} };
+  if (!path) return { record() {} };
   const fd = openSync(path, 'a');
   return {
     record(frameIndex, loop, epochUs) {
       writeSync(fd, `${frameIndex} ${loop} ${epochUs}\n`);
-    },
-    close() {
-      closeSync(fd);
     },
   };
 }

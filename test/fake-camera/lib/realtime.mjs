@@ -30,21 +30,28 @@ export async function sleepUntil(dueNs) {
 
 /**
  * Calls `emit(n)` for n = 0, 1, 2, ... each at its due time, until `emit` returns false.
- * If emitting stalls (a reader that does not read, like a blocked pipe on a real camera), the
- * schedule is re-anchored instead of bursting a backlog: a few frames of catch-up are allowed
- * (a real encoder holds a handful of buffers), more are not.
+ *
+ * Falling behind has two causes, handled the way a real camera's pipeline does:
+ * - we woke up late (CPU contention): the sensor kept going and the encoder queued its frames,
+ *   so the late frames go out back to back and the schedule is kept (this keeps `-t` exact);
+ * - the output blocked (a reader that stopped reading): the sensor's frames were dropped
+ *   meanwhile, so the schedule restarts from now instead of bursting a backlog.
+ * Either way a gap of more than a second is not caught up (e.g. after SIGSTOP/SIGCONT).
  * @param {(n: number) => boolean | Promise<boolean>} emit
- * @param {() => bigint} intervalNsOf interval before frame n+1 (audio frames may differ in size)
+ * @param {(n: number) => bigint} intervalNsOf time from frame n to frame n+1
  */
 export async function runPaced(emit, intervalNsOf) {
-  const maxBacklog = 4;
+  const blockedFrames = 4n;
+  const maxCatchUpNs = 1_000_000_000n;
   let due = nowNs();
   for (let n = 0; ; n++) {
     await sleepUntil(due);
+    const began = nowNs();
+    if (began - due > maxCatchUpNs) due = began;
     if ((await emit(n)) === false) return;
     const interval = intervalNsOf(n);
     due += interval;
     const now = nowNs();
-    if (now - due > interval * BigInt(maxBacklog)) due = now;
+    if (now - began > interval * blockedFrames) due = now;
   }
 }
