@@ -1,0 +1,423 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, request } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { REPO_ROOT, sleep } from '../lib/children.ts';
+import { FAKE_CAMERA_DIR } from '../lib/clips.ts';
+import { quantile } from '../lib/stats.ts';
+import { ms, ratio, verdict, type BenchOptions, type Row } from '../lib/table.ts';
+
+/**
+ * Camera write -> frame PRESENTED in headless Chromium, read from the displayed pixels: every clip
+ * frame carries a barcode of its index (probe.js reads it on each rendering update / video frame),
+ * and the fake camera's FAKE_CAMERA_WRITE_LOG says when that index was written. Rows: the product
+ * (real relay CLI + real agent + fake camera; WebCodecs and ?player=mse) and the old setup's page
+ * (ORIGINAL-SETUP.txt: fake camera --listen + websockify + jmuxer page) in the same run.
+ */
+
+const HERE = fileURLToPath(new URL('./', import.meta.url));
+const CHROMIUM = process.env.PICAM_CHROMIUM ?? '/usr/bin/chromium';
+const PASSWORD = 'bench-browser-admin-password';
+const CLIP_FRAMES = 120;
+
+export type PathName = 'webcodecs' | 'mse' | 'old page';
+
+export interface Measurement {
+  label: string;
+  path: PathName;
+  resolution: '720p' | '1080p';
+  seconds: number;
+  frames: number;
+  unmatched: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  fps: number;
+  firstPictureMs: number;
+  /** p90 latency of frames shown 1-2 s after the first picture */
+  liveEdgeP90: number;
+  liveEdgeOk: boolean;
+  probeMsPerRead: number;
+  heap?: { at10sMB: number; atEndMB: number; p50First60s: number; p50Last60s: number };
+}
+
+interface Write {
+  index: number;
+  epochMs: number;
+}
+
+/** Writes grouped by frame index, each list in time order. */
+function readWriteLog(path: string): Write[][] {
+  const byIndex: Write[][] = Array.from({ length: CLIP_FRAMES }, () => []);
+  if (!existsSync(path)) return byIndex;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const [i, , us] = line.trim().split(/\s+/);
+    if (us === undefined) continue;
+    byIndex[Number(i)]?.push({ index: Number(i), epochMs: Number(us) / 1000 });
+  }
+  for (const list of byIndex) list.sort((a, b) => a.epochMs - b.epochMs);
+  return byIndex;
+}
+
+/** The write of that index closest before the presentation (the loop is not in the barcode). */
+function writeFor(writes: Write[][], index: number, shownAt: number): Write | undefined {
+  const list = writes[index];
+  if (!list) return undefined;
+  let best: Write | undefined;
+  for (const w of list) {
+    if (w.epochMs <= shownAt) best = w;
+    else break;
+  }
+  return best;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForOutput(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 15_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} in ${timeoutMs} ms:\n${text}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const m = pattern.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        resolve(m);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code}) before ${pattern}:\n${text}`));
+    });
+  });
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function api(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = {};
+    if (data !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    const req = request(new URL(path, base), { method, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+const fakeCameraEnv = (logPath: string): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, FAKE_CAMERA_WRITE_LOG: logPath, PATH: `${FAKE_CAMERA_DIR.replace(/\/$/, '')}${delimiter}${process.env.PATH ?? ''}` };
+  for (const key of ['PICAM_RELAY', 'PICAM_DEVICE_TOKEN', 'PICAM_AGENT_CONFIG', 'PICAM_CAMERA_COMMAND', 'PICAM_AGENT_TUNING', 'LOG_LEVEL']) delete env[key];
+  return env;
+};
+
+/** The relay CLI (what `npm run relay` runs), PORT=0, fresh DATA_DIR. */
+async function startRelay(dir: string): Promise<{ url: string; child: ChildProcess; token: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'relay-server/src/cli.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'relay-data'), PICAM_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = (await waitForOutput(child, /listening on (http:\/\/\S+)/, 'relay', 30_000))[1]!;
+  const login = await api(url, 'POST', '/api/auth/login', { username: 'admin', password: PASSWORD });
+  if (login.status !== 200) throw new Error(`admin login: ${login.status} ${JSON.stringify(login.json)}`);
+  return { url, child, token: login.json.token as string };
+}
+
+/** Adds a camera of that size, enrolls the real agent with the command an admin would run, starts it. */
+async function startCamera(relay: { url: string; token: string }, dir: string, width: number, height: number, logPath: string): Promise<{ id: string; agent: ChildProcess }> {
+  const created = await api(relay.url, 'POST', '/api/cameras', { name: `bench ${width}x${height}`, settings: { width, height, framerate: 30 } }, relay.token);
+  if (created.status !== 201) throw new Error(`create camera: ${created.status} ${JSON.stringify(created.json)}`);
+  const id = (created.json.camera as { id: string }).id;
+  const token = (created.json.enrollment as { token: string }).token;
+  const config = join(dir, `agent-${width}x${height}.json`);
+  const env = fakeCameraEnv(logPath);
+  const enroll = spawn(process.execPath, ['--import', 'tsx', 'edge-agent/src/cli.ts', 'enroll', '--relay', relay.url, '--token', token, '--config', config], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let enrollOut = '';
+  enroll.stdout!.on('data', (c: Buffer) => (enrollOut += c.toString()));
+  enroll.stderr!.on('data', (c: Buffer) => (enrollOut += c.toString()));
+  const [code] = (await once(enroll, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`agent enroll failed (${code}):\n${enrollOut}`);
+  const agent = spawn(process.execPath, ['--import', 'tsx', 'edge-agent/src/cli.ts', 'run', '--config', config], { cwd: REPO_ROOT, env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Wait until the camera streams (the write log grows), so page open -> first picture is the viewer's cost.
+  const started = Date.now();
+  while (!existsSync(logPath) || readFileSync(logPath, 'utf8').split('\n').length < 10) {
+    if (agent.exitCode !== null) throw new Error(`agent exited (${agent.exitCode})`);
+    if (Date.now() - started > 30_000) throw new Error('the agent\'s camera did not start streaming in 30 s');
+    await sleep(100);
+  }
+  return { id, agent };
+}
+
+/** The old setup: fake camera --listen on tcp, websockify in front, the jmuxer page from a static server. */
+async function startOldSetup(width: number, height: number, logPath: string): Promise<{ pageUrl: string; children: ChildProcess[]; close: () => Promise<void> }> {
+  const camera = spawn(join(FAKE_CAMERA_DIR, 'rpicam-vid'), ['-t', '0', '--width', String(width), '--height', String(height), '--inline', '--flush', '-n', '--listen', '-o', 'tcp://127.0.0.1:0'], {
+    env: fakeCameraEnv(logPath),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const cameraPort = Number((await waitForOutput(camera, /\(port (\d+)\)/, 'fake camera --listen'))[1]);
+  const wsPort = await freePort();
+  const websockify = spawn('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${cameraPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitForOutput(websockify, /Listen on/, 'websockify');
+  const page = readFileSync(join(HERE, 'original-page', 'index.html'));
+  const jmuxer = readFileSync(join(REPO_ROOT, 'node_modules', 'jmuxer', 'dist', 'jmuxer.min.js'));
+  const server = createHttpServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/' || path === '/index.html') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+    else if (path === '/jmuxer.min.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(jmuxer);
+    else res.writeHead(404).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : 0;
+  return {
+    pageUrl: `http://127.0.0.1:${httpPort}/?ws=${encodeURIComponent(`ws://127.0.0.1:${wsPort}`)}`,
+    children: [camera, websockify],
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await stop(websockify);
+      await stop(camera);
+    },
+  };
+}
+
+interface PageRecord {
+  frames: Array<[number, number]>;
+  reads: number;
+  probeMs: number;
+  firstValidAt: number | null;
+  timeOrigin: number;
+}
+
+async function drain(page: Page): Promise<PageRecord> {
+  return page.evaluate(() => {
+    const rec = (globalThis as unknown as { __barcode: PageRecord }).__barcode;
+    const frames = rec.frames.splice(0);
+    return { frames, reads: rec.reads, probeMs: rec.probeMs, firstValidAt: rec.firstValidAt, timeOrigin: performance.timeOrigin };
+  });
+}
+
+async function heapMB(page: Page): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  await cdp.detach();
+  return (metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? Number.NaN) / 1e6;
+}
+
+/** Opens the page, waits for the first picture, then watches it for `seconds`. */
+async function measure(
+  context: BrowserContext,
+  url: string,
+  logPath: string,
+  row: { label: string; path: PathName; resolution: '720p' | '1080p'; seconds: number; soak?: boolean },
+  log: (line: string) => void,
+): Promise<Measurement> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.addInitScript({ path: join(HERE, 'probe.js') });
+  await page.goto(url);
+  const frames: Array<[number, number]> = [];
+  let rec = await drain(page);
+  const deadline = Date.now() + 20_000;
+  while (rec.firstValidAt === null) {
+    if (Date.now() > deadline) throw new Error(`${row.label}: no picture with a readable barcode in 20 s${errors.length ? ` (page errors: ${errors.join('; ')})` : ''}`);
+    await sleep(50);
+    rec = await drain(page);
+  }
+  frames.push(...rec.frames);
+  const firstAt = rec.firstValidAt;
+  const heapSamples: number[] = [];
+  const end = firstAt + 1000 + row.seconds * 1000;
+  let lastHeap = 0;
+  while (Date.now() < end) {
+    await sleep(Math.min(2000, Math.max(50, end - Date.now())));
+    rec = await drain(page);
+    frames.push(...rec.frames);
+    if (row.soak && Date.now() - lastHeap > 10_000) {
+      lastHeap = Date.now();
+      heapSamples.push(await heapMB(page));
+    }
+  }
+  rec = await drain(page);
+  frames.push(...rec.frames);
+  const endHeap = row.soak ? await heapMB(page) : Number.NaN;
+  await page.close();
+
+  const writes = readWriteLog(logPath);
+  const samples: Array<{ shownAt: number; latency: number }> = [];
+  let unmatched = 0;
+  for (const [index, shownAt] of frames) {
+    const w = writeFor(writes, index, shownAt);
+    if (w) samples.push({ shownAt, latency: shownAt - w.epochMs });
+    else unmatched++;
+  }
+  const windowStart = firstAt + 1000;
+  const inWindow = samples.filter((s) => s.shownAt >= windowStart && s.shownAt <= end).map((s) => s.latency);
+  const edge = samples.filter((s) => s.shownAt >= firstAt + 1000 && s.shownAt < firstAt + 2000).map((s) => s.latency);
+  const edgeLimit = row.path === 'webcodecs' ? 100 : 150;
+  const edgeP90 = quantile(edge, 0.9);
+  const m: Measurement = {
+    label: row.label,
+    path: row.path,
+    resolution: row.resolution,
+    seconds: row.seconds,
+    frames: inWindow.length,
+    unmatched,
+    p50: quantile(inWindow, 0.5),
+    p95: quantile(inWindow, 0.95),
+    p99: quantile(inWindow, 0.99),
+    max: inWindow.length ? Math.max(...inWindow) : Number.NaN,
+    fps: inWindow.length / row.seconds,
+    firstPictureMs: firstAt - rec.timeOrigin,
+    liveEdgeP90: edgeP90,
+    liveEdgeOk: edgeP90 < edgeLimit,
+    probeMsPerRead: rec.reads ? rec.probeMs / rec.reads : Number.NaN,
+  };
+  if (row.soak) {
+    const first60 = samples.filter((s) => s.shownAt >= windowStart && s.shownAt < windowStart + 60_000).map((s) => s.latency);
+    const last60 = samples.filter((s) => s.shownAt >= end - 60_000 && s.shownAt <= end).map((s) => s.latency);
+    m.heap = { at10sMB: heapSamples[1] ?? heapSamples[0] ?? Number.NaN, atEndMB: endHeap, p50First60s: quantile(first60, 0.5), p50Last60s: quantile(last60, 0.5) };
+  }
+  log(
+    `${row.label}: ${m.frames} frames in ${row.seconds} s, p50 ${m.p50.toFixed(1)} p95 ${m.p95.toFixed(1)} p99 ${m.p99.toFixed(1)} max ${m.max.toFixed(1)} ms, ` +
+      `first picture ${m.firstPictureMs.toFixed(0)} ms, live edge p90 ${edgeP90.toFixed(1)} ms, probe ${m.probeMsPerRead.toFixed(2)} ms/read, unmatched ${unmatched}` +
+      (errors.length ? `, page errors: ${errors.join('; ')}` : ''),
+  );
+  return m;
+}
+
+export interface BrowserLatencyOptions extends BenchOptions {
+  /** seconds for the optional soak row (720p WebCodecs) */
+  soak?: number;
+}
+
+export interface BrowserLatencyResult {
+  rows: Row[];
+  measurements: Measurement[];
+  chromium: string;
+}
+
+export async function runBrowserLatency(options: BrowserLatencyOptions): Promise<BrowserLatencyResult> {
+  const log = options.log ?? (() => {});
+  const seconds = options.quick ? 3 : 20;
+  const resolutions: Array<{ name: '720p' | '1080p'; width: number; height: number }> = [{ name: '720p', width: 1280, height: 720 }];
+  if (!options.quick) resolutions.push({ name: '1080p', width: 1920, height: 1080 });
+  const dir = mkdtempSync(join(tmpdir(), 'picam-bench-browser-'));
+  const measurements: Measurement[] = [];
+  let browser: Browser | undefined;
+  let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+    relay = await startRelay(dir);
+    for (const res of resolutions) {
+      // Baseline first: the old page, its own camera, nothing else running.
+      const oldLog = join(dir, `old-${res.name}.log`);
+      const old = await startOldSetup(res.width, res.height, oldLog);
+      try {
+        const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        measurements.push(await measure(context, old.pageUrl, oldLog, { label: `old page ${res.name}`, path: 'old page', resolution: res.name, seconds }, log));
+        await context.close();
+      } finally {
+        await old.close();
+      }
+      const camLog = join(dir, `agent-${res.name}.log`);
+      const cam = await startCamera(relay, dir, res.width, res.height, camLog);
+      try {
+        for (const path of ['webcodecs', 'mse'] as const) {
+          const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+          const login = await context.request.post(`${relay.url}/api/auth/login`, { data: { username: 'admin', password: PASSWORD } });
+          if (!login.ok()) throw new Error(`browser login: ${login.status()}`);
+          const url = `${relay.url}/cameras/${cam.id}${path === 'mse' ? '?player=mse' : ''}`;
+          measurements.push(await measure(context, url, camLog, { label: `${path === 'mse' ? 'jmuxer' : 'WebCodecs'} ${res.name}`, path, resolution: res.name, seconds }, log));
+          await context.close();
+        }
+        if (options.soak && res.name === '720p') {
+          const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+          await context.request.post(`${relay.url}/api/auth/login`, { data: { username: 'admin', password: PASSWORD } });
+          log(`soak: WebCodecs 720p for ${options.soak} s...`);
+          measurements.push(await measure(context, `${relay.url}/cameras/${cam.id}`, camLog, { label: `WebCodecs 720p soak ${options.soak} s`, path: 'webcodecs', resolution: '720p', seconds: options.soak, soak: true }, log));
+          await context.close();
+        }
+      } finally {
+        await stop(cam.agent);
+      }
+    }
+    return { rows: toRows(measurements), measurements, chromium: browser.version() };
+  } finally {
+    await browser?.close();
+    await stop(relay?.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** figure | measured | target | baseline (old page, same run) | ratio | verdict */
+export function toRows(measurements: readonly Measurement[]): Row[] {
+  const rows: Row[] = [];
+  const baseline = (res: string) => measurements.find((m) => m.path === 'old page' && m.resolution === res);
+  for (const m of measurements) {
+    const base = m.path === 'old page' ? undefined : baseline(m.resolution);
+    const name = `browser ${m.label}`;
+    const add = (figure: string, value: string, target: string, floor: string, r: string, ok: boolean | undefined) =>
+      rows.push({ figure: `${name}: ${figure}`, value, target, floor, ratio: r, verdict: m.frames === 0 ? 'n/a' : verdict(ok) });
+    if (m.heap) {
+      add('JS heap 10 s -> end', `${m.heap.at10sMB.toFixed(1)} -> ${m.heap.atEndMB.toFixed(1)} MB`, 'no growth (info)', '-', ratio(m.heap.atEndMB, m.heap.at10sMB), undefined);
+      add('latency p50 first -> last 60 s', `${ms(m.heap.p50First60s)} -> ${ms(m.heap.p50Last60s)}`, 'no drift (info)', '-', ratio(m.heap.p50Last60s, m.heap.p50First60s), undefined);
+      add('latency p99', ms(m.p99), '-', '-', '-', undefined);
+      continue;
+    }
+    const wc = m.path === 'webcodecs';
+    const is720 = m.resolution === '720p';
+    const p50Target = m.path === 'old page' ? undefined : wc ? (is720 ? 15 : 25) : 60;
+    add('latency p50', ms(m.p50), p50Target === undefined ? 'expected ~150-250 ms' : `<= ${p50Target} ms`, base ? ms(base.p50) : '-', base ? ratio(m.p50, base.p50) : '-', p50Target === undefined ? undefined : m.p50 <= p50Target);
+    add('latency p95', ms(m.p95), '-', base ? ms(base.p95) : '-', base ? ratio(m.p95, base.p95) : '-', undefined);
+    const p99Target = wc && is720 ? 25 : undefined;
+    add('latency p99', ms(m.p99), p99Target ? `<= ${p99Target} ms (web issue 35)` : '-', base ? ms(base.p99) : '-', base ? ratio(m.p99, base.p99) : '-', p99Target ? m.p99 <= p99Target : undefined);
+    add('frames shown', `${m.fps.toFixed(1)} fps`, m.path === 'old page' ? '-' : '>= 28 fps', base ? `${base.fps.toFixed(1)} fps` : '-', base ? ratio(m.fps, base.fps) : '-', m.path === 'old page' ? undefined : m.fps >= 28);
+    add('first picture after page open', ms(m.firstPictureMs), m.path === 'old page' ? '-' : '<= 250 ms (web issue 500)', base ? ms(base.firstPictureMs) : '-', base ? ratio(m.firstPictureMs, base.firstPictureMs) : '-', m.path === 'old page' ? undefined : m.firstPictureMs <= 250);
+    if (m.path !== 'old page') {
+      const limit = wc ? 100 : 150;
+      add('at live edge within 1 s', `${m.liveEdgeOk ? 'yes' : 'no'} (p90 ${ms(m.liveEdgeP90)} at 1-2 s)`, `< ${limit} ms by 1 s`, base ? `p90 ${ms(base.liveEdgeP90)}` : '-', '-', m.liveEdgeOk);
+    }
+  }
+  return rows;
+}

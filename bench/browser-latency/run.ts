@@ -1,0 +1,19 @@
+import { cpus } from 'node:os';
+import { formatTable, parseArgs, saveResults } from '../lib/table.ts';
+import { runBrowserLatency } from './browser-latency.ts';
+
+/**
+ * node --import tsx bench/browser-latency/run.ts [--quick] [--soak 600]
+ * Camera write -> frame presented in headless Chromium, read from the displayed pixels.
+ */
+
+const argv = process.argv.slice(2);
+const soakAt = argv.indexOf('--soak');
+const soak = soakAt >= 0 ? Number(argv[soakAt + 1] ?? 600) : undefined;
+const options = { ...parseArgs(argv), ...(soak ? { soak } : {}), log: (line: string) => process.stderr.write(`${line}\n`) };
+const started = Date.now();
+const result = await runBrowserLatency(options);
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, Chromium ${result.chromium}`;
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+saveResults(options.quick ? 'browser-latency-quick' : soak ? 'browser-latency-soak' : 'browser-latency', { machine, minutes, rows: result.rows, measurements: result.measurements });
+process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(result.rows)}\n`);
