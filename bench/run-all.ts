@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import { runAgentBench } from './agent/agent-bench.ts';
+import { runBrowserLatency } from './browser-latency/browser-latency.ts';
 import { runFanout } from './fanout/fanout.ts';
 import { formatTable, parseArgs, saveResults, type Row } from './lib/table.ts';
 
@@ -20,7 +21,14 @@ try {
 } catch (err) {
   rows.push({ figure: 'agent bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
 }
+let browser: Awaited<ReturnType<typeof runBrowserLatency>> | undefined;
+try {
+  browser = await runBrowserLatency(options);
+  rows.push(...browser.rows);
+} catch (err) {
+  rows.push({ figure: 'browser latency bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
+}
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, fan-out clip ${fanout.clipMbps.toFixed(1)} Mbit/s`;
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent });
+saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, browser: browser?.measurements });
 process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(rows)}\n`);
