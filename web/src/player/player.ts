@@ -2,6 +2,7 @@ import type { FrameHeader, InitMessage, RelayToViewerMessage } from '@picam/prot
 import { CloseCode } from '@picam/protocol';
 import { h, icon } from '../dom.ts';
 import { ClockOffset } from './clock.ts';
+import { LiveAudio, webCodecsAudioSupported, type LiveAudioStats } from './live-audio.ts';
 import { LiveConnection } from './connection.ts';
 import { MseRenderer, mseAvailable } from './mse-renderer.ts';
 import type { IncomingFrame, PlayerPath, PresentedFrame, Renderer } from './renderer.ts';
@@ -68,7 +69,10 @@ export interface PlayerOptions {
    * AudioDecoder / AudioWorklet plugs in. The MSE path plays audio itself when `mseAudio` is set.
    */
   onAudioFrame?(header: FrameHeader, payload: Uint8Array): void;
-  /** run jmuxer in 'both' mode when the stream has audio */
+  /**
+   * run jmuxer in 'both' mode when the stream has audio (default true). With auto path choice, a
+   * camera with audio in a browser whose WebCodecs cannot decode it (no AudioDecoder) uses MSE.
+   */
   mseAudio?: boolean;
   /**
    * The upgrade was refused or the socket dropped before it opened: the browser hides the HTTP
@@ -102,7 +106,14 @@ export interface PlayerStats {
   reconnects: number;
   queue: number;
   lastError: string | null;
+  /** the camera sends sound (init.audio) */
+  hasAudio: boolean;
+  muted: boolean;
+  /** capture time (agent clock, µs) of the picture on screen now; null before one */
+  videoClockUs: number | null;
 }
+
+export type PlayerFullStats = PlayerStats & LiveAudioStats;
 
 declare global {
   interface Window {
@@ -150,6 +161,10 @@ export class Player {
   private state: PlayerState = 'connecting';
   private stateDetail = '';
   private muted = true;
+  /** sound on the WebCodecs path (null: no audio, or the MSE path plays it) */
+  private audio: LiveAudio | null = null;
+  /** this stream's audio can be decoded with WebCodecs (decided with the path) */
+  private audioViaWebCodecs = false;
   /** the path a fatal error moved us away from: never chosen again for this player */
   private failedPath: PlayerPath | null = null;
 
@@ -182,8 +197,9 @@ export class Player {
 
     const button = (label: string | SVGSVGElement, testid: string, title: string, onClick: () => void) =>
       h('button', { type: 'button', class: 'player-button', testid, title, 'aria-label': title, onclick: onClick }, label);
-    this.muteButton = button('Unmute', 'player-mute', 'Sound on/off', () => this.setMuted(!this.muted));
+    this.muteButton = button('', 'player-mute', 'Mute', () => this.setMuted(!this.muted));
     this.muteButton.hidden = true;
+    this.showMuted();
     this.pathButton = button('', 'player-path', 'Switch decoder (WebCodecs / MSE)', () =>
       this.setPath(this.renderer?.path === 'mse' ? 'webcodecs' : 'mse'),
     );
@@ -209,9 +225,20 @@ export class Player {
     this.connect();
   }
 
-  stats(): PlayerStats {
+  stats(): PlayerFullStats {
     const r = this.renderer?.stats();
+    const audio: LiveAudioStats = this.audio?.stats() ?? {
+      audioFramesDecoded: 0,
+      audioFramesDropped: 0,
+      audioPlaying: this.renderer?.path === 'mse' && this.init?.audio != null && !this.muted && this.state === 'live',
+      audioClockUs: null,
+      audioTargetLatencyMs: null,
+      audioLagMs: 0,
+      audioResyncs: 0,
+      audioError: null,
+    };
     return {
+      ...audio,
       path: this.renderer?.path ?? null,
       state: this.state,
       framesReceived: this.framesReceived,
@@ -231,6 +258,9 @@ export class Player {
       reconnects: this.reconnects,
       queue: r?.queue ?? 0,
       lastError: r?.lastError ?? null,
+      hasAudio: this.init?.audio != null,
+      muted: this.muted,
+      videoClockUs: this.lastPresented?.captureTimeUs ?? null,
     };
   }
 
@@ -257,10 +287,26 @@ export class Player {
     this.restartConnection();
   }
 
+  /** Sound on/off. Unmuting must happen in a user gesture (the click): browsers start audio only then. */
   setMuted(muted: boolean): void {
     this.muted = muted;
     this.renderer?.setMuted(muted);
-    this.muteButton.textContent = muted ? 'Unmute' : 'Mute';
+    this.audio?.setMuted(muted);
+    this.showMuted();
+  }
+
+  private showMuted(): void {
+    const muted = this.muted;
+    const button = this.muteButton;
+    button.replaceChildren(
+      muted
+        ? icon(['M11 5 6 9H2v6h4l5 4V5z', 'M23 9l-6 6', 'M17 9l6 6'], 'Sound off')
+        : icon(['M11 5 6 9H2v6h4l5 4V5z', 'M15.5 8.5a5 5 0 0 1 0 7', 'M19 5a10 10 0 0 1 0 14'], 'Sound on'),
+    );
+    // One fixed name with a pressed state (a toggle): "Mute, pressed" = no sound.
+    button.setAttribute('aria-pressed', String(muted));
+    button.title = muted ? 'Sound is off: turn it on' : 'Sound is on: mute';
+    button.dataset.muted = String(muted);
   }
 
   async snapshot(): Promise<Blob | null> {
@@ -298,7 +344,8 @@ export class Player {
       onVideo: (frame) => this.onVideo(frame),
       onAudio: (frame) => {
         this.options.onAudioFrame?.(frame.header, frame.payload);
-        this.renderer?.pushAudio(frame);
+        if (this.audio) this.audio.push(frame);
+        else this.renderer?.pushAudio(frame);
       },
       onBytes: (bytes) => this.byteRate.add(bytes),
       onClose: (code, reason, opened) => void this.onClose(code, reason, opened),
@@ -317,6 +364,7 @@ export class Player {
   private async onClose(code: number, reason: string, opened: boolean): Promise<void> {
     this.connection = null;
     this.renderer?.reset();
+    this.audio?.reset();
     this.held = [];
     if (this.destroyed) return;
     const final = this.finalStateFor(code);
@@ -365,8 +413,17 @@ export class Player {
         this.init = message;
         this.muteButton.hidden = message.audio === null;
         this.options.onInit?.(message);
-        if (this.renderer) this.renderer.init(message);
-        else void this.chooseRenderer(message);
+        if (this.renderer) {
+          this.renderer.init(message);
+          const audio = message.audio;
+          if (audio && !this.audioViaWebCodecs) {
+            // Sound appeared on a running stream: check once whether WebCodecs can decode it.
+            void webCodecsAudioSupported(audio).then((ok) => {
+              this.audioViaWebCodecs = ok;
+              if (this.init === message) this.updateAudio(message);
+            });
+          } else this.updateAudio(message);
+        } else void this.chooseRenderer(message);
         break;
       case 'state':
         if (message.state === 'offline') {
@@ -400,7 +457,9 @@ export class Player {
   private async chooseRenderer(init: InitMessage): Promise<void> {
     if (this.choosing) return this.choosing;
     this.choosing = (async () => {
-      const path = await this.pickPath(init.video.codec);
+      this.audioViaWebCodecs = init.audio ? await webCodecsAudioSupported(init.audio) : false;
+      if (this.destroyed || this.renderer) return;
+      const path = await this.pickPath(init.video.codec, init.audio !== null && !this.audioViaWebCodecs);
       if (this.destroyed || this.renderer) return;
       if (!path) {
         this.setState('unsupported', `codec ${init.video.codec}`);
@@ -413,10 +472,13 @@ export class Player {
     return this.choosing;
   }
 
-  private async pickPath(codec: string): Promise<PlayerPath | null> {
+  /** `audioNeedsMse`: the stream has sound that WebCodecs cannot decode here (no AudioDecoder). */
+  private async pickPath(codec: string, audioNeedsMse: boolean): Promise<PlayerPath | null> {
     const mse = mseAvailable() && this.failedPath !== 'mse';
     const webcodecs = webCodecsAvailable() && this.failedPath !== 'webcodecs';
     if (this.pathPreference === 'mse' && mse) return 'mse';
+    // Sound matters more than the last few tens of ms: jmuxer 'both' plays audio in sync itself.
+    if (audioNeedsMse && this.pathPreference === 'auto' && mse && (this.options.mseAudio ?? true)) return 'mse';
     if (webcodecs) {
       try {
         const support = await VideoDecoder.isConfigSupported({ codec, optimizeForLatency: true });
@@ -432,20 +494,38 @@ export class Player {
     const events = {
       onPresent: (frame: PresentedFrame) => this.onPresent(frame),
       onFatal: (reason: string) => this.onRendererFatal(path, reason),
+      onDecoded: (captureTimeUs: number, decodedPerfMs: number) => this.audio?.videoDecoded(captureTimeUs, decodedPerfMs),
     };
-    const renderer: Renderer = path === 'webcodecs' ? new WebCodecsRenderer(events) : new MseRenderer(events, { audio: this.options.mseAudio ?? false });
+    const renderer: Renderer = path === 'webcodecs' ? new WebCodecsRenderer(events) : new MseRenderer(events, { audio: this.options.mseAudio ?? true });
     this.renderer = renderer;
     this.root.dataset.path = path;
     this.pathButton.textContent = path === 'mse' ? 'MSE' : 'WebCodecs';
     this.stage.insertBefore(renderer.element, this.stage.firstChild);
     renderer.setMuted(this.muted);
     renderer.init(init);
+    this.updateAudio(init);
     const held = this.held;
     this.held = [];
     for (const frame of held) renderer.pushVideo(frame);
   }
 
+  /** Sound on the WebCodecs path: a LiveAudio beside the renderer when the stream has decodable audio. */
+  private updateAudio(init: InitMessage): void {
+    const want = this.renderer?.path === 'webcodecs' && init.audio !== null && this.audioViaWebCodecs;
+    if (want && !this.audio) {
+      this.audio = new LiveAudio((delayMs) => this.renderer?.setDelay?.(delayMs));
+      // A context may only start in a gesture; re-applying "unmuted" here works when one already ran
+      // (the AudioContext is created but stays suspended otherwise, until the next click).
+      if (!this.muted) this.audio.setMuted(false);
+    } else if (!want && this.audio) {
+      this.audio.destroy();
+      this.audio = null;
+    }
+  }
+
   private dropRenderer(): void {
+    this.audio?.destroy();
+    this.audio = null;
     this.renderer?.destroy();
     this.renderer?.element.remove();
     this.renderer = null;

@@ -35,6 +35,8 @@ export interface RendererStats {
 
 export interface RendererEvents {
   onPresent(frame: PresentedFrame): void;
+  /** a picture finished decoding (WebCodecs): its capture time and performance.now(), for A/V sync */
+  onDecoded?(captureTimeUs: number, decodedPerfMs: number): void;
   /** this path cannot go on (repeated decoder failures): the player may switch paths */
   onFatal(reason: string): void;
 }
@@ -52,6 +54,8 @@ export interface Renderer {
   /** move to the newest picture now (tab visible again) */
   jumpToLive(): void;
   setMuted(muted: boolean): void;
+  /** lip sync: hold pictures this many ms after decoding (WebCodecs; 0 = live edge) */
+  setDelay?(delayMs: number): void;
   snapshot(): Promise<Blob | null>;
   stats(): RendererStats;
   destroy(): void;

@@ -13,7 +13,14 @@ import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererS
  * - Catch-up frames (the GOP replayed to a joiner) are decoded but only the newest one is shown.
  * - A slow device: when live frames pile up in the decode queue, delta frames are dropped up to the
  *   next keyframe instead of showing an ever older picture.
+ * - Lip sync (only while sound plays, see live-audio.ts): `setDelay(ms)` holds each decoded picture
+ *   until decode time + ms (smoothed), so it appears when its sound is heard. 0 (the default, and
+ *   always when muted) is the live edge.
  */
+
+/** Pictures held for lip sync at most (VideoFrames come from the decoder's limited pool). */
+const MAX_DELAYED_FRAMES = 30;
+const DECODE_LATENCY_SMOOTHING = 0.05;
 
 /** Live frames allowed in the decode queue before skipping to the next keyframe (at least this many). */
 const MIN_QUEUE_LIMIT = 3;
@@ -52,6 +59,11 @@ export class WebCodecsRenderer implements Renderer {
 
   private pending: VideoFrame | null = null;
   private pendingMeta: FrameMeta | undefined;
+  /** lip-sync delay (ms) and the pictures waiting for their time */
+  private delayMs = 0;
+  private delayed: { frame: VideoFrame; meta: FrameMeta; dueMs: number }[] = [];
+  /** smoothed performance.now() at decode - capture time (ms) */
+  private decodeLatencyMs: number | null = null;
   private rafId = 0;
 
   private framesDecoded = 0;
@@ -138,6 +150,7 @@ export class WebCodecsRenderer implements Renderer {
 
   reset(): void {
     this.closeDecoder();
+    this.decodeLatencyMs = null;
     this.waitingForKeyframe = true;
   }
 
@@ -146,6 +159,18 @@ export class WebCodecsRenderer implements Renderer {
   }
 
   setMuted(): void {}
+
+  /** Lip sync: show pictures this many ms after they decode (0: at once, the live edge). */
+  setDelay(delayMs: number): void {
+    this.delayMs = Math.max(0, delayMs);
+    if (this.delayMs === 0) {
+      // Back to the live edge: the newest held picture goes up now, the rest are dropped.
+      const newest = this.delayed.pop();
+      for (const d of this.delayed) d.frame.close();
+      this.delayed = [];
+      if (newest) this.showNext(newest.frame, newest.meta);
+    }
+  }
 
   snapshot(): Promise<Blob | null> {
     return new Promise((resolve) => this.element.toBlob((blob) => resolve(blob), 'image/png'));
@@ -223,7 +248,26 @@ export class WebCodecsRenderer implements Renderer {
       frame.close();
       return;
     }
-    // Newest wins: a picture not yet painted is replaced, never queued.
+    if (meta && !meta.catchUp) {
+      const latency = performance.now() - meta.captureTimeUs / 1000;
+      this.decodeLatencyMs = this.decodeLatencyMs === null ? latency : this.decodeLatencyMs + (latency - this.decodeLatencyMs) * DECODE_LATENCY_SMOOTHING;
+      this.events.onDecoded?.(meta.captureTimeUs, performance.now());
+    }
+    if (this.delayMs > 0 && meta && !meta.catchUp && this.decodeLatencyMs !== null) {
+      // Due at capture + smoothed decode latency + delay: the same instant live-audio.ts plays its sound.
+      this.delayed.push({ frame, meta, dueMs: meta.captureTimeUs / 1000 + this.decodeLatencyMs + this.delayMs });
+      while (this.delayed.length > MAX_DELAYED_FRAMES) {
+        const oldest = this.delayed.shift()!;
+        this.showNext(oldest.frame, oldest.meta);
+      }
+      if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+      return;
+    }
+    this.showNext(frame, meta);
+  }
+
+  /** Newest wins: a picture not yet painted is replaced, never queued. */
+  private showNext(frame: VideoFrame, meta: FrameMeta | undefined): void {
     this.pending?.close();
     this.pending = frame;
     this.pendingMeta = meta;
@@ -232,6 +276,16 @@ export class WebCodecsRenderer implements Renderer {
 
   private paint(): void {
     this.rafId = 0;
+    if (this.delayed.length > 0) {
+      const now = performance.now();
+      while (this.delayed.length > 0 && this.delayed[0]!.dueMs <= now) {
+        const due = this.delayed.shift()!;
+        this.pending?.close();
+        this.pending = due.frame;
+        this.pendingMeta = due.meta;
+      }
+      if (this.delayed.length > 0) this.rafId = requestAnimationFrame(() => this.paint());
+    }
     const frame = this.pending;
     const meta = this.pendingMeta;
     this.pending = null;
@@ -275,6 +329,8 @@ export class WebCodecsRenderer implements Renderer {
     this.newestCatchUp = -1;
     this.pending?.close();
     this.pending = null;
+    for (const d of this.delayed) d.frame.close();
+    this.delayed = [];
     if (decoder && decoder.state !== 'closed') {
       try {
         decoder.close();

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { Page } from 'playwright-core';
+import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
+import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
+import { ADMIN_PASSWORD, expectLiveVideo, launchBrowser, screenshot, startRelayWithWeb, step, tempDir, type RelayProcess } from './helpers/browser.ts';
+import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
+
+/**
+ * Sound in sync with the picture, in a real (headless) Chromium: relay CLI + a real agent streaming
+ * the fake camera and the fake microphone (a 440 Hz tone, track 2). The user logs in, opens the
+ * camera, clicks unmute; then the player's audio clock (capture time of the sample the AudioContext is
+ * outputting now) and video clock (capture time of the picture on screen now) are sampled every
+ * 500 ms for PICAM_AV_SYNC_SECONDS (default 60) and must stay within 100 ms of each other.
+ */
+
+const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
+const SYNC_SECONDS = Number(process.env.PICAM_AV_SYNC_SECONDS ?? 60);
+const MAX_SKEW_MS = 100;
+const SAMPLE_MS = 500;
+
+interface AvStats {
+  state: string;
+  path: string | null;
+  hasAudio: boolean;
+  muted: boolean;
+  audioPlaying: boolean;
+  audioFramesDecoded: number;
+  audioFramesDropped: number;
+  audioResyncs: number;
+  audioLagMs: number;
+  audioTargetLatencyMs: number | null;
+  audioClockUs: number | null;
+  videoClockUs: number | null;
+  framesShown: number;
+  latencyMs: number | null;
+  audioError: string | null;
+}
+
+function avStats(page: Page, cameraId: string): Promise<AvStats> {
+  return page.evaluate((id) => {
+    const player = (window.__picamPlayers ?? []).find((p) => p.root.dataset.cameraId === id);
+    if (!player) throw new Error(`no player for camera ${id} on the page`);
+    return player.stats() as unknown as AvStats;
+  }, cameraId);
+}
+
+async function api(relay: RelayProcess, method: string, path: string, body?: unknown, token?: string) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${relay.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers are read ad hoc
+  return { status: res.status, json: (await res.json().catch(() => ({}))) as any };
+}
+
+/** A camera created and enrolled through the API, and its agent running (with or without sound). */
+async function startCamera(t: TestContext, relay: RelayProcess, token: string, name: string, audio: boolean): Promise<{ id: string; agent: AgentProcess }> {
+  const created = await api(relay, 'POST', '/api/cameras', { name }, token);
+  assert.equal(created.status, 201, `create camera: ${JSON.stringify(created.json)}`);
+  const enrolled = await api(relay, 'POST', '/api/enroll', { token: created.json.enrollment.token });
+  assert.equal(enrolled.status, 200, `enroll: ${JSON.stringify(enrolled.json)}`);
+  const id = created.json.camera.id as string;
+  const config = join(tempDir(t, 'picam-e2e-audio-'), 'config.json');
+  writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: id, credential: enrolled.json.credential, settings: DEFAULT_CAMERA_SETTINGS }));
+  const env = cleanAgentEnv(envWithFakeCamera());
+  delete env.PICAM_AUDIO_COMMAND;
+  const args = ['run', '--config', config, '--tuning', TEST_TUNING];
+  if (audio) args.push('--audio', '--audio-command', FAKE_AUDIO);
+  const agent = new AgentProcess(args, env);
+  t.after(() => agent.stop('SIGKILL'));
+  if (audio) await agent.waitForLog((r) => r.msg === 'audio format', 20_000, 'the first audio frame');
+  return { id, agent };
+}
+
+const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+
+test(`browser audio: unmute, audio and video clocks within ${MAX_SKEW_MS} ms for ${SYNC_SECONDS} s`, { timeout: (SYNC_SECONDS + 120) * 1000 }, async (t) => {
+  const browser = await launchBrowser(t);
+  if (!browser) return;
+  const relay = await startRelayWithWeb(t);
+  const login = await api(relay, 'POST', '/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
+  assert.equal(login.status, 200, 'admin login');
+  const token = login.json.token as string;
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+
+  await step(page, 'the user logs in', async () => {
+    await page.goto(`${relay.url}/login`);
+    await page.getByTestId('login-username').fill('admin');
+    await page.getByTestId('login-password').fill(ADMIN_PASSWORD);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('page-cameras').waitFor();
+  });
+
+  const silent = await startCamera(t, relay, token, 'No microphone', false);
+  await step(page, 'a camera without audio has no mute button', async () => {
+    await page.goto(`${relay.url}/cameras/${silent.id}`);
+    await expectLiveVideo(page, { cameraId: silent.id, timeoutMs: 30_000 });
+    const s = await avStats(page, silent.id);
+    assert.equal(s.hasAudio, false);
+    assert.equal(await page.getByTestId('player-mute').isVisible(), false, 'mute button hidden for a camera without audio');
+  });
+  await silent.agent.stop('SIGKILL');
+
+  const loud = await startCamera(t, relay, token, 'With microphone', true);
+  await step(page, 'a camera with audio plays muted, with a mute button', async () => {
+    await page.goto(`${relay.url}/cameras/${loud.id}`);
+    const live = await expectLiveVideo(page, { cameraId: loud.id, timeoutMs: 30_000 });
+    assert.equal(live.path, 'webcodecs');
+    const button = page.getByTestId('player-mute');
+    await button.waitFor({ state: 'visible' });
+    assert.equal(await button.getAttribute('aria-pressed'), 'true', 'starts muted');
+    await page.waitForTimeout(1000);
+    const s = await avStats(page, loud.id);
+    assert.equal(s.hasAudio, true);
+    assert.equal(s.muted, true);
+    assert.equal(s.audioPlaying, false, 'nothing plays before the user unmutes');
+    assert.equal(s.audioClockUs, null);
+    assert.equal(s.audioFramesDecoded, 0, 'no audio decoded while muted');
+    assert.equal(await page.evaluate(() => document.querySelectorAll('video').length), 0, 'no <video> element playing sound on its own');
+  });
+
+  await step(page, 'the user clicks unmute and hears the camera', async () => {
+    await page.getByTestId('player-mute').click();
+    assert.equal(await page.getByTestId('player-mute').getAttribute('aria-pressed'), 'false');
+    await page.waitForFunction(
+      (id) => {
+        const p = (window.__picamPlayers ?? []).find((x) => x.root.dataset.cameraId === id);
+        const s = p?.stats() as unknown as AvStats | undefined;
+        return s?.audioPlaying === true && s.audioClockUs !== null && s.videoClockUs !== null;
+      },
+      loud.id,
+      { timeout: 10_000, polling: 100 },
+    );
+    await screenshot(page, 'e2e-audio-01-unmuted');
+  });
+
+  const samples: { diffMs: number; s: AvStats }[] = [];
+  const misses: string[] = [];
+  await step(page, `audio and video clocks stay within ${MAX_SKEW_MS} ms for ${SYNC_SECONDS} s`, async () => {
+    const end = Date.now() + SYNC_SECONDS * 1000;
+    while (Date.now() < end) {
+      const s = await avStats(page, loud.id);
+      if (s.audioClockUs === null || s.videoClockUs === null || !s.audioPlaying) {
+        misses.push(`t=${samples.length + misses.length}: audioPlaying=${s.audioPlaying} audioClock=${s.audioClockUs} videoClock=${s.videoClockUs} state=${s.state} decoded=${s.audioFramesDecoded} dropped=${s.audioFramesDropped} lag=${s.audioLagMs} target=${s.audioTargetLatencyMs} resyncs=${s.audioResyncs} error=${s.audioError}`);
+      } else {
+        samples.push({ diffMs: (s.audioClockUs - s.videoClockUs) / 1000, s });
+      }
+      await page.waitForTimeout(SAMPLE_MS);
+    }
+  });
+
+  assert.ok(samples.length > 0, `no sample had both clocks:\n${misses.slice(0, 10).join('\n')}`);
+  const abs = samples.map((x) => Math.abs(x.diffMs));
+  const first = samples[0]?.s;
+  const last = samples.at(-1)?.s;
+  const summary =
+    `${samples.length} samples (${misses.length} without sound): |audio - video| max ${Math.max(...abs).toFixed(1)} ms, ` +
+    `p95 ${quantile(abs, 0.95).toFixed(1)} ms, p50 ${quantile(abs, 0.5).toFixed(1)} ms; signed mean ${(samples.reduce((a, x) => a + x.diffMs, 0) / samples.length).toFixed(1)} ms; ` +
+    `video latency ${last?.latencyMs?.toFixed(0)} ms, audio target latency ${last?.audioTargetLatencyMs} ms, audio lag ${last?.audioLagMs} ms, ` +
+    `audio decoded ${last?.audioFramesDecoded}, dropped ${last?.audioFramesDropped}, resyncs ${last?.audioResyncs}`;
+  t.diagnostic(summary);
+  console.log(`A/V sync: ${summary}`);
+  await screenshot(page, 'e2e-audio-02-after-sync-run');
+
+  assert.ok(first && last, 'samples were taken');
+  assert.ok(misses.length <= 1, `sound stopped during the run:\n${misses.join('\n')}`);
+  const worst = samples.filter((x) => Math.abs(x.diffMs) >= MAX_SKEW_MS);
+  assert.equal(worst.length, 0, `samples out of sync (${summary}):\n${worst.map((x) => `${x.diffMs.toFixed(1)} ms`).join(', ')}`);
+  assert.ok(last.audioFramesDecoded > first.audioFramesDecoded + (SYNC_SECONDS - 2) * 40, `audio kept decoding: ${first.audioFramesDecoded} -> ${last.audioFramesDecoded}`);
+  assert.ok(last.videoClockUs! - first.videoClockUs! > (SYNC_SECONDS - 2) * 1e6, 'video kept advancing');
+  assert.ok(last.framesShown > first.framesShown + (SYNC_SECONDS - 2) * 20, `frames shown ${first.framesShown} -> ${last.framesShown}`);
+  assert.equal(last.audioError, null, 'no audio decoder error');
+  assert.deepEqual(errors, [], 'no uncaught page errors');
+
+  await step(page, 'muting stops the sound', async () => {
+    await page.getByTestId('player-mute').click();
+    assert.equal(await page.getByTestId('player-mute').getAttribute('aria-pressed'), 'true');
+    const s = await avStats(page, loud.id);
+    assert.equal(s.audioPlaying, false);
+  });
+});
