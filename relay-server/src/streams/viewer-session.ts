@@ -62,6 +62,8 @@ export class ViewerSession {
   private acking = false;
   /** capture time of the newest acknowledged frame, never before the last (re)start */
   private ackedUs = 0;
+  /** capture time of the newest video frame sent */
+  private sentUs = 0;
   private readonly ringSeq = new Uint32Array(RING);
   private readonly ringUs = new Float64Array(RING);
   private ringNext = 0;
@@ -120,10 +122,14 @@ export class ViewerSession {
       // Only a keyframe can (re)start the decoder, and only once the socket has drained.
       const reason = this.started ? this.skipping : Offer.Waiting;
       if (!frame.keyframe || over) return reason;
+      // Restart only once the backlog from before the skip has drained (by the viewer's own acks):
+      // restarting into a full kernel buffer would skip again ~LAG_LIMIT later, forever, showing
+      // bursts of an old picture instead of catching up.
+      if (this.started && this.acking && this.sentUs - this.ackedUs > this.lagLimitUs / 2) return reason;
       this.sendInit(ctx);
       this.started = true;
       this.skipping = Offer.Sent;
-      // Frames in flight before the skip are forgiven: lag is measured again from here.
+      // The skipped interval is not lag (nothing was in flight): measure again from here.
       this.ackedUs = frame.captureTimeUs;
       this.send(frame);
       return Offer.Sent;
@@ -176,6 +182,7 @@ export class ViewerSession {
   }
 
   private remember(frame: HubFrame): void {
+    this.sentUs = frame.captureTimeUs;
     this.ringSeq[this.ringNext] = frame.sequence;
     this.ringUs[this.ringNext] = frame.captureTimeUs;
     this.ringNext = (this.ringNext + 1) % RING;
