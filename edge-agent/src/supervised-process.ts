@@ -28,6 +28,8 @@ export interface SupervisedProcessOptions {
   stallTimeoutMs: number;
   /** the first unit may take longer (a sensor or sound card opening) */
   firstOutputTimeoutMs: number;
+  /** what the stall errors call the missing output ("no frame"); default "nothing" */
+  missingOutput?: string;
   /** Called at every spawn; the sink reports complete units through SupervisedProcess.output(). */
   createSink: (run: SupervisedRun) => OutputSink;
   onStatus?: (status: CameraProcessStatus) => void;
@@ -65,8 +67,8 @@ interface Run extends SupervisedRun {
  * Keeps one capture process alive, independently of everything else in the agent: started,
  * restarted with exponential backoff when it exits, killed and restarted when it stops producing
  * output, until stop(). The process runs in its own process group (a `sh -c` pipeline, a wrapper
- * script and their children die together). Used by the audio source; the camera supervisor
- * implements the same policy with its own video-specific details.
+ * script and their children die together). Used by the camera and the audio source, so both
+ * recover the same way; what they capture and how it counts stays with them (sink and hooks).
  */
 export class SupervisedProcess {
   private readonly options: SupervisedProcessOptions;
@@ -200,7 +202,8 @@ export class SupervisedProcess {
     if (run !== this.current) return;
     const { name, log } = this.options;
     const silentMs = Math.round(performance.now() - (run.lastOutputAt ?? run.startedAt));
-    this.options.onError?.(run.firstOutputAt === null ? `${name} produced nothing in ${silentMs} ms` : `${name} stalled: nothing for ${silentMs} ms`);
+    const missing = this.options.missingOutput ?? 'nothing';
+    this.options.onError?.(run.firstOutputAt === null ? `${name} produced ${missing} in ${silentMs} ms` : `${name} stalled: ${missing} for ${silentMs} ms`);
     log.warn({ silentMs, pid: run.child.pid }, `${name} stalled, restarting it`);
     this.setStatus('stalled');
     this.kill(run);
