@@ -169,9 +169,11 @@ test(`browser audio: unmute, audio and video clocks within ${MAX_SKEW_MS} ms for
   await screenshot(page, 'e2e-audio-02-after-sync-run');
 
   assert.ok(first && last, 'samples were taken');
-  assert.ok(misses.length <= 1, `sound stopped during the run:\n${misses.join('\n')}`);
+  // A re-anchor (the audio lag grows when sound arrives later than ever before) can leave a moment
+  // of silence; that is not a sync error, but it must stay rare.
+  assert.ok(misses.length <= Math.max(1, samples.length * 0.03), `sound stopped during the run:\n${misses.join('\n')}`);
   const worst = samples.filter((x) => Math.abs(x.diffMs) >= MAX_SKEW_MS);
-  assert.equal(worst.length, 0, `samples out of sync (${summary}):\n${worst.map((x) => `${x.diffMs.toFixed(1)} ms`).join(', ')}`);
+  assert.equal(worst.length, 0, `samples out of sync (${summary}):\n${worst.map((x) => `${x.diffMs.toFixed(1)} ms (sample ${samples.indexOf(x)}: shown ${x.s.framesShown}, latency ${x.s.latencyMs?.toFixed(0)} ms, lag ${x.s.audioLagMs} ms, resyncs ${x.s.audioResyncs}, dropped ${x.s.audioFramesDropped})`).join('\n')}`);
   assert.ok(last.audioFramesDecoded > first.audioFramesDecoded + (SYNC_SECONDS - 2) * 40, `audio kept decoding: ${first.audioFramesDecoded} -> ${last.audioFramesDecoded}`);
   assert.ok(last.videoClockUs! - first.videoClockUs! > (SYNC_SECONDS - 2) * 1e6, 'video kept advancing');
   assert.ok(last.framesShown > first.framesShown + (SYNC_SECONDS - 2) * 20, `frames shown ${first.framesShown} -> ${last.framesShown}`);
@@ -183,5 +185,22 @@ test(`browser audio: unmute, audio and video clocks within ${MAX_SKEW_MS} ms for
     assert.equal(await page.getByTestId('player-mute').getAttribute('aria-pressed'), 'true');
     const s = await avStats(page, loud.id);
     assert.equal(s.audioPlaying, false);
+  });
+
+  await step(page, 'the jmuxer/MSE path plays both tracks (the fallback without AudioDecoder)', async () => {
+    await page.goto(`${relay.url}/cameras/${loud.id}?player=mse`);
+    const live = await expectLiveVideo(page, { cameraId: loud.id, minFrames: 5, timeoutMs: 30_000 });
+    assert.equal(live.path, 'mse');
+    await page.getByTestId('player-mute').click();
+    assert.equal(await page.getByTestId('player-mute').getAttribute('aria-pressed'), 'false');
+    await page.waitForFunction(
+      () => {
+        const v = document.querySelector<HTMLVideoElement & { webkitAudioDecodedByteCount?: number }>('video');
+        return !!v && !v.muted && !v.paused && (v.webkitAudioDecodedByteCount ?? 1) > 0;
+      },
+      undefined,
+      { timeout: 10_000, polling: 200 },
+    );
+    await expectLiveVideo(page, { cameraId: loud.id, minFrames: 5 });
   });
 });

@@ -17,7 +17,16 @@ import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererS
  * - Decoder trouble (a <video> error, jmuxer's InvalidStateError): throw jmuxer away, make a new one,
  *   start again at the next keyframe; a burst of resets backs off so it cannot loop hot.
  * - iOS 17.1+ has ManagedMediaSource only: jmuxer picks it; the video gets disableRemotePlayback.
+ * - Sound ('both' mode, browsers without WebCodecs AudioDecoder): jmuxer builds its MediaSource only
+ *   once it has samples of both tracks, and a <video> with two tracks plays only as far as both are
+ *   buffered, so a camera whose audio stops (microphone unplugged, audio process restarting) would
+ *   freeze the picture. No audio for AUDIO_GONE_MS while video flows: start over video-only; audio
+ *   flowing again for AUDIO_BACK_MS: start over with both. (A microphone that is merely quiet still
+ *   sends AAC frames of silence and changes nothing.)
  */
+
+const AUDIO_GONE_MS = 1000;
+const AUDIO_BACK_MS = 1000;
 
 const CHASE_INTERVAL_MS = 200;
 const CATCH_UP_S = 0.2;
@@ -71,6 +80,12 @@ export class MseRenderer implements Renderer {
   private muxerReady = false;
   private held: IncomingFrame[] = [];
   private mode: 'video' | 'both' = 'video';
+  /** the stream has audio and we play it (init.audio and the audio option) */
+  private audioWanted = false;
+  /** performance.now() of the last audio frame fed, or of the start of 'both' mode */
+  private lastAudioAt = 0;
+  /** audio came back after a gap (video-only meanwhile) since this performance.now(), 0 = not */
+  private audioBackSince = 0;
   private framerate = 30;
   private waitingForKeyframe = true;
   private lastCaptureUs = -1;
@@ -131,7 +146,10 @@ export class MseRenderer implements Renderer {
 
   init(init: InitMessage): void {
     const framerate = init.video.framerate > 0 ? init.video.framerate : 30;
-    const mode = init.audio && this.audioEnabled ? 'both' : 'video';
+    this.audioWanted = init.audio !== null && this.audioEnabled;
+    this.lastAudioAt = performance.now();
+    this.audioBackSince = 0;
+    const mode = this.audioWanted ? 'both' : 'video';
     const changed = this.jmuxer !== null && (mode !== this.mode || framerate !== this.framerate);
     this.framerate = framerate;
     this.mode = mode;
@@ -200,7 +218,21 @@ export class MseRenderer implements Renderer {
   }
 
   pushAudio(frame: IncomingFrame): void {
-    if (this.destroyed || this.mode !== 'both' || !this.jmuxer || this.waitingForKeyframe) return;
+    if (this.destroyed || !this.audioWanted) return;
+    const now = performance.now();
+    if (this.mode === 'video') {
+      // Video-only since the audio went away: back to both once it flows steadily again.
+      if (!this.audioBackSince || now - this.lastAudioAt > AUDIO_GONE_MS / 2) this.audioBackSince = now;
+      this.lastAudioAt = now;
+      if (now - this.audioBackSince >= AUDIO_BACK_MS) {
+        this.audioBackSince = 0;
+        this.mode = 'both';
+        this.recreate();
+      }
+      return;
+    }
+    this.lastAudioAt = now;
+    if (!this.jmuxer || this.waitingForKeyframe) return;
     let durationUs = 0;
     for (let offset = 0; offset + ADTS_HEADER_BYTES <= frame.payload.length && isAdtsSync(frame.payload, offset); ) {
       const adts = parseAdtsHeader(frame.payload, offset);
@@ -344,6 +376,7 @@ export class MseRenderer implements Renderer {
 
   private chase(): void {
     const video = this.element;
+    if (!this.destroyed) this.checkAudioGone();
     if (this.destroyed || !this.jmuxer || video.buffered.length === 0 || video.seeking) return;
     const end = video.buffered.end(video.buffered.length - 1);
     const behind = end - video.currentTime;
@@ -369,6 +402,16 @@ export class MseRenderer implements Renderer {
     } else if (video.playbackRate !== 1 && behind < CATCH_UP_S / 2) {
       video.playbackRate = 1;
     }
+  }
+
+  /** 'both' mode without audio for a while would freeze the picture: go video-only (see the top). */
+  private checkAudioGone(): void {
+    if (this.mode !== 'both' || this.framesFed === 0) return;
+    const now = performance.now();
+    if (now - this.lastAudioAt < AUDIO_GONE_MS) return;
+    this.mode = 'video';
+    this.audioBackSince = 0;
+    this.recreate();
   }
 
   /** Counts composited frames and reports which one is on screen (requestVideoFrameCallback). */

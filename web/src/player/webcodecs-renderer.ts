@@ -32,6 +32,9 @@ const ERROR_WINDOW_MS = 10_000;
 /** Frame metadata kept for decodes in flight; a decoder that loses frames must not grow this. */
 const MAX_IN_FLIGHT_META = 300;
 
+/** a decoded picture: straight from the decoder, or copied out of it while held for lip sync */
+type Picture = VideoFrame | ImageBitmap;
+
 interface FrameMeta {
   sequence: number;
   captureTimeUs: number;
@@ -57,11 +60,13 @@ export class WebCodecsRenderer implements Renderer {
   private newestCatchUp = -1;
   private catchUpInFlight = 0;
 
-  private pending: VideoFrame | null = null;
+  private pending: Picture | null = null;
   private pendingMeta: FrameMeta | undefined;
   /** lip-sync delay (ms) and the pictures waiting for their time */
   private delayMs = 0;
-  private delayed: { frame: VideoFrame; meta: FrameMeta; dueMs: number }[] = [];
+  private delayed: { frame: Picture; meta: FrameMeta; dueMs: number }[] = [];
+  /** bumped when held pictures are dropped, so conversions still in flight are discarded */
+  private delayEpoch = 0;
   /** smoothed performance.now() at decode - capture time (ms) */
   private decodeLatencyMs: number | null = null;
   private rafId = 0;
@@ -168,6 +173,7 @@ export class WebCodecsRenderer implements Renderer {
       const newest = this.delayed.pop();
       for (const d of this.delayed) d.frame.close();
       this.delayed = [];
+      this.delayEpoch++;
       if (newest) this.showNext(newest.frame, newest.meta);
     }
   }
@@ -255,19 +261,32 @@ export class WebCodecsRenderer implements Renderer {
     }
     if (this.delayMs > 0 && meta && !meta.catchUp && this.decodeLatencyMs !== null) {
       // Due at capture + smoothed decode latency + delay: the same instant live-audio.ts plays its sound.
-      this.delayed.push({ frame, meta, dueMs: meta.captureTimeUs / 1000 + this.decodeLatencyMs + this.delayMs });
-      while (this.delayed.length > MAX_DELAYED_FRAMES) {
-        const oldest = this.delayed.shift()!;
-        this.showNext(oldest.frame, oldest.meta);
-      }
-      if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+      const dueMs = meta.captureTimeUs / 1000 + this.decodeLatencyMs + this.delayMs;
+      // Held pictures are copied out of the decoder's VideoFrame pool at once: a held VideoFrame
+      // would stall the decoder (its pool is small), which raises decode latency, which raises dueMs.
+      const epoch = this.delayEpoch;
+      createImageBitmap(frame)
+        .then((bitmap) => {
+          if (this.destroyed || epoch !== this.delayEpoch || this.delayMs === 0) {
+            bitmap.close();
+            return;
+          }
+          this.delayed.push({ frame: bitmap, meta, dueMs });
+          while (this.delayed.length > MAX_DELAYED_FRAMES) {
+            const oldest = this.delayed.shift()!;
+            this.showNext(oldest.frame, oldest.meta);
+          }
+          if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+        })
+        .catch(() => {})
+        .finally(() => frame.close());
       return;
     }
     this.showNext(frame, meta);
   }
 
   /** Newest wins: a picture not yet painted is replaced, never queued. */
-  private showNext(frame: VideoFrame, meta: FrameMeta | undefined): void {
+  private showNext(frame: Picture, meta: FrameMeta | undefined): void {
     this.pending?.close();
     this.pending = frame;
     this.pendingMeta = meta;
@@ -292,8 +311,8 @@ export class WebCodecsRenderer implements Renderer {
     this.pendingMeta = undefined;
     if (!frame) return;
     try {
-      const width = frame.displayWidth;
-      const height = frame.displayHeight;
+      const width = 'displayWidth' in frame ? frame.displayWidth : frame.width;
+      const height = 'displayHeight' in frame ? frame.displayHeight : frame.height;
       if (this.element.width !== width || this.element.height !== height) {
         this.element.width = width;
         this.element.height = height;
@@ -331,6 +350,7 @@ export class WebCodecsRenderer implements Renderer {
     this.pending = null;
     for (const d of this.delayed) d.frame.close();
     this.delayed = [];
+    this.delayEpoch++;
     if (decoder && decoder.state !== 'closed') {
       try {
         decoder.close();
