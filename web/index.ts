@@ -1,13 +1,22 @@
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * The Node side of the web package: where the built app lives, and a build-if-stale step so
  * `npm start` and the tests work on a fresh clone (dist/ is not committed).
  */
 
-const WEB_DIR = fileURLToPath(new URL('.', import.meta.url));
+const WEB_DIR = findWebDir(fileURLToPath(new URL('.', import.meta.url)));
+
+/** This module's folder, or, when it is bundled into the relay (relay-server/dist), web/ beside it. */
+function findWebDir(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'src', 'player'))) return dir;
+    if (existsSync(join(dir, 'web', 'src', 'player'))) return join(dir, 'web');
+    if (dirname(dir) === dir) throw new Error(`no web/ package above ${start}`);
+  }
+}
 export const WEB_DIST_DIR = join(WEB_DIR, 'dist');
 /** Every file the relay serves; a missing one means "build". */
 export const WEB_DIST_FILES = ['index.html', 'app.js', 'app.css', 'favicon.svg'] as const;
@@ -43,7 +52,7 @@ export function webBuildIsStale(): boolean {
 
 async function buildIfStale(): Promise<void> {
   if (!webBuildIsStale()) return;
-  const buildScript = new URL('./build.mjs', import.meta.url).href;
+  const buildScript = pathToFileURL(join(WEB_DIR, 'build.mjs')).href;
   const { buildWeb } = (await import(buildScript)) as { buildWeb: (options?: { minify?: boolean }) => Promise<string[]> };
   await buildWeb();
 }
