@@ -14,7 +14,7 @@ import type { IncomingFrame } from './renderer.ts';
  * lagMs is how much later than that the sound can be played at the earliest: the audio path is
  * burstier than the video (the encoder and its pipe deliver AAC in blocks: ~200 ms behind the picture
  * with the fake microphone), so it is learnt from the chunks that arrive too late for their due time
- * (they are dropped; after a quarter second of that, lagMs grows by the worst lateness + 20 ms).
+ * (they are dropped; after a quarter second of that, lagMs grows by the worst lateness + 60 ms).
  * The sound is scheduled to be HEARD at due(); while it plays, the WebCodecs renderer holds each
  * picture until the same due() (`onDelay(lagMs)` -> renderer.setDelay). Muted, the delay is 0: the
  * video is at the live edge exactly as without audio; latency grows by lagMs only while sound is on.
@@ -44,7 +44,8 @@ const LATENCY_SMOOTHING = 0.05;
 const MAX_SCHEDULED = 64;
 /** Late chunks within this window teach the extra delay. */
 const LATE_WINDOW_MS = 2_000;
-const LATE_MARGIN_MS = 20;
+/** headroom added to the worst lateness seen: fewer re-learn steps (each is a moment of silence) */
+const LATE_MARGIN_MS = 60;
 const MAX_EXTRA_DELAY_MS = 1_000;
 /** Decoder errors in ERROR_WINDOW_MS after which audio gives up (video goes on). */
 const FATAL_ERRORS = 3;
