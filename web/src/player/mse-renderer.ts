@@ -11,7 +11,7 @@ import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererS
  *   access units with `isLastVideoFrameComplete` (else it holds the last NAL unit back until the next
  *   frame) and a real duration from the capture-time deltas (else it holds the whole frame back).
  * - MediaSource duration Infinity (Safari pauses on underflow otherwise).
- * - A chaser every 200 ms: more than CATCH_UP_S (0.2 s) behind the buffered end, play a little faster; more
+ * - A chaser every 200 ms: more than CATCH_UP_S (0.1 s) behind the buffered end, play a little faster; more
  *   than JUMP_S behind, seek to the end minus a small margin. On Safari seek instead of speeding up
  *   (it re-buffers on playbackRate changes). After the catch-up burst of a join, seek at once.
  * - Decoder trouble (a <video> error, jmuxer's InvalidStateError): throw jmuxer away, make a new one,
@@ -29,8 +29,12 @@ const AUDIO_GONE_MS = 1000;
 const AUDIO_BACK_MS = 1000;
 
 const CHASE_INTERVAL_MS = 200;
-const CATCH_UP_S = 0.2;
-const JUMP_S = 1.0;
+/** About three frames: MSE's own pipeline already holds one or two. */
+const CATCH_UP_S = 0.1;
+const JUMP_S = 0.5;
+/** waiting for the first live frame to be buffered before jumping to it */
+const JUMP_RETRY_MS = 20;
+const JUMP_ATTEMPTS = 50;
 const SAFARI_JUMP_S = 0.5;
 /** jmuxer's own "too far behind" seek, a backstop behind ours (it checks once a second). */
 const JMUXER_MAX_DELAY_MS = 1500;
@@ -369,9 +373,22 @@ export class MseRenderer implements Renderer {
     return Math.max(0.05, 1.5 / this.framerate);
   }
 
-  private jumpSoon(): void {
-    // The live frame is appended asynchronously (SourceBuffer update): jump once it is buffered.
-    window.setTimeout(() => this.jumpToLive(), 0);
+  /**
+   * The live frame is appended asynchronously (SourceBuffer update, after the whole catch-up GOP):
+   * jump once the buffer reaches what has been fed. Jumping earlier finds an empty or partial buffer
+   * and leaves playback up to a GOP behind, to be chased slowly at 1.1x.
+   */
+  private jumpSoon(attempt = 0): void {
+    window.setTimeout(
+      () => {
+        if (this.destroyed) return;
+        const buffered = this.element.buffered;
+        const endMs = buffered.length > 0 ? buffered.end(buffered.length - 1) * 1000 : 0;
+        if (endMs >= this.mediaMs - 2000 / this.framerate || attempt >= JUMP_ATTEMPTS) this.jumpToLive();
+        else this.jumpSoon(attempt + 1);
+      },
+      attempt === 0 ? 0 : JUMP_RETRY_MS,
+    );
   }
 
   private chase(): void {
