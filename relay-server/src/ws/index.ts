@@ -71,7 +71,8 @@ export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySock
 
   const heartbeat = startHeartbeat([agentServer, viewerServer], deps.heartbeatMs);
   const sweep = setInterval(() => {
-    for (const viewer of connections.viewers()) viewer.recheck();
+    const verdicts = new Map<string, boolean>();
+    for (const viewer of connections.viewers()) viewer.recheck(verdicts);
   }, GRANT_SWEEP_MS);
   sweep.unref();
 

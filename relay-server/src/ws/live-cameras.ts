@@ -17,7 +17,8 @@ export interface ViewerHandle {
   readonly grant: ViewerGrant;
   close(code: number, reason: string): void;
   /** re-checks the grant; closes the viewer when it no longer holds */
-  recheck(): void;
+  /** re-checks the grant; `verdicts` caches one answer per grant within a sweep */
+  recheck(verdicts?: Map<string, boolean>): void;
 }
 
 export class ConnectionRegistry implements LiveCameras {

@@ -56,14 +56,19 @@ export function acceptViewer(ws: WebSocket, grant: ViewerGrant, deps: ViewerDeps
     ws.close(code, reason);
   }
 
-  function recheck(): void {
+  function recheck(verdicts?: Map<string, boolean>): void {
     if (ended) return;
-    let valid: boolean;
-    try {
-      valid = deps.access.isGrantValid(grant);
-    } catch (err) {
-      log.warn({ err }, 'grant check failed; closing viewer');
-      valid = false;
+    // Viewers sharing a grant (500 viewers of one share link) share one database check per sweep.
+    const key = `${grant.kind}:${grant.id}:${grant.cameraId}`;
+    let valid = verdicts?.get(key);
+    if (valid === undefined) {
+      try {
+        valid = deps.access.isGrantValid(grant);
+      } catch (err) {
+        log.warn({ err }, 'grant check failed; closing viewer');
+        valid = false;
+      }
+      verdicts?.set(key, valid);
     }
     if (!valid) end(grantEndedCode(grant.kind), grant.kind === 'share' ? 'link expired or revoked' : 'session ended');
   }
