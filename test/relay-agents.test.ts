@@ -193,6 +193,32 @@ describe('relay agent ingest', () => {
     assert.equal((await agent2.closed).code, 4001);
   });
 
+  it('a share link made for 3 seconds shows video, then cuts its viewer off at expiry (4008)', async () => {
+    const camera = await relay.createCamera('three-seconds');
+    const agent = await ScriptedAgent.connect(relay.wsUrl, camera.credential);
+    let playing = true;
+    const loop = (async () => {
+      while (playing) await agent.play(10, 30);
+    })();
+    try {
+      const created = await relay.api('POST', `/api/cameras/${camera.id}/shares`, { expiresIn: 3, label: 'three seconds' }, relay.adminToken);
+      assert.equal(created.status, 201);
+      const viewer = await WsViewer.connect(relay.wsUrl, camera.id, created.json.token);
+      await viewer.untilVideoFrames(10);
+      const closed = await viewer.closed;
+      const lateMs = Date.now() - created.json.share.expiresAt;
+      assert.equal(closed.code, 4008);
+      assert.ok(lateMs >= -50 && lateMs < 1000, `closed ${lateMs} ms after expiry`);
+      assert.ok(viewer.videoFrames().length >= 30, `saw ${viewer.videoFrames().length} frames of video before the cut`);
+      // The link stays dead: a new connection with it is refused.
+      await assert.rejects(WsViewer.connect(relay.wsUrl, camera.id, created.json.token));
+    } finally {
+      playing = false;
+      await loop;
+      await agent.close();
+    }
+  });
+
   it('cuts share-link viewers off with 4008 when the link is revoked, after telling them when it expires', async () => {
     const camera = await relay.createCamera();
     const created = await relay.api('POST', `/api/cameras/${camera.id}/shares`, { expiresIn: 3600 }, relay.adminToken);
