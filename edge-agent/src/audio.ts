@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { isExecutable } from './camera-command.ts';
 import type { AudioFormat, CameraProcessStatus } from '@picam/protocol';
 import { resolveAudioCommand, type AudioConfig } from './audio-command.ts';
 import { AudioReader, type CapturedAudioFrame } from './audio-reader.ts';
@@ -102,11 +102,3 @@ export class AudioSource {
   }
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}

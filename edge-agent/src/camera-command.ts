@@ -4,7 +4,8 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 /** Newer Raspberry Pi OS images ship rpicam-vid; Bullseye-era images only libcamera-vid. */
 export const CAMERA_COMMANDS = ['rpicam-vid', 'libcamera-vid'] as const;
 
-function isExecutable(path: string): boolean {
+/** An executable file for this user (PATH look-ups of the camera and audio commands). */
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

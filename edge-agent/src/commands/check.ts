@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import WebSocket from 'ws';
 import { listAudioDevices } from '../audio-devices.ts';
 import { DEFAULT_AUDIO_CONFIG, resolveAudioCommand } from '../audio-command.ts';
-import { findCameraCommand } from '../camera-command.ts';
+import { findCameraCommand, isExecutable } from '../camera-command.ts';
 import { defaultConfigPath, readConfigFile, resolveRunConfig, type RunConfig } from '../config.ts';
 import { isAgentError } from '../errors.ts';
 import { isPi5Family, readBoardModel } from '../pi-model.ts';
@@ -111,14 +110,6 @@ async function checkAudio(flags: CheckFlags, env: NodeJS.ProcessEnv, config: Run
   else add(true, `audio encoder: ${resolved.command} (device ${audio?.device ?? 'default'})`);
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function formatReport(lines: CheckLine[]): string {
   const problems = lines.filter((l) => l.ok === false).length;
