@@ -250,7 +250,10 @@ export class WebCodecsRenderer implements Renderer {
     const meta = this.meta.get(frame.timestamp);
     this.meta.delete(frame.timestamp);
     if (meta?.catchUp) this.catchUpInFlight = Math.max(0, this.catchUpInFlight - 1);
-    if (this.destroyed || (meta?.catchUp && frame.timestamp !== this.newestCatchUp)) {
+    // Older catch-up pictures are not shown at their pace; but until anything is on screen, each one
+    // is a picture sooner than the live one after the whole GOP has decoded (first picture time).
+    const stale = meta?.catchUp === true && frame.timestamp !== this.newestCatchUp && this.framesShown > 0;
+    if (this.destroyed || stale) {
       frame.close();
       return;
     }
