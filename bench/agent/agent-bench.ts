@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,17 +55,15 @@ function newestMtime(dir: string): number {
 }
 
 /** The bundle a Pi runs when it is newer than every source file, else the source through tsx. */
+/** The agent as a Pi runs it: the single-file bundle, rebuilt first when older than its sources. */
 function agentCommand(): { args: string[]; entry: string } {
   const bundle = join(REPO_ROOT, 'edge-agent/dist/picam-agent.mjs');
-  try {
-    const built = statSync(bundle).mtimeMs;
-    if (built >= newestMtime(join(REPO_ROOT, 'edge-agent/src')) && built >= newestMtime(join(REPO_ROOT, 'protocol/src'))) {
-      return { args: [bundle], entry: 'edge-agent/dist/picam-agent.mjs (bundle)' };
-    }
-  } catch {
-    // not built
+  const built = statSync(bundle, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (built < newestMtime(join(REPO_ROOT, 'edge-agent/src')) || built < newestMtime(join(REPO_ROOT, 'protocol/src'))) {
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, 'edge-agent/build.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
+    if (result.status !== 0) throw new Error('building the agent bundle failed');
   }
-  return { args: ['--import', 'tsx', join(REPO_ROOT, 'edge-agent/src/cli.ts')], entry: 'edge-agent/src/cli.ts (tsx)' };
+  return { args: [bundle], entry: 'edge-agent/dist/picam-agent.mjs (bundle)' };
 }
 
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -378,11 +378,14 @@ export async function runBrowserLatency(options: BrowserLatencyOptions): Promise
           measurements.push(await measure(context, url, camLog, { label: `${path === 'mse' ? 'jmuxer' : 'WebCodecs'} ${res.name}`, path, resolution: res.name, seconds }, log));
           await context.close();
         }
-        if (options.soak && res.name === '720p') {
+        // Both player paths: jmuxer is the one known to grow memory and latency when left alone.
+        for (const path of options.soak && res.name === '720p' ? (['webcodecs', 'mse'] as const) : []) {
+          const name = path === 'mse' ? 'jmuxer' : 'WebCodecs';
           const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
           await context.request.post(`${relay.url}/api/auth/login`, { data: { username: 'admin', password: PASSWORD } });
-          log(`soak: WebCodecs 720p for ${options.soak} s...`);
-          measurements.push(await measure(context, `${relay.url}/cameras/${cam.id}`, camLog, { label: `WebCodecs 720p soak ${options.soak} s`, path: 'webcodecs', resolution: '720p', seconds: options.soak, soak: true }, log));
+          log(`soak: ${name} 720p for ${options.soak} s...`);
+          const url = `${relay.url}/cameras/${cam.id}${path === 'mse' ? '?player=mse' : ''}`;
+          measurements.push(await measure(context, url, camLog, { label: `${name} 720p soak ${options.soak} s`, path, resolution: '720p', seconds: options.soak!, soak: true }, log));
           await context.close();
         }
       } finally {
