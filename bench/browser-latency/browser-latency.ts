@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, request } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -12,6 +12,7 @@ import { FAKE_CAMERA_DIR } from '../lib/clips.ts';
 import { machineBusySeconds } from '../lib/proc.ts';
 import { quantile } from '../lib/stats.ts';
 import { ms, ratio, verdict, type BenchOptions, type Row } from '../lib/table.ts';
+import { api } from '../lib/relay.ts';
 
 /**
  * Camera write -> frame PRESENTED in headless Chromium, read from the displayed pixels: every clip
@@ -122,23 +123,6 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
   await exited;
   clearTimeout(timer);
-}
-
-function api(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = {};
-    if (data !== undefined) headers['content-type'] = 'application/json';
-    if (token) headers.authorization = `Bearer ${token}`;
-    const req = request(new URL(path, base), { method, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 const fakeCameraEnv = (logPath: string): NodeJS.ProcessEnv => {

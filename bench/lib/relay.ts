@@ -25,13 +25,13 @@ export interface BenchRelay {
   stop(): Promise<void>;
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   json: Record<string, unknown>;
 }
 
 /** One JSON request, from a chosen loopback source address (enrollment is rate-limited per address). */
-function api(url: string, method: string, path: string, body?: unknown, token?: string, localAddress?: string): Promise<Answer> {
+export function api(url: string, method: string, path: string, body?: unknown, token?: string, localAddress?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = {};
