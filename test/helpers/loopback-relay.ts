@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_CAMERA_SETTINGS, decodeFrame, type FrameHeader } from '@picam/protocol';
+import { waitForChange } from './wait-for-change.ts';
 
 /**
  * A stand-in relay for the agent's cross-process tests: a real `ws` server on 127.0.0.1 that
@@ -127,24 +128,7 @@ export class LoopbackRelay extends EventEmitter {
    * event; rejects after `timeoutMs` (a failure guard, not a wait).
    */
   waitFor<T>(check: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const evaluate = () => {
-        const value = check();
-        if (value === undefined || value === null || value === false) return;
-        cleanup();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.off('change', evaluate);
-      };
-      this.on('change', evaluate);
-      evaluate();
-    });
+    return waitForChange(this, check, timeoutMs, () => `timed out after ${timeoutMs} ms waiting for ${what}`);
   }
 
   /** Stops listening and drops every connection at once (like a crashed relay: no close frame). */

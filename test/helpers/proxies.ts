@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { SelfSignedCert } from './tls.ts';
+import { waitForChange } from './wait-for-change.ts';
 
 /**
  * Real processes on 127.0.0.1 for the infra, proxy and fault tests: the relay (restartable on the
@@ -537,24 +538,14 @@ export class LiveViewer extends EventEmitter {
     });
   }
 
-  waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const evaluate = () => {
-        if (!check()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`viewer: timed out after ${timeoutMs} ms waiting for ${what} (connections ${this.connections}, failed ${this.failedAttempts}, frames ${this.frames}, closes ${JSON.stringify(this.closes)})`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.off('change', evaluate);
-      };
-      this.on('change', evaluate);
-      evaluate();
-    });
+  async waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    await waitForChange(
+      this,
+      check,
+      timeoutMs,
+      () =>
+        `viewer: timed out after ${timeoutMs} ms waiting for ${what} (connections ${this.connections}, failed ${this.failedAttempts}, frames ${this.frames}, closes ${JSON.stringify(this.closes)})`,
+    );
   }
 
   /** Stops reconnecting and closes; resolves once the socket is gone. */
