@@ -90,7 +90,9 @@ export async function measureAgent(options: BenchOptions, clip: string): Promise
     }),
   );
   const command = agentCommand();
-  const agent = spawn(process.execPath, [...command.args, 'run', '--config', config, '--log-level', 'warn'], {
+  // --cpu-prof: the agent writes a V8 CPU profile of its whole life into bench/results/profiles/.
+  const profileArgs = process.env.PICAM_BENCH_AGENT_IMPORT ? ['--import', process.env.PICAM_BENCH_AGENT_IMPORT] : options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(REPO_ROOT, 'bench/results/profiles')}`] : [];
+  const agent = spawn(process.execPath, [...profileArgs, ...command.args, 'run', '--config', config, '--log-level', 'warn'], {
     cwd: dir,
     env: cleanEnv({ FAKE_CAMERA_CLIP: clip, FAKE_CAMERA_WRITE_LOG: writeLog }),
     stdio: ['ignore', 'ignore', 'inherit'],

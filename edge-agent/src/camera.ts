@@ -15,7 +15,7 @@ export interface CameraSupervisorOptions {
   log: Logger;
   stats: AgentStats;
   clock: CaptureClock;
-  tuning: Pick<Tuning, 'stallTimeoutMs' | 'cameraRestartMinMs' | 'cameraRestartMaxMs' | 'flushDelayMs'>;
+  tuning: Pick<Tuning, 'stallTimeoutMs' | 'cameraRestartMinMs' | 'cameraRestartMaxMs' | 'flushDelayMs' | 'drainFlush'>;
   onFrame: (frame: CapturedFrame) => void;
   onStatus?: (status: CameraProcessStatus) => void;
 }
@@ -57,6 +57,12 @@ export class CameraSupervisor {
           clock: options.clock,
           stats,
           flushDelayMs: tuning.flushDelayMs,
+          drainFlush: tuning.drainFlush !== 0,
+          onDrainFlushOff: () =>
+            log.warn(
+              { flushDelayMs: tuning.flushDelayMs },
+              'the camera paused in the middle of a frame: the frame was dropped up to the next keyframe, and frames now wait for a short pipe silence until the camera restarts',
+            ),
           onFrame: (frame) => {
             if (this.supervisor.output(run)) options.onFrame(frame);
           },

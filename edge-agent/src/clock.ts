@@ -8,7 +8,8 @@
  * Stamps are strictly increasing within one clock, whatever the wall clock does.
  */
 export class CaptureClock {
-  private anchorMs = Date.now() - performance.now();
+  /** epoch ms at performance.now() == 0: sub-millisecond precise, unlike Date.now() */
+  private anchorMs = performance.timeOrigin;
   private lastUs = 0;
 
   nowUs(): number {

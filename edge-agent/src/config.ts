@@ -158,8 +158,10 @@ export interface Tuning {
   /** no viewer for this long stops an on-demand camera */
   demandGraceMs: number;
   statsIntervalMs: number;
-  /** pipe silence that completes an access unit */
+  /** pipe silence that completes an access unit when completing on drain is off or untrusted */
   flushDelayMs: number;
+  /** 1: complete an access unit as soon as the camera pipe is drained (FrameReader); 0: only after flushDelayMs */
+  drainFlush: number;
   /** ws.bufferedAmount above this drops video to the next keyframe */
   queueLimitBytes: number;
   /** ping interval; two missed pongs end the connection */
@@ -178,6 +180,7 @@ export const DEFAULT_TUNING: Tuning = {
   demandGraceMs: 10_000,
   statsIntervalMs: 2_000,
   flushDelayMs: 2,
+  drainFlush: 1,
   queueLimitBytes: 2 * 1024 * 1024,
   pingIntervalMs: 20_000,
 };

@@ -15,14 +15,23 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 }
 
 /** A reader whose frames can be awaited one by one (event-driven, no sleeps). */
-function harness(): { reader: FrameReader; stats: AgentStats; next: () => Promise<CapturedFrame>; frames: CapturedFrame[] } {
+function harness(options: { flushDelayMs?: number; drainFlush?: boolean } = {}): {
+  reader: FrameReader;
+  stats: AgentStats;
+  next: () => Promise<CapturedFrame>;
+  frames: CapturedFrame[];
+  drainFlushOff: () => boolean;
+} {
   const stats = new AgentStats();
+  let drainFlushOff = false;
   const frames: CapturedFrame[] = [];
   let waiter: ((f: CapturedFrame) => void) | null = null;
   const reader = new FrameReader({
     clock: new CaptureClock(),
     stats,
-    flushDelayMs: 2,
+    flushDelayMs: options.flushDelayMs ?? 2,
+    ...(options.drainFlush === undefined ? {} : { drainFlush: options.drainFlush }),
+    onDrainFlushOff: () => (drainFlushOff = true),
     onFrame: (frame) => {
       frames.push(frame);
       const w = waiter;
@@ -31,8 +40,16 @@ function harness(): { reader: FrameReader; stats: AgentStats; next: () => Promis
     },
   });
   const next = () => new Promise<CapturedFrame>((resolve) => (waiter = resolve));
-  return { reader, stats, next, frames };
+  return { reader, stats, next, frames, drainFlushOff: () => drainFlushOff };
 }
+
+/** Lets the event loop go round `turns` times (each turn polls I/O once): no wall-clock wait. */
+async function loopTurns(turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** A silence timer this long never fires during a test: anything that comes out came out on drain. */
+const NEVER_MS = 3_600_000;
 
 test('one write per unit: each unit comes out whole after the pipe goes quiet, not a frame later', async () => {
   const { reader, next, stats } = harness();
@@ -52,6 +69,69 @@ test('one write per unit: each unit comes out whole after the pipe goes quiet, n
   reader.close();
   assert.equal(stats.framesCaptured, 40);
   assert.equal(stats.tornFrames, 0);
+});
+
+test('a unit is complete as soon as the pipe is drained, without waiting for the silence timer', async () => {
+  const { reader, next, stats } = harness({ flushDelayMs: NEVER_MS });
+  for (const unit of units.slice(0, 40)) {
+    const pending = next();
+    reader.push(unit.data);
+    const frame = await pending;
+    assert.ok(sameBytes(frame.data, unit.data));
+  }
+  reader.close();
+  assert.equal(stats.framesCaptured, 40);
+  assert.equal(stats.tornFrames, 0);
+});
+
+test('a unit written in pieces back to back (glibc blocks + tail) comes out whole', async () => {
+  const { reader, next, stats } = harness({ flushDelayMs: NEVER_MS });
+  const keyframe = units.find((u) => u.keyframe && u.data.length > 2 * 4096)!.data;
+  const pending = next();
+  // fwrite's pieces: one block, the remaining whole blocks, the tail; one loop turn apart at most.
+  const blocks = keyframe.length - (keyframe.length % 4096);
+  reader.push(keyframe.subarray(0, 4096));
+  await loopTurns(1);
+  reader.push(keyframe.subarray(4096, blocks));
+  reader.push(keyframe.subarray(blocks));
+  const frame = await pending;
+  assert.ok(sameBytes(frame.data, keyframe));
+  assert.equal(stats.tornFrames, 0);
+  reader.close();
+});
+
+test('a unit whose length so far is a whole number of stdio blocks is not completed on drain (more blocks may follow)', async () => {
+  const { reader, next, frames } = harness({ flushDelayMs: NEVER_MS });
+  const keyframe = units.find((u) => u.keyframe && u.data.length > 2 * 4096 && u.data.length % 4096 !== 0)!.data;
+  reader.push(keyframe.subarray(0, 2 * 4096));
+  await loopTurns(4); // a drain check would have completed it by now
+  assert.equal(frames.length, 0, 'not completed on drain');
+  const pending = next();
+  reader.push(keyframe.subarray(2 * 4096)); // the tail: now it completes on drain
+  assert.ok(sameBytes((await pending).data, keyframe));
+  reader.close();
+});
+
+test('a frame torn by a pause mid-write: dropped to the next keyframe, and the run falls back to the silence timer', async () => {
+  const { reader, next, stats, frames, drainFlushOff } = harness({ flushDelayMs: 2 });
+  const first = next();
+  reader.push(units[0]!.data);
+  await first;
+  const torn = units[1]!.data;
+  const half = Math.floor(torn.length / 2) | 1; // not a whole number of blocks
+  const early = next();
+  reader.push(torn.subarray(0, half));
+  await early; // completed on drain: the camera paused longer than two loop turns
+  reader.push(torn.subarray(half));
+  assert.equal(stats.tornFrames, 1);
+  assert.ok(drainFlushOff(), 'completing on drain is off after a tear');
+  // Units 2..29 are P-frames: dropped. Unit 30 is the next keyframe, now completed by the timer.
+  for (const unit of units.slice(2, 30)) reader.push(unit.data);
+  const resumed = next();
+  reader.push(units[30]!.data);
+  assert.ok(sameBytes((await resumed).data, units[30]!.data));
+  assert.equal(frames.length, 3);
+  reader.close();
 });
 
 test('arbitrary chunking of a burst still yields the same units', () => {

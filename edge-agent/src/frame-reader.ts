@@ -15,43 +15,67 @@ export interface FrameReaderOptions {
   clock: CaptureClock;
   stats: AgentStats;
   onFrame: (frame: CapturedFrame) => void;
-  /** pipe silence that completes a unit; the camera writes one frame per write (`--flush`) */
+  /** pipe silence that completes a unit when completing on drain is off or cannot be trusted */
   flushDelayMs: number;
+  /** complete a unit as soon as the pipe is drained (default true); see the class comment */
+  drainFlush?: boolean;
+  /** completing on drain tore a frame and is off for the rest of this camera run */
+  onDrainFlushOff?: () => void;
   maxAccessUnitBytes?: number;
   onOversize?: (error: ProtocolError) => void;
 }
+
+/**
+ * stdio writes a big fwrite() in whole blocks of this size, then the tail: a unit whose length so
+ * far is a multiple of it is likely mid-write, so it waits for the silence timer instead.
+ */
+const STDIO_BLOCK_BYTES = 4096;
 
 /**
  * Camera stdout -> access units. One reader per camera process, so a restart never glues the
  * tail of the old stream onto the new one.
  *
  * Latency: the splitter only knows a frame is complete when the next one starts, a whole frame
- * interval later. Since rpicam-vid writes each frame in one write, a short pipe silence means the
- * frame is complete: a single timer, re-armed on every chunk with `refresh()` (no allocation),
- * flushes the splitter then.
+ * interval later. rpicam-vid (`--flush`) writes each frame at once, so the reader completes the
+ * unit as soon as the pipe is drained: once it holds a picture, two event-loop turns (one more
+ * poll of the pipe) have passed with no new byte, and its length is not a whole number of stdio
+ * blocks (glibc's fwrite sends a big frame as blocks plus a tail, microseconds apart). That costs
+ * tens of microseconds instead of the ~2-3 ms a 2 ms timer costs. Where draining cannot be trusted
+ * (drainFlush off, or a block-sized unit), a short pipe silence (flushDelayMs) completes it.
  *
- * If the silence lied (a big frame written in pieces with a pause in between), the splitter
- * reports the late bytes as a torn frame; the frame already went out damaged, so everything up to
- * the next keyframe is dropped rather than decoded against it.
+ * If the completion lied (a loaded Pi paused the camera mid-frame), the splitter reports the late
+ * bytes as a torn frame; the frame already went out damaged, so everything up to the next keyframe
+ * is dropped rather than decoded against it, and this camera run falls back to the silence timer.
  */
 export class FrameReader {
   private readonly splitter: AccessUnitSplitter;
   private readonly options: FrameReaderOptions;
+  private drainFlush: boolean;
   private timer: NodeJS.Timeout | undefined;
   /** when the first byte of the unit still pending in the splitter was read; null: nothing pending */
   private pendingSinceUs: number | null = null;
   private lastStampUs = 0;
   private waitingForKeyframe = false;
   private closed = false;
+  /** chunks pushed so far: tells the drain check whether bytes came in while it waited */
+  private chunks = 0;
+  private chunksAtCheck = 0;
+  /** 0: no drain check scheduled; 1, 2: its first or second event-loop turn is scheduled */
+  private drainTurn = 0;
 
   constructor(options: FrameReaderOptions) {
     this.options = options;
+    this.drainFlush = options.drainFlush ?? true;
     this.splitter = new AccessUnitSplitter({
       ...(options.maxAccessUnitBytes === undefined ? {} : { maxAccessUnitBytes: options.maxAccessUnitBytes }),
       onError: (error) => options.onOversize?.(error),
       onTorn: () => {
         options.stats.tornFrames += 1;
         this.waitingForKeyframe = true;
+        if (this.drainFlush) {
+          this.drainFlush = false;
+          options.onDrainFlushOff?.();
+        }
       },
     });
   }
@@ -66,8 +90,8 @@ export class FrameReader {
       this.emit(unit.data, unit.keyframe, i === 0 && this.pendingSinceUs !== null ? this.pendingSinceUs : now);
     }
     if (units.length > 0 || this.pendingSinceUs === null) this.pendingSinceUs = now;
-    if (this.timer === undefined) this.timer = setTimeout(this.flush, this.options.flushDelayMs);
-    else this.timer.refresh();
+    this.chunks++;
+    this.scheduleCompletion();
   }
 
   /** The camera's stdout ended: whatever is pending is complete. */
@@ -83,6 +107,38 @@ export class FrameReader {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
+
+  private scheduleCompletion(): void {
+    const splitter = this.splitter;
+    if (this.drainFlush && splitter.pendingHasPicture && splitter.pendingBytes % STDIO_BLOCK_BYTES !== 0) {
+      if (this.drainTurn === 0) {
+        this.drainTurn = 1;
+        setImmediate(this.drainCheck);
+      }
+      return;
+    }
+    // Re-armed on every chunk with refresh() (no allocation): it fires after a quiet pipe.
+    if (this.timer === undefined) this.timer = setTimeout(this.flush, this.options.flushDelayMs);
+    else this.timer.refresh();
+  }
+
+  /**
+   * First turn: the poll phase that read the chunk is over; note the chunk count and wait one
+   * more turn, whose poll phase reads anything the camera wrote meanwhile. Second turn: nothing
+   * came, so the unit is complete; something came, so decide again.
+   */
+  private readonly drainCheck = (): void => {
+    if (this.closed) return;
+    if (this.drainTurn === 1) {
+      this.drainTurn = 2;
+      this.chunksAtCheck = this.chunks;
+      setImmediate(this.drainCheck);
+      return;
+    }
+    this.drainTurn = 0;
+    if (this.chunks !== this.chunksAtCheck) this.scheduleCompletion();
+    else if (this.drainFlush) this.flush();
+  };
 
   private readonly flush = (): void => {
     if (this.closed) return;

@@ -3,7 +3,6 @@ import {
   CloseCode,
   FRAME_HEADER_BYTES,
   Track,
-  encodeFrame,
   encodeMessage,
   isProtocolError,
   parseMessage,
@@ -11,8 +10,10 @@ import {
   type HelloMessage,
   type RelayToAgentMessage,
   type StatsMessage,
+  writeFrameHeader,
 } from '@picam/protocol';
 import { Backoff } from './backoff.ts';
+import { BufferPool } from './buffer-pool.ts';
 import type { Tuning } from './config.ts';
 import type { Logger } from './logger.ts';
 import { SendQueue } from './send-queue.ts';
@@ -39,6 +40,18 @@ export interface UplinkOptions {
 const MAX_INCOMING_BYTES = 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 2_000;
+const FRAME_SEND_OPTIONS = { binary: true, compress: false } as const;
+
+/**
+ * An all-zero masking key, which ws recognises and skips: no XOR pass over every video byte here,
+ * none in the relay's receiver, and no copy of the frame (ws copies a read-only buffer to mask it).
+ * RFC 6455 asks clients for unpredictable keys so that script in a *browser* cannot craft bytes
+ * that an old transparent proxy would misread; this client sends camera bytes, not
+ * attacker-chosen ones, and on wss:// (what the docs deploy) the key is inside TLS anyway.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
 
 /**
  * The outbound WebSocket to the relay: connects, says hello, sends one binary message per frame,
@@ -56,6 +69,8 @@ export class Uplink {
   private readonly options: UplinkOptions;
   private readonly backoff: Backoff;
   private readonly queue: SendQueue;
+  /** frames are built in reused buffers; their bytes stay in flight at most up to the queue budget */
+  private readonly buffers: BufferPool;
   private readonly sequences = new Map<Track, number>();
   /** the socket being connected or open */
   private socket: WebSocket | null = null;
@@ -74,6 +89,7 @@ export class Uplink {
     this.options = options;
     this.backoff = new Backoff({ initialMs: options.tuning.reconnectMinMs, maxMs: options.tuning.reconnectMaxMs });
     this.queue = new SendQueue(options.tuning.queueLimitBytes);
+    this.buffers = new BufferPool(Math.min(options.tuning.queueLimitBytes, 4 * 1024 * 1024));
   }
 
   get connected(): boolean {
@@ -106,7 +122,13 @@ export class Uplink {
     }
     const sequence = this.sequences.get(track) ?? 0;
     this.sequences.set(track, (sequence + 1) >>> 0);
-    ws.send(encodeFrame({ track, keyframe: flagged, catchUp: false, sequence, captureTimeUs }, payload), { binary: true, compress: false });
+    const bytes = FRAME_HEADER_BYTES + payload.byteLength;
+    const buffer = this.buffers.acquire(bytes);
+    const message = buffer.subarray(0, bytes);
+    writeFrameHeader(message, { track, keyframe: flagged, catchUp: false, sequence, captureTimeUs });
+    message.set(payload, FRAME_HEADER_BYTES);
+    // The callback runs once the socket has the bytes (or failed): only then is the buffer free.
+    ws.send(message, FRAME_SEND_OPTIONS, () => this.buffers.release(buffer));
     if (video) this.options.stats.framesSent += 1;
     return true;
   }
@@ -154,6 +176,7 @@ export class Uplink {
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       maxPayload: MAX_INCOMING_BYTES,
       followRedirects: false,
+      generateMask: zeroMask,
     });
     this.socket = ws;
     let openedAt: number | null = null;

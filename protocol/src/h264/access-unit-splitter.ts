@@ -99,11 +99,22 @@ export class AccessUnitSplitter {
       const base = this.received;
       this.parts.push(chunk);
       this.received += chunk.length;
-      for (let i = 0; i < chunk.length; i++) this.step(chunk[i]!, base + i);
+      this.scan(chunk, base);
       this.checkOversize();
       this.trim();
     }
     return this.finish();
+  }
+
+  /** Bytes of the unit being collected so far (0 after flush() or while dropping one). */
+  get pendingBytes(): number {
+    if (this.discarding || this.phase === Phase.Seeking || this.phase === Phase.AwaitStart) return 0;
+    return this.received - this.auStart;
+  }
+
+  /** The unit being collected holds a slice: flush() now would emit a picture, not parameter sets alone. */
+  get pendingHasPicture(): boolean {
+    return !this.discarding && (this.auHasVcl || this.phase === Phase.SliceByte);
   }
 
   /**
@@ -130,6 +141,32 @@ export class AccessUnitSplitter {
     this.phase = Phase.AwaitStart;
     this.checkTorn = true;
     return this.finish();
+  }
+
+  /**
+   * Runs the byte machine over a chunk. Inside NAL payload only start codes matter, and every
+   * start code ends in 0x01, so the scan jumps from one 0x01 to the next with a native byte search
+   * (memchr in Node: ~20x faster than a JS loop on 1080p frames) and looks back at the zeros in
+   * front of it; everywhere else (NAL headers, the byte after a flush) it steps byte by byte.
+   */
+  private scan(chunk: Uint8Array, base: number): void {
+    const length = chunk.length;
+    let i = 0;
+    while (i < length) {
+      if (this.phase !== Phase.Payload) {
+        this.step(chunk[i]!, base + i);
+        i++;
+        continue;
+      }
+      const one = indexOfByte(chunk, 1, i);
+      if (one < 0) {
+        this.zeros = zeroRunBefore(chunk, length, i, this.zeros);
+        return;
+      }
+      this.zeros = zeroRunBefore(chunk, one, i, this.zeros);
+      this.step(1, base + one);
+      i = one + 1;
+    }
   }
 
   private step(b: number, pos: number): void {
@@ -324,4 +361,30 @@ export class AccessUnitSplitter {
     }
     return out;
   }
+}
+
+/**
+ * Node's Buffer#indexOf is memchr and works on any Uint8Array; browsers get the typed array's own
+ * indexOf. (The splitter is shared with the web build, which has no Buffer.)
+ */
+const nativeIndexOf: (this: Uint8Array, value: number, from: number) => number =
+  (globalThis as { Buffer?: { prototype: { indexOf: (value: number, from: number) => number } } }).Buffer?.prototype.indexOf ??
+  Uint8Array.prototype.indexOf;
+
+function indexOfByte(bytes: Uint8Array, value: number, from: number): number {
+  return nativeIndexOf.call(bytes, value, from);
+}
+
+/**
+ * Length (capped at 3, all a start code can use) of the run of 0x00 bytes ending just before
+ * `end`, looking no further back than `start`; `carried` is the run before `start`.
+ */
+function zeroRunBefore(bytes: Uint8Array, end: number, start: number, carried: number): number {
+  let run = 0;
+  let k = end - 1;
+  while (k >= start && bytes[k] === 0 && run < 3) {
+    run++;
+    k--;
+  }
+  return k < start ? Math.min(3, run + carried) : run;
 }

@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import * as zm from 'zod/mini';
 import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings } from '@picam/protocol';
 import { ApiError, cameraNotFound, forbidden } from '../errors.ts';
 import { audit } from '../db/audit.ts';
@@ -43,9 +44,10 @@ export const displayName = z
   .string()
   .max(100)
   .refine((s) => s.trim().length > 0, 'must not be blank');
-const settingsPatch = cameraSettingsSchema.partial().strict();
-const createBody = z.object({ name: displayName, settings: settingsPatch.optional() }).strict();
-const patchBody = z.object({ name: displayName.optional(), settings: settingsPatch.optional() }).strict();
+// The protocol's schemas are zod/mini (small agent bundle): build the patch shape from them with mini.
+const settingsPatch = zm.partial(zm.strictObject(cameraSettingsSchema.shape));
+const createBody = z.object({ name: displayName, settings: z.optional(settingsPatch) }).strict();
+const patchBody = z.object({ name: displayName.optional(), settings: z.optional(settingsPatch) }).strict();
 
 function mergeSettings(base: CameraSettings, patch: Partial<CameraSettings> | undefined): CameraSettings {
   const merged = cameraSettingsSchema.safeParse({ ...base, ...patch });
