@@ -51,7 +51,7 @@ async function connect(targets: CameraTarget[]): Promise<void> {
     targets.map(
       (t, i) =>
         new Promise<void>((resolve, reject) => {
-          const ws = new WebSocket(t.url, { headers: t.headers, perMessageDeflate: false });
+          const ws = new WebSocket(t.url, { headers: t.headers, perMessageDeflate: false, generateMask: (mask) => mask.fill(0) });
           ws.once('open', () => {
             ws.send(JSON.stringify(hello()));
             cams.push({ ws, cursor: 0, sequence: 0, phaseMs: (i * 1000) / fps / targets.length, n: 0 });

@@ -20,6 +20,12 @@ export interface CameraSupervisorOptions {
   onStatus?: (status: CameraProcessStatus) => void;
 }
 
+/**
+ * The camera's stdout is read into one buffer of this size (no allocation per read); a 1080p
+ * keyframe fits in one or two reads.
+ */
+const READ_BUFFER_BYTES = 256 * 1024;
+
 /** libcamera takes a moment to open the sensor: the first frame gets longer than the stall timeout. */
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
 
@@ -52,8 +58,10 @@ export class CameraSupervisor {
       stallTimeoutMs: tuning.stallTimeoutMs,
       firstOutputTimeoutMs: FIRST_FRAME_TIMEOUT_MS,
       missingOutput: 'no frame',
+      readBufferBytes: READ_BUFFER_BYTES,
       createSink: (run) =>
         new FrameReader({
+          reusedChunks: true,
           clock: options.clock,
           stats,
           flushDelayMs: tuning.flushDelayMs,

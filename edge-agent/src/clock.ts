@@ -12,10 +12,16 @@ export class CaptureClock {
   private anchorMs = performance.timeOrigin;
   private lastUs = 0;
 
+  /** the wall clock is compared at most once a second: reading it per pipe read showed in profiles */
+  private nextWallCheckMs = 0;
+
   nowUs(): number {
     const monotonicMs = performance.now();
-    const wallMs = Date.now();
-    if (Math.abs(wallMs - (this.anchorMs + monotonicMs)) > 1000) this.anchorMs = wallMs - monotonicMs;
+    if (monotonicMs >= this.nextWallCheckMs) {
+      this.nextWallCheckMs = monotonicMs + 1000;
+      const wallMs = Date.now();
+      if (Math.abs(wallMs - (this.anchorMs + monotonicMs)) > 1000) this.anchorMs = wallMs - monotonicMs;
+    }
     const us = Math.round((this.anchorMs + monotonicMs) * 1000);
     this.lastUs = us > this.lastUs ? us : this.lastUs + 1;
     return this.lastUs;

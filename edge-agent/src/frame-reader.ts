@@ -4,7 +4,10 @@ import type { AgentStats } from './stats.ts';
 
 /** One access unit as read from the camera, stamped when its bytes were read. */
 export interface CapturedFrame {
-  /** Annex-B bytes, byte-identical to what the camera wrote. */
+  /**
+   * Annex-B bytes, byte-identical to what the camera wrote. With `reusedChunks`, valid only
+   * during the onFrame call (copy to keep).
+   */
   data: Uint8Array;
   keyframe: boolean;
   /** microseconds since the Unix epoch */
@@ -23,6 +26,8 @@ export interface FrameReaderOptions {
   onDrainFlushOff?: () => void;
   maxAccessUnitBytes?: number;
   onOversize?: (error: ProtocolError) => void;
+  /** pushed chunks are views of one reused read buffer (see AccessUnitSplitter) */
+  reusedChunks?: boolean;
 }
 
 /**
@@ -68,6 +73,7 @@ export class FrameReader {
     this.drainFlush = options.drainFlush ?? true;
     this.splitter = new AccessUnitSplitter({
       ...(options.maxAccessUnitBytes === undefined ? {} : { maxAccessUnitBytes: options.maxAccessUnitBytes }),
+      reusedChunks: options.reusedChunks ?? false,
       onError: (error) => options.onOversize?.(error),
       onTorn: () => {
         options.stats.tornFrames += 1;

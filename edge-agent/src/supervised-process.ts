@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { CameraProcessStatus } from '@picam/protocol';
 import { Backoff } from './backoff.ts';
+import { openCaptureSocket, type CaptureSocket } from './capture-socket.ts';
 import type { Logger } from './logger.ts';
 
 /** What to run next; looked up before every start so a fixed PATH or new settings need no agent restart. */
@@ -9,7 +10,8 @@ export type SupervisedCommand = { command: string; args: string[] } | { error: s
 
 /** One run's reader of stdout: a fresh one per process, so a restart never glues two streams together. */
 export interface OutputSink {
-  push(chunk: Buffer): void;
+  /** With `readBufferBytes` set, `chunk` is a view of a reused buffer: copy what must outlive the call. */
+  push(chunk: Uint8Array): void;
   /** stdout ended: whatever is pending is complete */
   end(): void;
   /** the process is gone: discard what is pending */
@@ -39,6 +41,11 @@ export interface SupervisedProcessOptions {
   onRestart?: () => void;
   /** stderr lines this returns true for are logged at debug (per-frame progress chatter) */
   quietStderr?: (line: string) => boolean;
+  /**
+   * Read stdout into one reused buffer of this size (a CaptureSocket) instead of a fresh buffer
+   * per read: for a high-rate stream such as video. The sink must then copy what it keeps.
+   */
+  readBufferBytes?: number;
 }
 
 /** A run that produced output for this long was healthy: its exit starts the backoff over. */
@@ -47,6 +54,8 @@ const HEALTHY_RUN_MS = 30_000;
 const FAILED_AFTER_ATTEMPTS = 5;
 /** SIGTERM first; a process that ignores it for this long gets SIGKILL. */
 const KILL_GRACE_MS = 2_000;
+/** After the process is gone, its last bytes may still be in the capture socket: read them first, briefly. */
+const DRAIN_AFTER_EXIT_MS = 1_000;
 
 export interface SupervisedRun {
   readonly child: ChildProcess;
@@ -78,6 +87,8 @@ export class SupervisedProcess {
   private restartTimer: NodeJS.Timeout | undefined;
   private failedStarts = 0;
   private stopWaiters: Array<() => void> = [];
+  /** a capture socket is being opened: the process starts (with fresh arguments) once it is */
+  private opening = false;
   private statusValue: CameraProcessStatus = 'idle';
   /** the command last run */
   command: string | null = null;
@@ -153,11 +164,38 @@ export class SupervisedProcess {
 
   private spawnRun(): void {
     this.clearRestartTimer();
+    if (this.opening) return; // the start under way reads the command and arguments afresh
+    const bufferBytes = this.options.readBufferBytes;
+    if (bufferBytes === undefined) {
+      this.launch(null);
+      return;
+    }
+    this.opening = true;
+    let sink: OutputSink | null = null;
+    openCaptureSocket(bufferBytes, (chunk) => sink?.push(chunk)).then(
+      (socket) => {
+        this.opening = false;
+        if (!this.wanted) {
+          socket.destroy();
+          return;
+        }
+        sink = this.launch(socket);
+      },
+      (error: Error) => {
+        this.opening = false;
+        if (this.wanted) this.fail(`cannot open a socket for the ${this.options.name}'s output: ${error.message}`);
+      },
+    );
+  }
+
+  /** Starts the process; returns the run's sink, or null if it could not start. */
+  private launch(socket: CaptureSocket | null): OutputSink | null {
     const { log, name } = this.options;
     const resolved = this.options.resolve();
     if ('error' in resolved) {
+      socket?.destroy();
       this.fail(resolved.error);
-      return;
+      return null;
     }
     const { command, args } = resolved;
     this.command = command;
@@ -165,10 +203,14 @@ export class SupervisedProcess {
     log.info({ command, args }, `starting the ${name}`);
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.options.env ?? process.env, detached: true });
+      child = spawn(command, args, { stdio: ['ignore', socket?.childEnd ?? 'pipe', 'pipe'], env: this.options.env ?? process.env, detached: true });
     } catch (error) {
+      socket?.destroy();
       this.fail(`cannot start ${command}: ${(error as Error).message}`);
-      return;
+      return null;
+    } finally {
+      // The child has its own copy now; ours would keep the socket open after the child exits.
+      socket?.releaseChildEnd();
     }
     const base: SupervisedRun = { child, startedAt: performance.now() };
     const run: Run = {
@@ -185,17 +227,34 @@ export class SupervisedProcess {
     run.sink = this.options.createSink(run);
     run.stallTimer = setTimeout(() => this.onStall(run), Math.max(this.options.firstOutputTimeoutMs, this.options.stallTimeoutMs));
 
-    child.stdout?.on('data', (chunk: Buffer) => run.sink.push(chunk));
-    child.stdout?.on('end', () => run.sink.end());
+    // With a capture socket, the output ends when the socket does (the child's 'close' does not
+    // wait for a stream it does not own): the run ends once both are done, or the grace is over.
+    let outputDone: Promise<void>;
+    if (socket === null) {
+      child.stdout?.on('data', (chunk: Buffer) => run.sink.push(chunk));
+      child.stdout?.on('end', () => run.sink.end());
+      outputDone = Promise.resolve();
+    } else {
+      socket.reader.on('end', () => run.sink.end());
+      socket.reader.on('error', () => {}); // a reset socket ends the run like a closed one
+      outputDone = new Promise((resolve) => socket.reader.once('close', () => resolve()));
+    }
     if (child.stderr) createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => this.onStderr(run, line));
     let ended = false;
     const end = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
       if (ended) return;
       ended = true;
-      this.onEnded(run, code, signal, error);
+      let grace: NodeJS.Timeout | undefined;
+      const drained = new Promise<void>((resolve) => (grace = setTimeout(resolve, DRAIN_AFTER_EXIT_MS)));
+      void Promise.race([outputDone, drained]).then(() => {
+        clearTimeout(grace);
+        socket?.destroy();
+        this.onEnded(run, code, signal, error);
+      });
     };
     child.on('error', (error) => end(null, null, error));
     child.on('close', (code, signal) => end(code, signal));
+    return run.sink;
   }
 
   private onStall(run: Run): void {

@@ -135,6 +135,44 @@ test('random chunk sizes (seeded) and 1-byte chunks give the same units', () => 
   assertSameUnits(run(bytes).units, reference('640x480-baseline.h264'), '1-byte chunks');
 });
 
+test('reusedChunks: chunks read into ONE buffer that the caller overwrites give the same units', () => {
+  for (const c of CLIPS) {
+    const expected = reference(c.name);
+    for (const [seed, maxSize, flushEvery] of [
+      [5, 300, 0],
+      [6, 70_000, 0],
+      [7, 70_000, 3],
+    ] as const) {
+      const split = (reusedChunks: boolean) => {
+        const splitter = new AccessUnitSplitter({ reusedChunks });
+        const readBuffer = new Uint8Array(maxSize);
+        const units: AccessUnit[] = [];
+        // Units are valid until the next call: keep copies, as the agent's uplink does.
+        const keep = (out: AccessUnit[]) => units.push(...out.map((u) => ({ data: u.data.slice(), keyframe: u.keyframe })));
+        let pushes = 0;
+        for (const chunk of randomChunks(clip(c.name), prng(seed), maxSize)) {
+          if (reusedChunks) {
+            readBuffer.set(chunk);
+            keep(splitter.push(readBuffer.subarray(0, chunk.length)));
+            readBuffer.fill(0xa5); // the next read overwrites it
+          } else {
+            keep(splitter.push(chunk));
+          }
+          if (flushEvery > 0 && ++pushes % flushEvery === 0) keep(splitter.flush());
+        }
+        keep(splitter.flush());
+        return { units, torn: splitter.tornFrames };
+      };
+      const reused = split(true);
+      if (flushEvery === 0) assertSameUnits(reused.units, expected, `${c.name} seed ${seed}`);
+      // Flushes mid-frame tear frames: the same units and tears as with chunks that stay put.
+      const kept = split(false);
+      assertSameUnits(reused.units, kept.units, `${c.name} seed ${seed} flush every ${flushEvery}`);
+      assert.equal(reused.torn, kept.torn);
+    }
+  }
+});
+
 test('camera-like writes (one unit per push, flush on silence): same units, no false tears', () => {
   for (const c of CLIPS) {
     const expected = reference(c.name);

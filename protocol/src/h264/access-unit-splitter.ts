@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.ts';
-import { NalType } from './nal.ts';
+import { NalType, indexOfByte } from './nal.ts';
 
 /** One coded picture with everything in front of it (AUD, SPS, PPS, SEI), as Annex-B bytes. */
 export interface AccessUnit {
@@ -20,6 +20,12 @@ export interface AccessUnitSplitterOptions {
   onError?: (err: ProtocolError) => void;
   /** Called when bytes after a flush() continued the unit already emitted (a torn frame). */
   onTorn?: () => void;
+  /**
+   * The caller reuses its chunk buffers (one read buffer for a whole stream): the splitter copies
+   * the bytes it keeps into two buffers of its own, used in turn, before push() returns. Units are
+   * then only valid until the next push() or flush(): copy what must outlive that.
+   */
+  reusedChunks?: boolean;
 }
 
 export const DEFAULT_MAX_ACCESS_UNIT_BYTES = 4 * 1024 * 1024;
@@ -82,6 +88,11 @@ export class AccessUnitSplitter {
   private discarding = false; // oversize or torn: drop everything up to the next unit start
   private checkTorn = false; // after flush(): the first slice must begin a picture
 
+  private readonly reusedChunks: boolean;
+  /** with reusedChunks: where kept bytes live, two buffers used in turn (the other may hold units just emitted) */
+  private keep: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+  private keepTurn = 0;
+
   private out: AccessUnit[] = [];
   private events: PendingEvent[] = [];
 
@@ -91,6 +102,7 @@ export class AccessUnitSplitter {
     this.maxBytes = max;
     this.onError = options.onError;
     this.onTorn = options.onTorn;
+    this.reusedChunks = options.reusedChunks ?? false;
   }
 
   /** Feeds bytes; returns every unit this chunk completed, in stream order. */
@@ -102,6 +114,7 @@ export class AccessUnitSplitter {
       this.scan(chunk, base);
       this.checkOversize();
       this.trim();
+      if (this.reusedChunks) this.copyKeptBytes();
     }
     return this.finish();
   }
@@ -308,6 +321,24 @@ export class AccessUnitSplitter {
     this.auStart = Math.max(this.auStart, keep);
   }
 
+  /** The caller will overwrite its chunk: move the bytes still needed into a buffer of our own. */
+  private copyKeptBytes(): void {
+    const bytes = this.received - this.partsStart;
+    if (bytes === 0 || this.parts.length === 0) return;
+    this.keepTurn ^= 1;
+    let target = this.keep[this.keepTurn]!;
+    if (target.length < bytes) {
+      target = new Uint8Array(Math.max(bytes, 2 * target.length, 64 * 1024));
+      this.keep[this.keepTurn] = target;
+    }
+    let offset = 0;
+    for (const part of this.parts) {
+      target.set(part, offset);
+      offset += part.length;
+    }
+    this.parts = [target.subarray(0, bytes)];
+  }
+
   /** Copies (or views, if it lies in one chunk) stream bytes [from, to); parts must start at or before `from`. */
   private take(from: number, to: number): Uint8Array {
     let offset = this.partsStart;
@@ -361,18 +392,6 @@ export class AccessUnitSplitter {
     }
     return out;
   }
-}
-
-/**
- * Node's Buffer#indexOf is memchr and works on any Uint8Array; browsers get the typed array's own
- * indexOf. (The splitter is shared with the web build, which has no Buffer.)
- */
-const nativeIndexOf: (this: Uint8Array, value: number, from: number) => number =
-  (globalThis as { Buffer?: { prototype: { indexOf: (value: number, from: number) => number } } }).Buffer?.prototype.indexOf ??
-  Uint8Array.prototype.indexOf;
-
-function indexOfByte(bytes: Uint8Array, value: number, from: number): number {
-  return nativeIndexOf.call(bytes, value, from);
 }
 
 /**

@@ -30,6 +30,19 @@ export const NalType = {
 } as const;
 export type NalType = (typeof NalType)[keyof typeof NalType];
 
+/**
+ * Node's Buffer#indexOf is memchr and accepts any Uint8Array; browsers get the typed array's own
+ * (still several times faster than a JS loop over a frame).
+ */
+const nativeIndexOf: (this: Uint8Array, value: number, from: number) => number =
+  (globalThis as { Buffer?: { prototype: { indexOf: (value: number, from: number) => number } } }).Buffer?.prototype.indexOf ??
+  Uint8Array.prototype.indexOf;
+
+/** Index of the first `value` byte at or after `from`, or -1. */
+export function indexOfByte(bytes: Uint8Array, value: number, from: number): number {
+  return nativeIndexOf.call(bytes, value, from);
+}
+
 /** nal_unit_type from a NAL header byte (the first byte after the start code). */
 export function nalType(headerByte: number): number {
   return headerByte & 0x1f;
@@ -54,25 +67,25 @@ export function splitNalUnits(annexB: Uint8Array): Uint8Array[] {
   const units: Uint8Array[] = [];
   const n = annexB.length;
   let bodyStart = -1; // start of the NAL unit being read, -1 before the first start code
-  let zeros = 0; // length of the current run of 0x00 bytes
-  for (let i = 0; i < n; i++) {
-    const b = annexB[i]!;
-    if (b === 0) {
-      zeros++;
-      // `00 00 00` can never occur inside a NAL unit: the current one ended where this run began.
-      if (zeros === 3 && bodyStart >= 0) {
-        pushBody(units, annexB, bodyStart, i - 2);
-        bodyStart = -1;
-      }
-      continue;
+  // Only runs of 0x00 can end a NAL unit or begin a start code, so the scan jumps from one zero to
+  // the next with a native byte search and looks at each run and the byte after it.
+  let i = indexOfByte(annexB, 0, 0);
+  while (i >= 0) {
+    let end = i + 1;
+    while (end < n && annexB[end] === 0) end++;
+    const run = end - i;
+    // `00 00 00` never occurs inside a NAL unit, and `00 00 01` starts the next: either way the
+    // current one ended where the run began. Zeros at the very end are trailing zeros.
+    const startCode = run >= 2 && end < n && annexB[end] === 1;
+    if (bodyStart >= 0 && (run >= 3 || startCode || end === n)) {
+      pushBody(units, annexB, bodyStart, i);
+      bodyStart = -1;
     }
-    if (b === 1 && zeros >= 2) {
-      if (bodyStart >= 0) pushBody(units, annexB, bodyStart, i - 2);
-      bodyStart = i + 1;
-    }
-    zeros = 0;
+    if (startCode) bodyStart = end + 1;
+    if (end >= n - 1) break;
+    i = indexOfByte(annexB, 0, end + 1);
   }
-  if (bodyStart >= 0) pushBody(units, annexB, bodyStart, n - zeros);
+  if (bodyStart >= 0) pushBody(units, annexB, bodyStart, n);
   return units;
 }
 
