@@ -15,8 +15,10 @@ import { mib, ms, ratio, verdict, type BenchOptions, type Row } from '../lib/tab
  * else the TypeScript source through tsx) with the fake rpicam-vid on PATH streaming a 1080p30
  * 8 Mbit/s clip, to a loopback ws sink that stamps receive time. Latency = sink receive - camera
  * write (FAKE_CAMERA_WRITE_LOG), matched by sequence number and checked by payload size. CPU and
- * peak RSS of the agent process (not the camera). Beside it, the floor: the same camera piped into
- * `cat > /dev/null`, cat's CPU and RSS.
+ * peak RSS of the agent process (not the camera). Beside it, two floors: the same camera piped into
+ * `cat > /dev/null` (the issue's floor: no process can do less), and into `node-forwarder.mjs`, the
+ * least a Node process can do in the agent's place (each read sent as one WebSocket message to the
+ * same sink), which separates what the agent adds from what Node and a TCP socket cost.
  */
 
 export interface AgentMeasurement {
@@ -156,31 +158,40 @@ export async function measureAgent(options: BenchOptions, clip: string): Promise
   }
 }
 
-export async function measureCat(options: BenchOptions, clip: string): Promise<CatMeasurement> {
+/**
+ * The same camera piped into `consumer` (a shell command) for the window: CPU and peak RSS of the
+ * consumer process, found in the pipeline's process tree by `isConsumer(pid)`.
+ */
+async function measurePipeFloor(
+  options: BenchOptions,
+  clip: string,
+  consumer: string,
+  isConsumer: (pid: number) => boolean,
+): Promise<CatMeasurement> {
   const windowMs = options.quick ? 3000 : 60_000;
   const warmupMs = options.quick ? 500 : 2000;
   const quoted = [process.execPath, `${FAKE_CAMERA_DIR}rpicam-vid`, ...CAMERA_ARGS].map((a) => `'${a}'`).join(' ');
-  const shell = spawn('sh', ['-c', `${quoted} | cat > /dev/null`], { env: cleanEnv({ FAKE_CAMERA_CLIP: clip }), stdio: ['ignore', 'ignore', 'ignore'] });
+  const shell = spawn('sh', ['-c', `${quoted} | ${consumer}`], { env: cleanEnv({ FAKE_CAMERA_CLIP: clip }), stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = once(shell, 'exit');
   try {
-    let cat: number | undefined;
-    for (let i = 0; i < 50 && cat === undefined; i++) {
+    let pid: number | undefined;
+    for (let i = 0; i < 50 && pid === undefined; i++) {
       await sleep(100);
-      cat = processTree(shell.pid!).find((p) => {
+      pid = processTree(shell.pid!).find((p) => {
         try {
-          return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'cat';
+          return isConsumer(p);
         } catch {
           return false;
         }
       });
     }
-    if (cat === undefined) throw new Error('cat did not start');
+    if (pid === undefined) throw new Error(`${consumer} did not start`);
     await sleep(warmupMs);
-    const meter = new WindowMeter(cat, true);
+    const meter = new WindowMeter(pid, true);
     meter.start();
     await sleep(windowMs);
     const usage = meter.stop();
-    return { usage, lifetimePeakRssMiB: peakRssKiB(cat) / 1024, cpuSecondsPerMinute: (usage.cpuSeconds * 60) / usage.seconds };
+    return { usage, lifetimePeakRssMiB: peakRssKiB(pid) / 1024, cpuSecondsPerMinute: (usage.cpuSeconds * 60) / usage.seconds };
   } finally {
     for (const pid of processTree(shell.pid!).reverse()) {
       try {
@@ -193,7 +204,27 @@ export async function measureCat(options: BenchOptions, clip: string): Promise<C
   }
 }
 
-export function agentRows(a: AgentMeasurement, cat: CatMeasurement, clipMbps: number): Row[] {
+export function measureCat(options: BenchOptions, clip: string): Promise<CatMeasurement> {
+  return measurePipeFloor(options, clip, 'cat > /dev/null', (pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'cat');
+}
+
+/** The Node floor: camera | node node-forwarder.mjs, sending to the agent bench's sink. */
+export async function measureNodeForwarder(options: BenchOptions, clip: string): Promise<CatMeasurement> {
+  const sink = startHelper('../agent/sink-server.ts');
+  try {
+    const { url } = await sink.next<{ url: string }>('listening');
+    const script = join(REPO_ROOT, 'bench/agent/node-forwarder.mjs');
+    const wsUrl = `${url.replace(/^http/, 'ws')}/api/agent`;
+    // Its argv[1] is the script (the shell running the pipeline has it inside one `-c` argument).
+    return await measurePipeFloor(options, clip, `'${process.execPath}' '${script}' '${wsUrl}'`, (pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1] === script,
+    );
+  } finally {
+    await sink.stop();
+  }
+}
+
+export function agentRows(a: AgentMeasurement, cat: CatMeasurement, nodeFloor: CatMeasurement, clipMbps: number): Row[] {
   const name = `agent 1080p30 ${clipMbps.toFixed(1)} Mbit/s`;
   const cpuLabel = (s: number) => `${s < 0.1 ? s.toFixed(3) : s.toFixed(2)} s/min`;
   return [
@@ -222,6 +253,14 @@ export function agentRows(a: AgentMeasurement, cat: CatMeasurement, clipMbps: nu
       verdict: verdict(a.lifetimePeakRssMiB <= 60),
     },
     {
+      figure: `${name}: Node floor (camera | node forwarder -> same sink) CPU / peak RSS`,
+      value: `agent ${cpuLabel(a.cpuSecondsPerMinute)} / ${mib(a.lifetimePeakRssMiB)}`,
+      target: '-',
+      floor: `forwarder ${cpuLabel(nodeFloor.cpuSecondsPerMinute)} / ${mib(nodeFloor.lifetimePeakRssMiB)}`,
+      ratio: ratio(a.cpuSecondsPerMinute, nodeFloor.cpuSecondsPerMinute),
+      verdict: 'info',
+    },
+    {
       figure: `${name}: frames matched to camera writes`,
       value: `${a.frames - a.mismatched} of ${a.frames} in ${a.videoSeconds.toFixed(0)} s (${a.entry})`,
       target: 'all',
@@ -236,6 +275,7 @@ export interface AgentResult {
   rows: Row[];
   agent: AgentMeasurement;
   cat: CatMeasurement;
+  nodeFloor: CatMeasurement;
 }
 
 export async function runAgentBench(options: BenchOptions): Promise<AgentResult> {
@@ -248,5 +288,8 @@ export async function runAgentBench(options: BenchOptions): Promise<AgentResult>
   log(`agent floor: the same camera | cat > /dev/null...`);
   const cat = await measureCat(options, clip);
   log(`cat: cpu ${cat.cpuSecondsPerMinute.toFixed(3)} s/min, rss ${cat.lifetimePeakRssMiB.toFixed(1)} MB`);
-  return { rows: agentRows(agent, cat, clipMbps), agent, cat };
+  log(`agent Node floor: the same camera | node node-forwarder.mjs -> sink...`);
+  const nodeFloor = await measureNodeForwarder(options, clip);
+  log(`node forwarder: cpu ${nodeFloor.cpuSecondsPerMinute.toFixed(3)} s/min, rss ${nodeFloor.lifetimePeakRssMiB.toFixed(1)} MB`);
+  return { rows: agentRows(agent, cat, nodeFloor, clipMbps), agent, cat, nodeFloor };
 }

@@ -28,6 +28,7 @@ server.on('upgrade', (req, socket, head) => {
         texts++;
         return;
       }
+      if (data.length < 16) return; // the Node floor's raw reads carry no header
       const recvUs = epochMicrosNow();
       frames.push([data.readUInt32BE(4), Number(data.readBigUInt64BE(8)), recvUs, data.length - 16, data[2]! & 1]);
     });
