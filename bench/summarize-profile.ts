@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * `node --import tsx bench/summarize-profile.ts <file.cpuprofile> [top]`
+ * `node --import tsx bench/summarize-profile.ts <file.cpuprofile> [top] [--last=SECONDS]`
  *
  * Prints where a V8 CPU profile (from `--cpu-prof`) spent its samples: self time per function
  * (with its file and line) and per source (the package or file the function lives in), so a
@@ -21,7 +21,11 @@ interface CpuProfile {
   endTime: number;
 }
 
-const [file, topArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const lastArg = args.find((a) => a.startsWith('--last='));
+/** only the samples of the profile's last N seconds (the measured window, without start-up) */
+const lastUs = lastArg === undefined ? Infinity : Number(lastArg.slice('--last='.length)) * 1e6;
+const [file, topArg] = args.filter((a) => !a.startsWith('--'));
 if (file === undefined) {
   process.stderr.write('usage: summarize-profile.ts <file.cpuprofile> [top]\n');
   process.exit(2);
@@ -31,8 +35,12 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 
 const selfUs = new Map<number, number>();
+const totalUs = profile.timeDeltas.reduce((sum, d) => sum + d, 0);
+let elapsedUs = 0;
 for (let i = 0; i < profile.samples.length; i++) {
   const id = profile.samples[i]!;
+  elapsedUs += profile.timeDeltas[i] ?? 0;
+  if (totalUs - elapsedUs > lastUs) continue;
   selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
 }
 

@@ -171,7 +171,7 @@ async function measurePipeFloor(
   const windowMs = options.quick ? 3000 : 60_000;
   const warmupMs = options.quick ? 500 : 2000;
   const quoted = [process.execPath, `${FAKE_CAMERA_DIR}rpicam-vid`, ...CAMERA_ARGS].map((a) => `'${a}'`).join(' ');
-  const shell = spawn('sh', ['-c', `${quoted} | ${consumer}`], { env: cleanEnv({ FAKE_CAMERA_CLIP: clip }), stdio: ['ignore', 'ignore', 'inherit'] });
+  const shell = spawn('sh', ['-c', `${quoted} 2>/dev/null | ${consumer}`], { env: cleanEnv({ FAKE_CAMERA_CLIP: clip }), stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = once(shell, 'exit');
   try {
     let pid: number | undefined;

@@ -257,7 +257,7 @@ export async function runFanout(options: BenchOptions): Promise<FanoutResult> {
   const log = options.log ?? (() => {});
   const configs: FanoutConfig[] =
     options.viewers !== undefined
-      ? [{ cameras: 1, viewersPerCamera: options.viewers }]
+      ? [{ cameras: options.cameras ?? 1, viewersPerCamera: options.viewers }]
       : options.quick
         ? [{ cameras: 1, viewersPerCamera: 1 }, { cameras: 1, viewersPerCamera: 10 }, { cameras: 2, viewersPerCamera: 2 }]
         : [...FULL_SINGLE.map((v) => ({ cameras: 1, viewersPerCamera: v })), ...FULL_MULTI];

@@ -62,16 +62,20 @@ export interface BenchOptions {
   quick: boolean;
   /** write a CPU profile of the relay at the largest viewer count into bench/results/ */
   profile?: boolean;
-  /** fan-out: only the single-camera row with this many viewers (for profiling) */
+  /** fan-out: only the row with this many viewers per camera (for profiling) */
   viewers?: number;
+  /** fan-out: ... and this many cameras (default 1) */
+  cameras?: number;
   log?: (line: string) => void;
 }
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const viewers = argv.find((a) => a.startsWith('--viewers='));
+  const cameras = argv.find((a) => a.startsWith('--cameras='));
   return {
     quick: argv.includes('--quick'),
     profile: argv.includes('--cpu-prof'),
     ...(viewers ? { viewers: Number(viewers.slice('--viewers='.length)) } : {}),
+    ...(cameras ? { cameras: Number(cameras.slice('--cameras='.length)), viewers: viewers ? Number(viewers.slice('--viewers='.length)) : 1 } : {}),
   };
 }
