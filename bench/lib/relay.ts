@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,8 @@ export async function startBenchRelay(options: { cpuProfDir?: string } = {}): Pr
   ensureRelayBundle();
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-bench-relay-'));
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  // Extra V8/Node flags for the relay alone, for experiments (e.g. --trace-gc): PICAM_BENCH_RELAY_NODE_ARGS.
+  nodeArgs.push(...(process.env.PICAM_BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const child = spawn(process.execPath, [...nodeArgs, 'relay-server/bin/picam-relay.js', 'serve'], {
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn' },
@@ -82,6 +84,7 @@ export async function startBenchRelay(options: { cpuProfDir?: string } = {}): Pr
   });
   let output = '';
   child.stdout!.setEncoding('utf8');
+  if (process.env.PICAM_BENCH_RELAY_LOG) child.stdout!.pipe(createWriteStream(process.env.PICAM_BENCH_RELAY_LOG, { flags: 'a' }));
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (c: string) => (output += c));
   const exited = once(child, 'exit');
