@@ -69,6 +69,9 @@ function readWriteLog(path: string): Write[][] {
   return byIndex;
 }
 
+/** See the matching loop: a barcode seen less than this before its own write is a misread. */
+const MISREAD_WINDOW_MS = 3;
+
 /** The write of that index closest before the presentation (the loop is not in the barcode). */
 function writeFor(writes: Write[][], index: number, shownAt: number): Write | undefined {
   const list = writes[index];
@@ -275,7 +278,11 @@ async function measure(
   let unmatched = 0;
   for (const [index, shownAt] of frames) {
     const w = writeFor(writes, index, shownAt);
-    if (w) samples.push({ shownAt, latency: shownAt - w.epochMs });
+    // A presentation of index i just *before* the camera writes i again cannot be that write
+    // (nothing reaches the screen that fast) and matching it to the previous loop's write would
+    // read as a whole clip loop of latency: a misread barcode, counted as unmatched.
+    const misread = writes[index]?.some((next) => next.epochMs > shownAt && next.epochMs - shownAt < MISREAD_WINDOW_MS) ?? false;
+    if (w && !misread) samples.push({ shownAt, latency: shownAt - w.epochMs });
     else unmatched++;
   }
   const windowStart = firstAt + 1000;
