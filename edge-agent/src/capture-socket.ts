@@ -37,6 +37,7 @@ export async function openCaptureSocket(readBufferBytes: number, onChunk: (chunk
     server.listen(join(dir, 'capture.sock'));
     await once(server, 'listening');
     const accepted = once(server, 'connection') as Promise<[Socket]>;
+    accepted.catch(() => {}); // awaited below; if connecting fails first, its rejection goes nowhere
     const buffer = Buffer.allocUnsafe(readBufferBytes);
     reader = connect({
       path: join(dir, 'capture.sock'),
