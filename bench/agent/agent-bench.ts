@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
 import { startHelper, sleep, REPO_ROOT } from '../lib/children.ts';
+import { ensureBundle } from '../lib/bundles.ts';
 import { FAKE_CAMERA_DIR, clipBitrate, ensureAgentClip, loadUnits } from '../lib/clips.ts';
 import { WindowMeter, peakRssKiB, processTree, type WindowUsage } from '../lib/proc.ts';
 import { quantile } from '../lib/stats.ts';
@@ -46,26 +47,10 @@ export interface CatMeasurement {
 
 const CAMERA_ARGS = ['-t', '0', '--inline', '--flush', '--nopreview', '--width', '1920', '--height', '1080', '--framerate', '30', '-o', '-'];
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
-    const path = join(dir, name);
-    const s = statSync(path);
-    if (s.isFile() && s.mtimeMs > newest) newest = s.mtimeMs;
-  }
-  return newest;
-}
-
-/** The bundle a Pi runs when it is newer than every source file, else the source through tsx. */
 /** The agent as a Pi runs it: the single-file bundle, rebuilt first when older than its sources. */
 function agentCommand(): { args: string[]; entry: string } {
-  const bundle = join(REPO_ROOT, 'edge-agent/dist/picam-agent.mjs');
-  const built = statSync(bundle, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  if (built < newestMtime(join(REPO_ROOT, 'edge-agent/src')) || built < newestMtime(join(REPO_ROOT, 'protocol/src'))) {
-    const result = spawnSync(process.execPath, [join(REPO_ROOT, 'edge-agent/build.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
-    if (result.status !== 0) throw new Error('building the agent bundle failed');
-  }
-  return { args: [bundle], entry: 'edge-agent/dist/picam-agent.mjs (bundle)' };
+  ensureBundle('edge-agent/dist/picam-agent.mjs', ['edge-agent/src', 'protocol/src'], 'edge-agent/build.mjs');
+  return { args: [join(REPO_ROOT, 'edge-agent/dist/picam-agent.mjs')], entry: 'edge-agent/dist/picam-agent.mjs (bundle)' };
 }
 
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -93,6 +78,8 @@ export async function measureAgent(options: BenchOptions, clip: string): Promise
   );
   const command = agentCommand();
   // --cpu-prof: the agent writes a V8 CPU profile of its whole life into bench/results/profiles/.
+  // PICAM_BENCH_AGENT_IMPORT=file.mjs instead preloads a probe into the agent (e.g. one logging
+  // process.memoryUsage()), for memory experiments.
   const profileArgs = process.env.PICAM_BENCH_AGENT_IMPORT ? ['--import', process.env.PICAM_BENCH_AGENT_IMPORT] : options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(REPO_ROOT, 'bench/results/profiles')}`] : [];
   const agent = spawn(process.execPath, [...profileArgs, ...command.args, 'run', '--config', config, '--log-level', 'warn'], {
     cwd: dir,

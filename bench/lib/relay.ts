@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureBundle } from './bundles.ts';
 import { REPO_ROOT } from './children.ts';
 
 /**
@@ -50,29 +51,12 @@ export function api(url: string, method: string, path: string, body?: unknown, t
 
 let bundleChecked = false;
 
-/**
- * The relay is measured as deployed, from its bundle. Its launcher quietly falls back to the
- * TypeScript sources through tsx when the bundle is older than them (~40 MB more RSS, slower start),
- * so a bench run after an edit rebuilds first rather than measuring the wrong thing.
- */
-function ensureRelayBundle(): void {
-  if (bundleChecked) return;
-  bundleChecked = true;
-  const newest = (path: string): number => {
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat) return 0;
-    if (!stat.isDirectory()) return stat.mtimeMs;
-    return Math.max(stat.mtimeMs, ...readdirSync(path).filter((n) => !n.endsWith('.test.ts')).map((n) => newest(join(path, n))));
-  };
-  const built = newest(join(REPO_ROOT, 'relay-server/dist/picam-relay.mjs'));
-  const sources = Math.max(...['relay-server/src', 'protocol/src', 'web/index.ts'].map((p) => newest(join(REPO_ROOT, p))));
-  if (built >= sources) return;
-  const result = spawnSync(process.execPath, [join(REPO_ROOT, 'relay-server/build.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('building the relay bundle failed');
-}
-
 export async function startBenchRelay(options: { cpuProfDir?: string } = {}): Promise<BenchRelay> {
-  ensureRelayBundle();
+  if (!bundleChecked) {
+    // Its launcher would otherwise fall back to the sources through tsx (~40 MB more RSS).
+    ensureBundle('relay-server/dist/picam-relay.mjs', ['relay-server/src', 'protocol/src', 'web/index.ts'], 'relay-server/build.mjs');
+    bundleChecked = true;
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-bench-relay-'));
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   // Extra V8/Node flags for the relay alone, for experiments (e.g. --trace-gc): PICAM_BENCH_RELAY_NODE_ARGS.

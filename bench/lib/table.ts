@@ -70,12 +70,16 @@ export interface BenchOptions {
 }
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
-  const viewers = argv.find((a) => a.startsWith('--viewers='));
-  const cameras = argv.find((a) => a.startsWith('--cameras='));
+  const number = (flag: string): number | undefined => {
+    const arg = argv.find((a) => a.startsWith(`${flag}=`));
+    return arg === undefined ? undefined : Number(arg.slice(flag.length + 1));
+  };
+  const viewers = number('--viewers');
+  const cameras = number('--cameras');
   return {
     quick: argv.includes('--quick'),
     profile: argv.includes('--cpu-prof'),
-    ...(viewers ? { viewers: Number(viewers.slice('--viewers='.length)) } : {}),
-    ...(cameras ? { cameras: Number(cameras.slice('--cameras='.length)), viewers: viewers ? Number(viewers.slice('--viewers='.length)) : 1 } : {}),
+    ...(viewers !== undefined ? { viewers } : {}),
+    ...(cameras !== undefined ? { cameras, viewers: viewers ?? 1 } : {}),
   };
 }
