@@ -31,16 +31,17 @@ export interface CaptureSocket {
  */
 export async function openCaptureSocket(readBufferBytes: number, onChunk: (chunk: Uint8Array) => void): Promise<CaptureSocket> {
   const dir = mkdtempSync(join(tmpdir(), 'picam-agent-'));
+  const path = join(dir, 'capture.sock');
   const server = createServer({ pauseOnConnect: true });
   let reader: Socket | undefined;
   try {
-    server.listen(join(dir, 'capture.sock'));
+    server.listen(path);
     await once(server, 'listening');
     const accepted = once(server, 'connection') as Promise<[Socket]>;
     accepted.catch(() => {}); // awaited below; if connecting fails first, its rejection goes nowhere
     const buffer = Buffer.allocUnsafe(readBufferBytes);
     reader = connect({
-      path: join(dir, 'capture.sock'),
+      path,
       onread: {
         buffer,
         callback: (bytes: number, into: Uint8Array) => {

@@ -15,7 +15,7 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 }
 
 /** A reader whose frames can be awaited one by one (event-driven, no sleeps). */
-function harness(options: { flushDelayMs?: number; drainFlush?: boolean } = {}): {
+function harness(options: { flushDelayMs?: number } = {}): {
   reader: FrameReader;
   stats: AgentStats;
   next: () => Promise<CapturedFrame>;
@@ -30,7 +30,6 @@ function harness(options: { flushDelayMs?: number; drainFlush?: boolean } = {}):
     clock: new CaptureClock(),
     stats,
     flushDelayMs: options.flushDelayMs ?? 2,
-    ...(options.drainFlush === undefined ? {} : { drainFlush: options.drainFlush }),
     onDrainFlushOff: () => (drainFlushOff = true),
     onFrame: (frame) => {
       frames.push(frame);
