@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig, type RelayConfig } from './config.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 import { startRelay } from './server.ts';
 import { runKeysCommand, runUsersCommand } from './users-cli.ts';
 
@@ -37,6 +38,7 @@ function configFrom(flags: ConfigFlags): RelayConfig {
 
 async function serve(flags: ConfigFlags): Promise<void> {
   const config = configFrom(flags);
+  tuneGarbageCollector();
   let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay(config);
