@@ -8,8 +8,37 @@
 // on each requestVideoFrameCallback. Trusts nothing the player reports about itself. Records
 // [frameIndex, epochMs] whenever the index changes; Node drains window.__barcode.frames.
 (() => {
-  const rec = { frames: [], reads: 0, probeMs: 0, source: null, firstValidAt: null };
+  const rec = { frames: [], reads: 0, probeMs: 0, source: null, firstValidAt: null, startup: {} };
   window.__barcode = rec;
+
+  // Page open -> first picture, step by step (performance.now() ms, first occurrence of each): when
+  // the page's WebSocket was created, opened, got its first text and first binary message, and when
+  // a VideoDecoder first got a chunk and first gave a frame. Names the stage a slow start spends in.
+  const stamp = (name) => {
+    if (rec.startup[name] === undefined) rec.startup[name] = performance.now();
+  };
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      stamp('wsCreated');
+      this.addEventListener('open', () => stamp('wsOpen'));
+      this.addEventListener('message', (e) => stamp(typeof e.data === 'string' ? 'wsFirstText' : 'wsFirstBinary'));
+    }
+  };
+  if (window.VideoDecoder) {
+    const NativeDecoder = window.VideoDecoder;
+    window.VideoDecoder = class extends NativeDecoder {
+      constructor(init) {
+        super({ ...init, output: (frame) => { stamp('firstDecoded'); init.output(frame); } });
+        stamp('decoderCreated');
+      }
+      decode(chunk) {
+        stamp('firstDecode');
+        return super.decode(chunk);
+      }
+    };
+  }
   let ctx = null;
   let last = -1;
   const epoch = (t) => performance.timeOrigin + t;
