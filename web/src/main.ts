@@ -6,6 +6,7 @@ import { cameraPage } from './pages/camera.ts';
 import { camerasPage } from './pages/cameras.ts';
 import { loginPage } from './pages/login.ts';
 import { notFoundPage } from './pages/not-found.ts';
+import { openLiveSocketEarly } from './player/connection.ts';
 import { shareViewerPage } from './pages/share-viewer.ts';
 import { sharesPage } from './pages/shares.ts';
 import { usersPage } from './pages/users.ts';
@@ -93,5 +94,10 @@ function showPage(page: Page, withHeader: boolean): void {
       : null;
   replaceChildren(root, header, page.el);
 }
+
+// A camera page's live socket opens now, while the session check and the first layout run; the
+// page's player claims it (player/early-socket.ts).
+const opening = router.match(location.pathname);
+if (opening?.route.page === cameraPage && opening.params.id) openLiveSocketEarly(opening.params.id);
 
 router.start();

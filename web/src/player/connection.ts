@@ -1,4 +1,5 @@
 import { Track, readFrameHeader, FRAME_HEADER_BYTES, type RelayToViewerMessage } from '@picam/protocol';
+import { claimEarlySocket, openEarlySocket, type EarlyEvent } from './early-socket.ts';
 import { parseViewerMessage, ViewerMessageError } from './messages.ts';
 import type { IncomingFrame } from './renderer.ts';
 
@@ -28,6 +29,15 @@ export function liveUrl(cameraId: string): string {
   return `${scheme}//${location.host}/api/cameras/${encodeURIComponent(cameraId)}/live`;
 }
 
+function liveProtocols(token: string | undefined): string[] {
+  return token ? [VIEWER_PROTOCOL, `picam.token.${token}`] : [VIEWER_PROTOCOL];
+}
+
+/** Opens the camera's live socket now, for the LiveConnection the page will create (early-socket.ts). */
+export function openLiveSocketEarly(cameraId: string, token?: string): void {
+  openEarlySocket(liveUrl(cameraId), liveProtocols(token));
+}
+
 export class LiveConnection {
   private readonly ws: WebSocket;
   private readonly handlers: ConnectionHandlers;
@@ -39,8 +49,10 @@ export class LiveConnection {
 
   constructor(cameraId: string, token: string | undefined, handlers: ConnectionHandlers) {
     this.handlers = handlers;
-    const protocols = token ? [VIEWER_PROTOCOL, `picam.token.${token}`] : [VIEWER_PROTOCOL];
-    this.ws = new WebSocket(liveUrl(cameraId), protocols);
+    const url = liveUrl(cameraId);
+    const protocols = liveProtocols(token);
+    const early = claimEarlySocket(url, protocols);
+    this.ws = early?.ws ?? new WebSocket(url, protocols);
     this.ws.binaryType = 'arraybuffer';
     this.ws.onopen = () => {
       this.opened = true;
@@ -52,6 +64,24 @@ export class LiveConnection {
       // Always followed by close, which carries what there is to know.
     };
     this.ackTimer = window.setInterval(() => this.ack(), ACK_INTERVAL_MS);
+    // After the constructor has returned (the caller holds this connection by then), and before any
+    // later socket event: those are tasks, this is a microtask.
+    if (early && early.events.length > 0) queueMicrotask(() => this.replay(early.events));
+  }
+
+  /** What the early socket saw before this connection claimed it, in order. */
+  private replay(events: EarlyEvent[]): void {
+    for (const event of events) {
+      if (this.closed) return;
+      if (event.type === 'open') {
+        this.opened = true;
+        this.handlers.onOpen();
+      } else if (event.type === 'message') {
+        this.receive(event.data);
+      } else {
+        this.finish(event.code, event.reason);
+      }
+    }
   }
 
   close(code = 1000, reason = 'viewer left'): void {

@@ -1,0 +1,73 @@
+/**
+ * The live WebSocket of the page being opened, started as soon as the app script runs: before the
+ * session check, the first layout and the page's own API calls, which otherwise all come first and
+ * made up ~60 ms of page open -> first picture (bench/README.md, "First picture"). Its upgrade and
+ * the relay's catch-up burst overlap that work; the Player's connection then claims it and replays,
+ * in order, whatever arrived meanwhile.
+ *
+ * Only one socket waits at a time, and not for long: unclaimed after CLAIM_WINDOW_MS (the page
+ * turned out to be a login redirect, or the user went elsewhere) it is closed, so it never holds a
+ * viewer slot on the relay or buffers more than a few seconds of video.
+ */
+
+export type EarlyEvent =
+  | { type: 'open' }
+  | { type: 'message'; data: ArrayBuffer | string }
+  | { type: 'close'; code: number; reason: string };
+
+export interface ClaimedSocket {
+  ws: WebSocket;
+  /** what happened before the claim, oldest first */
+  events: EarlyEvent[];
+}
+
+export const CLAIM_WINDOW_MS = 3000;
+
+type CreateSocket = (url: string, protocols: string[]) => WebSocket;
+
+interface Waiting extends ClaimedSocket {
+  key: string;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+let waiting: Waiting | null = null;
+
+const keyOf = (url: string, protocols: readonly string[]) => `${url} ${protocols.join(',')}`;
+
+export function openEarlySocket(url: string, protocols: string[], create: CreateSocket = (u, p) => new WebSocket(u, p)): void {
+  discardEarlySocket();
+  const ws = create(url, protocols);
+  ws.binaryType = 'arraybuffer';
+  const events: EarlyEvent[] = [];
+  ws.onopen = () => events.push({ type: 'open' });
+  ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => events.push({ type: 'message', data: event.data });
+  ws.onclose = (event) => events.push({ type: 'close', code: event.code, reason: event.reason });
+  waiting = { key: keyOf(url, protocols), ws, events, timer: setTimeout(discardEarlySocket, CLAIM_WINDOW_MS) };
+}
+
+/**
+ * The early socket for exactly this URL and these subprotocols, once; null when there is none (then
+ * the caller opens its own). A socket opened for anything else is closed here: it is not needed.
+ */
+export function claimEarlySocket(url: string, protocols: string[]): ClaimedSocket | null {
+  const found = waiting;
+  if (!found) return null;
+  waiting = null;
+  clearTimeout(found.timer);
+  if (found.key !== keyOf(url, protocols)) {
+    found.ws.close(1000, 'not needed');
+    return null;
+  }
+  found.ws.onopen = null;
+  found.ws.onmessage = null;
+  found.ws.onclose = null;
+  return { ws: found.ws, events: found.events };
+}
+
+export function discardEarlySocket(): void {
+  const found = waiting;
+  if (!found) return;
+  waiting = null;
+  clearTimeout(found.timer);
+  found.ws.close(1000, 'not needed');
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { CLAIM_WINDOW_MS, claimEarlySocket, discardEarlySocket, openEarlySocket } from '../src/player/early-socket.ts';
+
+/** Just enough of a browser WebSocket: handler properties, binaryType, close(). */
+class FakeSocket {
+  binaryType = 'blob';
+  onopen: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onclose: ((e: { code: number; reason: string }) => void) | null = null;
+  closedWith: [number, string] | null = null;
+  close(code: number, reason: string): void {
+    this.closedWith = [code, reason];
+  }
+}
+
+const URL_A = 'ws://relay.test/api/cameras/a/live';
+let created: FakeSocket[] = [];
+const create = () => {
+  const socket = new FakeSocket();
+  created.push(socket);
+  return socket as unknown as WebSocket;
+};
+
+afterEach(() => {
+  discardEarlySocket();
+  created = [];
+});
+
+test('early socket: the claim gets the same socket and everything it saw, in order', () => {
+  openEarlySocket(URL_A, ['picam.v1'], create);
+  const socket = created[0]!;
+  assert.equal(socket.binaryType, 'arraybuffer', 'binary frames must arrive as ArrayBuffer, as LiveConnection reads them');
+  const frame = new ArrayBuffer(20);
+  socket.onopen!({});
+  socket.onmessage!({ data: '{"type":"init"}' });
+  socket.onmessage!({ data: frame });
+  socket.onclose!({ code: 4004, reason: 'gone' });
+
+  const claimed = claimEarlySocket(URL_A, ['picam.v1']);
+  assert.ok(claimed);
+  assert.equal(claimed.ws, socket as unknown as WebSocket);
+  assert.deepEqual(claimed.events, [
+    { type: 'open' },
+    { type: 'message', data: '{"type":"init"}' },
+    { type: 'message', data: frame },
+    { type: 'close', code: 4004, reason: 'gone' },
+  ]);
+  assert.equal(socket.onmessage, null, 'the claimer installs its own handlers; nothing is recorded twice');
+  assert.equal(socket.closedWith, null);
+  assert.equal(claimEarlySocket(URL_A, ['picam.v1']), null, 'claimed once only');
+});
+
+test('early socket: a claim for another camera or other subprotocols closes it and gets nothing', () => {
+  openEarlySocket(URL_A, ['picam.v1'], create);
+  assert.equal(claimEarlySocket('ws://relay.test/api/cameras/b/live', ['picam.v1']), null);
+  assert.deepEqual(created[0]!.closedWith, [1000, 'not needed']);
+
+  openEarlySocket(URL_A, ['picam.v1'], create);
+  assert.equal(claimEarlySocket(URL_A, ['picam.v1', 'picam.token.x']), null);
+  assert.deepEqual(created[1]!.closedWith, [1000, 'not needed']);
+});
+
+test('early socket: unclaimed, it is closed after the claim window; a newer one replaces it', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  openEarlySocket(URL_A, ['picam.v1'], create);
+  openEarlySocket(URL_A, ['picam.v1'], create);
+  assert.deepEqual(created[0]!.closedWith, [1000, 'not needed'], 'only one waits at a time');
+  t.mock.timers.tick(CLAIM_WINDOW_MS - 1);
+  assert.equal(created[1]!.closedWith, null);
+  t.mock.timers.tick(1);
+  assert.deepEqual(created[1]!.closedWith, [1000, 'not needed']);
+  assert.equal(claimEarlySocket(URL_A, ['picam.v1']), null);
+});
