@@ -459,8 +459,7 @@ export class Player {
     this.choosing = (async () => {
       this.audioViaWebCodecs = init.audio ? await webCodecsAudioSupported(init.audio) : false;
       if (this.destroyed || this.renderer) return;
-      const path = await this.pickPath(init.video.codec, init.audio !== null && !this.audioViaWebCodecs);
-      if (this.destroyed || this.renderer) return;
+      const path = this.pickPath(init.video.codec, init.audio !== null && !this.audioViaWebCodecs);
       if (!path) {
         this.setState('unsupported', `codec ${init.video.codec}`);
         return;
@@ -473,21 +472,30 @@ export class Player {
   }
 
   /** `audioNeedsMse`: the stream has sound that WebCodecs cannot decode here (no AudioDecoder). */
-  private async pickPath(codec: string, audioNeedsMse: boolean): Promise<PlayerPath | null> {
+  private pickPath(codec: string, audioNeedsMse: boolean): PlayerPath | null {
     const mse = mseAvailable() && this.failedPath !== 'mse';
     const webcodecs = webCodecsAvailable() && this.failedPath !== 'webcodecs';
     if (this.pathPreference === 'mse' && mse) return 'mse';
     // Sound matters more than the last few tens of ms: jmuxer 'both' plays audio in sync itself.
     if (audioNeedsMse && this.pathPreference === 'auto' && mse && (this.options.mseAudio ?? true)) return 'mse';
     if (webcodecs) {
-      try {
-        const support = await VideoDecoder.isConfigSupported({ codec, optimizeForLatency: true });
-        if (support.supported) return 'webcodecs';
-      } catch {
-        // a codec string it cannot even parse: try MSE
-      }
+      // Chosen at once and confirmed alongside: waiting for isConfigSupported before the first frame
+      // could be decoded cost the first picture 10-35 ms on a busy page (bench/README.md, "First
+      // picture"). A codec it turns down moves the player to MSE, as any decoder failure does.
+      void this.confirmWebCodecs(codec);
+      return 'webcodecs';
     }
     return mse ? 'mse' : null;
+  }
+
+  private async confirmWebCodecs(codec: string): Promise<void> {
+    let supported = false;
+    try {
+      supported = (await VideoDecoder.isConfigSupported({ codec, optimizeForLatency: true })).supported === true;
+    } catch {
+      // a codec string it cannot even parse
+    }
+    if (!supported && !this.destroyed && this.renderer?.path === 'webcodecs') this.onRendererFatal('webcodecs', `VideoDecoder does not support ${codec}`);
   }
 
   private useRenderer(path: PlayerPath, init: InitMessage): void {
