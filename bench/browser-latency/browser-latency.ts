@@ -294,14 +294,26 @@ async function openFromElsewhere(page: Page, url: string): Promise<void> {
   await page.goto(url);
 }
 
-/** A fresh browser context (empty HTTP cache, like a first visit), signed in to the relay when given. */
-async function newViewerContext(browser: Browser, relayUrl?: string): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  if (relayUrl) {
+type Session = Awaited<ReturnType<BrowserContext['storageState']>>;
+
+/**
+ * The admin's session cookie, from one login per run: the relay rate-limits logins per address, and
+ * the first-picture rows open the page a dozen times.
+ */
+async function signIn(browser: Browser, relayUrl: string): Promise<Session> {
+  const context = await browser.newContext();
+  try {
     const login = await context.request.post(`${relayUrl}/api/auth/login`, { data: { username: 'admin', password: PASSWORD } });
     if (!login.ok()) throw new Error(`browser login: ${login.status()}`);
+    return await context.storageState();
+  } finally {
+    await context.close();
   }
-  return context;
+}
+
+/** A fresh browser context (empty HTTP cache, like a first visit), with the session cookie when given. */
+async function newViewerContext(browser: Browser, session?: Session): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width: 1280, height: 800 }, ...(session ? { storageState: session } : {}) });
 }
 
 /**
@@ -309,8 +321,8 @@ async function newViewerContext(browser: Browser, relayUrl?: string): Promise<Br
  * figure that moves by ~100 ms with whatever else the 2-core box is doing; the row reports the
  * median of FIRST_PICTURE_OPENS of them.
  */
-async function firstPictureOnly(browser: Browser, url: string, label: string, relayUrl?: string): Promise<number> {
-  const context = await newViewerContext(browser, relayUrl);
+async function firstPictureOnly(browser: Browser, url: string, label: string, session?: Session): Promise<number> {
+  const context = await newViewerContext(browser, session);
   try {
     const page = await context.newPage();
     await page.addInitScript({ path: join(HERE, 'probe.js') });
@@ -465,6 +477,7 @@ export async function runBrowserLatency(options: BrowserLatencyOptions): Promise
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
     });
     relay = await startRelay(dir);
+    const session = await signIn(browser, relay.url);
     for (const res of resolutions) {
       // Baseline first: the old page, its own camera, nothing else running.
       const oldLog = join(dir, `old-${res.name}.log`);
@@ -492,19 +505,18 @@ export async function runBrowserLatency(options: BrowserLatencyOptions): Promise
       const cam = await startCamera(relay, dir, res.width, res.height, camLog);
       try {
         for (const path of ['webcodecs', 'mse'] as const) {
-          const context = await newViewerContext(browser, relay.url);
+          const context = await newViewerContext(browser, session);
           const url = `${relay.url}/cameras/${cam.id}${path === 'mse' ? '?player=mse' : ''}`;
           const label = `${path === 'mse' ? 'jmuxer' : 'WebCodecs'} ${res.name}`;
           const tracePath = options.profile ? join(RESULTS_DIR, 'profiles', `${label.replace(/\s+/g, '-')}-startup.trace.json`) : undefined;
           const m = await measure(context, url, camLog, { label, path, resolution: res.name, seconds }, log, tracePath);
           await context.close();
-          const relayUrl = relay.url;
-          measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label, relayUrl), opens, log));
+          measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label, session), opens, log));
         }
         // Both player paths: jmuxer is the one known to grow memory and latency when left alone.
         for (const path of options.soak && res.name === '720p' ? (['webcodecs', 'mse'] as const) : []) {
           const name = path === 'mse' ? 'jmuxer' : 'WebCodecs';
-          const context = await newViewerContext(browser, relay.url);
+          const context = await newViewerContext(browser, session);
           log(`soak: ${name} 720p for ${options.soak} s...`);
           const url = `${relay.url}/cameras/${cam.id}${path === 'mse' ? '?player=mse' : ''}`;
           measurements.push(await measure(context, url, camLog, { label: `${name} 720p soak ${options.soak} s`, path, resolution: '720p', seconds: options.soak!, soak: true }, log));
