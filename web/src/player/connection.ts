@@ -54,10 +54,7 @@ export class LiveConnection {
     const early = claimEarlySocket(url, protocols);
     this.ws = early?.ws ?? new WebSocket(url, protocols);
     this.ws.binaryType = 'arraybuffer';
-    this.ws.onopen = () => {
-      this.opened = true;
-      handlers.onOpen();
-    };
+    this.ws.onopen = () => this.open();
     this.ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => this.receive(event.data);
     this.ws.onclose = (event) => this.finish(event.code, event.reason);
     this.ws.onerror = () => {
@@ -73,15 +70,14 @@ export class LiveConnection {
   private replay(events: EarlyEvent[]): void {
     for (const event of events) {
       if (this.closed) return;
-      if (event.type === 'open') {
-        this.opened = true;
-        this.handlers.onOpen();
-      } else if (event.type === 'message') {
-        this.receive(event.data);
-      } else {
-        this.finish(event.code, event.reason);
-      }
+      if (event.type === 'open') this.open();
+      else this.receive(event.data);
     }
+  }
+
+  private open(): void {
+    this.opened = true;
+    this.handlers.onOpen();
   }
 
   close(code = 1000, reason = 'viewer left'): void {

@@ -10,10 +10,7 @@
  * viewer slot on the relay or buffers more than a few seconds of video.
  */
 
-export type EarlyEvent =
-  | { type: 'open' }
-  | { type: 'message'; data: ArrayBuffer | string }
-  | { type: 'close'; code: number; reason: string };
+export type EarlyEvent = { type: 'open' } | { type: 'message'; data: ArrayBuffer | string };
 
 export interface ClaimedSocket {
   ws: WebSocket;
@@ -28,6 +25,7 @@ type CreateSocket = (url: string, protocols: string[]) => WebSocket;
 interface Waiting extends ClaimedSocket {
   key: string;
   timer: ReturnType<typeof setTimeout>;
+  closed: boolean;
 }
 
 let waiting: Waiting | null = null;
@@ -38,23 +36,27 @@ export function openEarlySocket(url: string, protocols: string[], create: Create
   discardEarlySocket();
   const ws = create(url, protocols);
   ws.binaryType = 'arraybuffer';
-  const events: EarlyEvent[] = [];
-  ws.onopen = () => events.push({ type: 'open' });
-  ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => events.push({ type: 'message', data: event.data });
-  ws.onclose = (event) => events.push({ type: 'close', code: event.code, reason: event.reason });
-  waiting = { key: keyOf(url, protocols), ws, events, timer: setTimeout(discardEarlySocket, CLAIM_WINDOW_MS) };
+  const entry: Waiting = { key: keyOf(url, protocols), ws, events: [], timer: setTimeout(discardEarlySocket, CLAIM_WINDOW_MS), closed: false };
+  ws.onopen = () => entry.events.push({ type: 'open' });
+  ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => entry.events.push({ type: 'message', data: event.data });
+  ws.onclose = () => {
+    entry.closed = true;
+  };
+  waiting = entry;
 }
 
 /**
  * The early socket for exactly this URL and these subprotocols, once; null when there is none (then
  * the caller opens its own). A socket opened for anything else is closed here: it is not needed.
+ * Nor is one that has already closed: refused before the user signed in, say, it would hand the
+ * player a failure that a socket opened now would not have.
  */
 export function claimEarlySocket(url: string, protocols: string[]): ClaimedSocket | null {
   const found = waiting;
   if (!found) return null;
   waiting = null;
   clearTimeout(found.timer);
-  if (found.key !== keyOf(url, protocols)) {
+  if (found.key !== keyOf(url, protocols) || found.closed) {
     found.ws.close(1000, 'not needed');
     return null;
   }
