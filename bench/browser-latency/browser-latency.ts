@@ -327,15 +327,21 @@ async function firstPictureOnly(browser: Browser, url: string, label: string, se
     const page = await context.newPage();
     await page.addInitScript({ path: join(HERE, 'probe.js') });
     await openFromElsewhere(page, url);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const rec = await drain(page);
-      if (rec.firstValidAt !== null) return rec.firstValidAt - rec.timeOrigin;
-      if (Date.now() > deadline) throw new Error(`${label}: no picture with a readable barcode in 20 s`);
-      await sleep(20);
-    }
+    const rec = await waitForFirstPicture(page, label, []);
+    return rec.firstValidAt - rec.timeOrigin;
   } finally {
     await context.close();
+  }
+}
+
+/** Drains the probe until it has read a first picture; the record holds the frames read so far. */
+async function waitForFirstPicture(page: Page, label: string, errors: readonly string[]): Promise<PageRecord & { firstValidAt: number }> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const rec = await drain(page);
+    if (rec.firstValidAt !== null) return { ...rec, firstValidAt: rec.firstValidAt };
+    if (Date.now() > deadline) throw new Error(`${label}: no picture with a readable barcode in 20 s${errors.length ? ` (page errors: ${errors.join('; ')})` : ''}`);
+    await sleep(20);
   }
 }
 
@@ -363,15 +369,10 @@ async function measure(
   }
   await openFromElsewhere(page, url);
   const frames: Array<[number, number]> = [];
-  let rec = await drain(page);
-  const deadline = Date.now() + 20_000;
-  while (rec.firstValidAt === null) {
-    if (Date.now() > deadline) throw new Error(`${row.label}: no picture with a readable barcode in 20 s${errors.length ? ` (page errors: ${errors.join('; ')})` : ''}`);
-    await sleep(50);
-    rec = await drain(page);
-  }
-  frames.push(...rec.frames);
-  const firstAt = rec.firstValidAt;
+  const first = await waitForFirstPicture(page, row.label, errors);
+  frames.push(...first.frames);
+  const firstAt = first.firstValidAt;
+  let rec: PageRecord = first;
   const startup = await startupTimeline(page, firstAt - rec.timeOrigin);
   if (tracePath) {
     await context.browser()!.stopTracing();

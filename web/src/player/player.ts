@@ -459,12 +459,13 @@ export class Player {
     this.choosing = (async () => {
       this.audioViaWebCodecs = init.audio ? await webCodecsAudioSupported(init.audio) : false;
       if (this.destroyed || this.renderer) return;
-      const path = this.pickPath(init.video.codec, init.audio !== null && !this.audioViaWebCodecs);
+      const path = this.pickPath(init.audio !== null && !this.audioViaWebCodecs);
       if (!path) {
         this.setState('unsupported', `codec ${init.video.codec}`);
         return;
       }
       this.useRenderer(path, init);
+      if (path === 'webcodecs') void this.confirmWebCodecs(init.video.codec);
     })().finally(() => {
       this.choosing = null;
     });
@@ -472,22 +473,22 @@ export class Player {
   }
 
   /** `audioNeedsMse`: the stream has sound that WebCodecs cannot decode here (no AudioDecoder). */
-  private pickPath(codec: string, audioNeedsMse: boolean): PlayerPath | null {
+  private pickPath(audioNeedsMse: boolean): PlayerPath | null {
     const mse = mseAvailable() && this.failedPath !== 'mse';
     const webcodecs = webCodecsAvailable() && this.failedPath !== 'webcodecs';
     if (this.pathPreference === 'mse' && mse) return 'mse';
     // Sound matters more than the last few tens of ms: jmuxer 'both' plays audio in sync itself.
     if (audioNeedsMse && this.pathPreference === 'auto' && mse && (this.options.mseAudio ?? true)) return 'mse';
-    if (webcodecs) {
-      // Chosen at once and confirmed alongside: waiting for isConfigSupported before the first frame
-      // could be decoded cost the first picture 10-35 ms on a busy page (bench/README.md, "First
-      // picture"). A codec it turns down moves the player to MSE, as any decoder failure does.
-      void this.confirmWebCodecs(codec);
-      return 'webcodecs';
-    }
+    // WebCodecs is chosen without asking isConfigSupported first (see confirmWebCodecs).
+    if (webcodecs) return 'webcodecs';
     return mse ? 'mse' : null;
   }
 
+  /**
+   * Asked alongside, once the WebCodecs renderer is running: waiting for the answer before the first
+   * frame could be decoded cost the first picture 10-35 ms on a busy page (bench/README.md, "First
+   * picture"). A codec it turns down moves the player to MSE, as any decoder failure does.
+   */
   private async confirmWebCodecs(codec: string): Promise<void> {
     let supported = false;
     try {
