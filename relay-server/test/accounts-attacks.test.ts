@@ -131,7 +131,8 @@ const cases: AttackCase[] = [
     arrange: async (h) => {
       const real = await h.adminToken();
       const sig = real.split('.')[2] ?? '';
-      const flipped = (sig[5] === 'A' ? 'B' : 'A') + sig.slice(1);
+      // The first character: all six of its bits are signature bits (the last one's are partly padding).
+      const flipped = (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
       return () => me(h, real.replace(sig, flipped));
     },
     status: 401,
