@@ -61,7 +61,7 @@ export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySock
     agentServer,
     viewerServer,
     onAgent: (ws, cameraId) => acceptAgent(ws, cameraId, { ...deps, connections }),
-    onViewer: (ws, grant) => acceptViewer(ws, grant, { ...deps, connections }),
+    onViewer: (ws, socket, grant) => acceptViewer(ws, socket, grant, { ...deps, connections }),
     metrics: deps.metrics,
     log: deps.log,
     trustProxy: deps.trustProxy,

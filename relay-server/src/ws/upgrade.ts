@@ -20,7 +20,8 @@ export interface UpgradeDeps {
   agentServer: WebSocketServer;
   viewerServer: WebSocketServer;
   onAgent(ws: WebSocket, cameraId: string): void;
-  onViewer(ws: WebSocket, grant: ViewerGrant): void;
+  /** `socket` is the connection's own, for writes that bypass ws' framing (prepared-frames.ts). */
+  onViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant): void;
   metrics: RelayMetrics;
   log: Logger;
   trustProxy: boolean;
@@ -44,10 +45,10 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       deps.log.info({ url: logUrl, address, endpoint, status: apiError.status, code: apiError.code, reason: apiError.message }, 'websocket upgrade refused');
       reject(socket, apiError);
     };
-    const complete = (server: WebSocketServer, then: (ws: WebSocket) => void) => {
+    const complete = (server: WebSocketServer, then: (ws: WebSocket, socket: Duplex) => void) => {
       if (socket.destroyed) return;
       socket.removeListener('error', onError);
-      server.handleUpgrade(req, socket, head, (ws) => then(ws));
+      server.handleUpgrade(req, socket, head, (ws) => then(ws, socket));
     };
 
     if (!deps.accepting()) {
@@ -71,7 +72,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       const cameraId = live[1]!;
       deps.access
         .authorizeViewer({ cameraId, url, headers: req.headers, address })
-        .then((grant) => complete(deps.viewerServer, (ws) => deps.onViewer(ws, grant)))
+        .then((grant) => complete(deps.viewerServer, (ws, upgraded) => deps.onViewer(ws, upgraded, grant)))
         .catch((err: unknown) => refuse(err, 'viewer'));
       return;
     }

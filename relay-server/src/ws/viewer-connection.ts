@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CloseCode, encodeMessage, parseMessage, viewerMessageSchema } from '@picam/protocol';
 import type { Logger } from '../logger.ts';
@@ -6,6 +7,7 @@ import type { StreamHub } from '../streams/hub.ts';
 import type { ViewerSink } from '../streams/viewer-session.ts';
 import { closeReason, grantEndedCode } from './close-codes.ts';
 import type { ConnectionRegistry, ViewerHandle } from './live-cameras.ts';
+import { sendBinary } from './prepared-frames.ts';
 
 /**
  * One viewer connection (authorized by the upgrade handler): subscribed to its camera's stream,
@@ -21,14 +23,13 @@ export interface ViewerDeps {
   log: Logger;
 }
 
-/** One options object for every frame: ws.send does not copy a Buffer, and this allocates nothing. */
-const BINARY = { binary: true, compress: false } as const;
 /** setTimeout's limit (~24.8 days); longer grants are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A grant still valid at its expiry (clocks a hair apart) is checked again this soon. */
 const RECHECK_MS = 500;
 
-export function acceptViewer(ws: WebSocket, grant: ViewerGrant, deps: ViewerDeps): void {
+/** `socket` is the one the upgrade handed to ws: prepared frames are written to it directly. */
+export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, deps: ViewerDeps): void {
   const log = deps.log.child({ cameraId: grant.cameraId, grant: grant.kind, peer: 'viewer' });
   const camera = deps.registry.get(grant.cameraId);
   if (!camera) {
@@ -43,7 +44,7 @@ export function acceptViewer(ws: WebSocket, grant: ViewerGrant, deps: ViewerDeps
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
-    sendBinary: (message) => ws.send(message, BINARY),
+    sendBinary: (message) => sendBinary(ws, socket, message),
     sendText: (text) => ws.send(text),
     close: (code, reason) => end(code, reason),
   };
