@@ -90,46 +90,50 @@ describe('relay fan-out', () => {
     await agent.close();
   });
 
-  it('a stalled viewer loses frames only up to keyframes, the others lose none, and memory stays bounded', async () => {
-    const { camera, agent } = await cameraWithAgent('1920x1080-high.h264');
-    const steady = await Promise.all([0, 1].map(() => WsViewer.connect(relay.wsUrl, camera.id, relay.adminToken)));
-    const stalled = await WsViewer.connect(relay.wsUrl, camera.id, relay.adminToken, { ack: false });
-    await agent.waitFor((m) => m.type === 'demand' && m.viewers === 3);
-    const rssBefore = (await relay.metric('process_resident_memory_bytes'))!;
+  // 40 steady viewers: frames are framed once at ingest and written whole (relay-server/src/ws/
+  // prepared-frames.ts, from 32 viewers), so the stalled viewer's budget must see those writes too.
+  for (const steadyCount of [2, 40]) {
+    it(`a stalled viewer among ${steadyCount} steady ones loses frames only up to keyframes, the others lose none, and memory stays bounded`, async () => {
+      const { camera, agent } = await cameraWithAgent('1920x1080-high.h264');
+      const steady = await Promise.all(Array.from({ length: steadyCount }, () => WsViewer.connect(relay.wsUrl, camera.id, relay.adminToken)));
+      const stalled = await WsViewer.connect(relay.wsUrl, camera.id, relay.adminToken, { ack: false });
+      await agent.waitFor((m) => m.type === 'demand' && m.viewers === steadyCount + 1);
+      const rssBefore = (await relay.metric('process_resident_memory_bytes'))!;
 
-    stalled.pause();
-    // ~18 KB frames at 4x real time: ~13 MB while the stalled viewer reads nothing, far past its
-    // 1 MiB budget plus what the loopback socket buffers absorb.
-    await agent.play(720, 120);
-    await Promise.all(steady.map((v) => v.untilVideoFrames(720, 30_000)));
-    const dropped = await relay.metric('picam_frames_dropped_total', { camera: camera.id, reason: 'slow' });
-    assert.ok(dropped !== undefined && dropped > 0, `slow drops counted (${dropped})`);
-    const rssAfter = (await relay.metric('process_resident_memory_bytes'))!;
+      stalled.pause();
+      // ~18 KB frames at 4x real time: ~13 MB while the stalled viewer reads nothing, far past its
+      // 1 MiB budget plus what the loopback socket buffers absorb.
+      await agent.play(720, 120);
+      await Promise.all(steady.map((v) => v.untilVideoFrames(720, 30_000)));
+      const dropped = await relay.metric('picam_frames_dropped_total', { camera: camera.id, reason: 'slow' });
+      assert.ok(dropped !== undefined && dropped > 0, `slow drops counted (${dropped})`);
+      const rssAfter = (await relay.metric('process_resident_memory_bytes'))!;
 
-    stalled.resume();
-    await agent.play(130, 60); // two more GOPs (keyframes every 60 frames) at 2x
-    const lastSequence = steady[0]!.videoFrames().at(-1)!.header.sequence;
-    await stalled.until((v) => v.videoFrames().at(-1)?.header.sequence === lastSequence, 15_000, 'stalled viewer catches up');
+      stalled.resume();
+      await agent.play(130, 60); // two more GOPs (keyframes every 60 frames) at 2x
+      const lastSequence = steady[0]!.videoFrames().at(-1)!.header.sequence;
+      await stalled.until((v) => v.videoFrames().at(-1)?.header.sequence === lastSequence, 15_000, 'stalled viewer catches up');
 
-    steady.forEach((v, i) => assertReceivedAll(v, agent, `steady viewer ${i}`));
-    const got = stalled.videoFrames();
-    assert.ok(got.length < agent.sent.length, 'the stalled viewer skipped frames');
-    assert.equal(got[0]!.header.keyframe, true);
-    let gaps = 0;
-    for (let i = 1; i < got.length; i++) {
-      if (sequenceDistance(got[i - 1]!.header.sequence, got[i]!.header.sequence) !== 1) {
-        gaps++;
-        assert.equal(got[i]!.header.keyframe, true, `after a gap the stalled viewer resumes at a keyframe (frame ${i})`);
+      steady.forEach((v, i) => assertReceivedAll(v, agent, `steady viewer ${i}`));
+      const got = stalled.videoFrames();
+      assert.ok(got.length < agent.sent.length, 'the stalled viewer skipped frames');
+      assert.equal(got[0]!.header.keyframe, true);
+      let gaps = 0;
+      for (let i = 1; i < got.length; i++) {
+        if (sequenceDistance(got[i - 1]!.header.sequence, got[i]!.header.sequence) !== 1) {
+          gaps++;
+          assert.equal(got[i]!.header.keyframe, true, `after a gap the stalled viewer resumes at a keyframe (frame ${i})`);
+        }
       }
-    }
-    assert.ok(gaps > 0);
-    // Each delivered frame is byte-identical to what the agent sent at that position.
-    const firstSeq = steady[0]!.videoFrames()[0]!.header.sequence;
-    for (const f of got) assert.ok(Buffer.from(agent.sent[sequenceDistance(firstSeq, f.header.sequence)]!.payload).equals(f.payload));
-    const growthMb = (rssAfter - rssBefore) / 2 ** 20;
-    console.log(`stalled viewer: ${got.length}/${agent.sent.length} frames, ${gaps} skips, ${dropped} dropped; relay RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
-    assert.ok(growthMb < 64, `relay RSS grew ${growthMb.toFixed(1)} MiB while a viewer stalled`);
-    await Promise.all([...steady, stalled].map((v) => v.close()));
-    await agent.close();
-  });
+      assert.ok(gaps > 0);
+      // Each delivered frame is byte-identical to what the agent sent at that position.
+      const firstSeq = steady[0]!.videoFrames()[0]!.header.sequence;
+      for (const f of got) assert.ok(Buffer.from(agent.sent[sequenceDistance(firstSeq, f.header.sequence)]!.payload).equals(f.payload));
+      const growthMb = (rssAfter - rssBefore) / 2 ** 20;
+      console.log(`stalled viewer: ${got.length}/${agent.sent.length} frames, ${gaps} skips, ${dropped} dropped; relay RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
+      assert.ok(growthMb < 64, `relay RSS grew ${growthMb.toFixed(1)} MiB while a viewer stalled`);
+      await Promise.all([...steady, stalled].map((v) => v.close()));
+      await agent.close();
+    });
+  }
 });

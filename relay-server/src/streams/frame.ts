@@ -12,6 +12,12 @@ export interface HubFrame {
   captureTimeUs: number;
   /** relay-side sequence number (set by the stream) */
   sequence: number;
+  /**
+   * The whole message as the viewers' transport sends it (its framing in front of `message`, which
+   * is then a view into it), built once at ingest so fan-out writes the same bytes to every viewer.
+   * Optional: a transport that frames per send leaves it out.
+   */
+  wire?: Buffer;
   /** The catch-up copy for joiners, made on first need and dropped with the GOP. */
   catchUp?: Buffer;
 }

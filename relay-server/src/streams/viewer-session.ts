@@ -18,7 +18,8 @@ import { catchUpMessage, type HubFrame } from './frame.ts';
 /** Where a viewer's frames go; the WebSocket in production, anything in unit tests. */
 export interface ViewerSink {
   readonly bufferedAmount: number;
-  sendBinary(message: Buffer): void;
+  /** `wire`, when given, is `message` already framed for this sink's transport (HubFrame.wire). */
+  sendBinary(message: Buffer, wire?: Buffer): void;
   sendText(text: string): void;
   close(code: number, reason: string): void;
 }
@@ -152,7 +153,7 @@ export class ViewerSession {
     if (this.closed) return Offer.Closed;
     if (!this.started) return Offer.Waiting;
     if (this.sink.bufferedAmount > ctx.budgetBytes + this.allowance) return Offer.Slow;
-    this.sink.sendBinary(frame.message);
+    this.sink.sendBinary(frame.message, frame.wire);
     return Offer.Sent;
   }
 
@@ -177,7 +178,7 @@ export class ViewerSession {
   }
 
   private send(frame: HubFrame): void {
-    this.sink.sendBinary(frame.message);
+    this.sink.sendBinary(frame.message, frame.wire);
     this.remember(frame);
   }
 

@@ -6,7 +6,7 @@ import type { CameraRegistry } from '../services.ts';
 import type { StreamHub } from '../streams/hub.ts';
 import { IngestError, ingestFrame, ingestText, violationOf } from './agent-ingest.ts';
 import { closeReason } from './close-codes.ts';
-import { prepareBinaryFrame } from './prepared-frames.ts';
+import { prepareForViewers } from './prepared-frames.ts';
 import type { ConnectionRegistry, AgentHandle } from './live-cameras.ts';
 
 /**
@@ -113,8 +113,8 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
       if (isBinary) {
         if (!hello) throw new IngestError({ code: CloseCode.PolicyViolation, reason: 'out_of_order' }, 'frame before hello');
         const { frame, sps } = ingestFrame(data);
-        // Framed for viewers once here, so fan-out writes the same bytes to every socket.
-        frame.message = prepareBinaryFrame(frame.message);
+        // Framed for viewers once here when many watch, so fan-out writes the same bytes to every socket.
+        prepareForViewers(frame, deps.hub.viewerCount(cameraId));
         publisher!.publish(frame, sps);
         return;
       }

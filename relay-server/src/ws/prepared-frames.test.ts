@@ -51,7 +51,8 @@ test('prepared frames of every header size arrive whole, in order with what ws s
 
   for (const [i, payload] of payloads.entries()) {
     pair.server.send(`text ${i}`);
-    sendBinary(pair.server, pair.socket, prepareBinaryFrame(payload));
+    const { wire, payload: view } = prepareBinaryFrame(payload);
+    sendBinary(pair.server, pair.socket, view, wire);
   }
   sendBinary(pair.server, pair.socket, Buffer.from('not prepared: through ws'));
 
@@ -67,10 +68,10 @@ test('prepared frames of every header size arrive whole, in order with what ws s
 test('a change to the payload view after preparing (the hub stamps sequence numbers) goes out on the wire', async (t) => {
   const pair = await connectPair();
   t.after(() => pair.close());
-  const view = prepareBinaryFrame(Buffer.alloc(200));
+  const { wire, payload: view } = prepareBinaryFrame(Buffer.alloc(200));
   view.writeUInt32BE(0xdeadbeef, 4);
   const received = collect(pair.client, 1);
-  sendBinary(pair.server, pair.socket, view);
+  sendBinary(pair.server, pair.socket, view, wire);
   const [message] = await received;
   assert.equal(message!.data.readUInt32BE(4), 0xdeadbeef);
 });
@@ -80,7 +81,7 @@ test('bufferedAmount counts prepared writes the kernel has not taken yet, so byt
   t.after(() => pair.close());
   pair.client.pause(); // a viewer that does not read
   const big = prepareBinaryFrame(Buffer.alloc(32 * 1024 * 1024));
-  sendBinary(pair.server, pair.socket, big);
+  sendBinary(pair.server, pair.socket, big.payload, big.wire);
   // More than loopback's socket buffers can take at once (a few MB each side).
   assert.ok(pair.server.bufferedAmount > 8 * 1024 * 1024, `bufferedAmount ${pair.server.bufferedAmount}`);
 });
@@ -91,7 +92,8 @@ test('nothing is written after the relay closed the connection', async (t) => {
   const closed = new Promise<number>((resolve) => pair.client.once('close', (code) => resolve(code)));
   pair.server.close(4010, 'too slow');
   const written = (pair.socket as Socket).bytesWritten;
-  sendBinary(pair.server, pair.socket, prepareBinaryFrame(Buffer.from('after close')));
+  const late = prepareBinaryFrame(Buffer.from('after close'));
+  sendBinary(pair.server, pair.socket, late.payload, late.wire);
   // A data frame after the close frame would break the protocol (the client stops reading at close).
   assert.equal((pair.socket as Socket).bytesWritten, written);
   assert.equal(await closed, 4010);

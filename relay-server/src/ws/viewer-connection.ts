@@ -44,7 +44,7 @@ export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, 
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
-    sendBinary: (message) => sendBinary(ws, socket, message),
+    sendBinary: (message, wire) => sendBinary(ws, socket, message, wire),
     sendText: (text) => ws.send(text),
     close: (code, reason) => end(code, reason),
   };
