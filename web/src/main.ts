@@ -6,11 +6,11 @@ import { cameraPage } from './pages/camera.ts';
 import { camerasPage } from './pages/cameras.ts';
 import { loginPage } from './pages/login.ts';
 import { notFoundPage } from './pages/not-found.ts';
-import { openLiveSocketEarly } from './player/connection.ts';
 import { shareViewerPage } from './pages/share-viewer.ts';
 import { sharesPage } from './pages/shares.ts';
 import { usersPage } from './pages/users.ts';
 import type { Page, PageFactory } from './page.ts';
+import { CAMERA_PAGE_PATH } from './paths.ts';
 import { Router } from './router.ts';
 import { setSignedInUser, signedInUser } from './session.ts';
 
@@ -30,7 +30,7 @@ interface RouteDef {
 const routes: RouteDef[] = [
   { path: '/', page: camerasPage, access: 'session' },
   { path: '/login', page: loginPage, access: 'public' },
-  { path: '/cameras/:id', page: cameraPage, access: 'session' },
+  { path: CAMERA_PAGE_PATH, page: cameraPage, access: 'session' },
   { path: '/admin/cameras', page: adminCamerasPage, access: 'admin' },
   { path: '/admin/cameras/:id/shares', page: sharesPage, access: 'admin' },
   { path: '/admin/users', page: usersPage, access: 'admin' },
@@ -95,9 +95,5 @@ function showPage(page: Page, withHeader: boolean): void {
   replaceChildren(root, header, page.el);
 }
 
-// A camera page's live socket opens now, while the session check and the first layout run; the
-// page's player claims it (player/early-socket.ts).
-const opening = router.match(location.pathname);
-if (opening?.route.page === cameraPage && opening.params.id) openLiveSocketEarly(opening.params.id);
-
+// A camera page's live socket is already opening: boot.ts, which ran before this bundle.
 router.start();

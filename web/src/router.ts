@@ -9,10 +9,41 @@ export interface Match<T> {
   params: Record<string, string>;
 }
 
-interface CompiledRoute<T> {
+interface CompiledPath {
   regex: RegExp;
   keys: string[];
+}
+
+interface CompiledRoute<T> extends CompiledPath {
   route: T;
+}
+
+function compilePath(path: string): CompiledPath {
+  const keys: string[] = [];
+  const source = path
+    .split('/')
+    .map((part) => {
+      if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      keys.push(part.slice(1));
+      return '([^/]+)';
+    })
+    .join('/');
+  return { regex: new RegExp(`^${source}/?$`), keys };
+}
+
+function paramsOf(compiled: CompiledPath, pathname: string): Record<string, string> | null {
+  const m = compiled.regex.exec(pathname);
+  if (!m) return null;
+  const params: Record<string, string> = {};
+  compiled.keys.forEach((key, i) => {
+    params[key] = decodeURIComponent(m[i + 1] ?? '');
+  });
+  return params;
+}
+
+/** The parameters of `pathname` under the pattern `path`, or null when it does not match. */
+export function matchPath(path: string, pathname: string): Record<string, string> | null {
+  return paramsOf(compilePath(path), pathname);
 }
 
 export class Router<T extends { path: string }> {
@@ -20,30 +51,14 @@ export class Router<T extends { path: string }> {
   private readonly onChange: (match: Match<T> | null, url: URL) => void;
 
   constructor(routes: T[], onChange: (match: Match<T> | null, url: URL) => void) {
-    this.routes = routes.map((route) => {
-      const keys: string[] = [];
-      const source = route.path
-        .split('/')
-        .map((part) => {
-          if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-          keys.push(part.slice(1));
-          return '([^/]+)';
-        })
-        .join('/');
-      return { regex: new RegExp(`^${source}/?$`), keys, route };
-    });
+    this.routes = routes.map((route) => ({ ...compilePath(route.path), route }));
     this.onChange = onChange;
   }
 
   match(pathname: string): Match<T> | null {
     for (const r of this.routes) {
-      const m = r.regex.exec(pathname);
-      if (!m) continue;
-      const params: Record<string, string> = {};
-      r.keys.forEach((key, i) => {
-        params[key] = decodeURIComponent(m[i + 1] ?? '');
-      });
-      return { route: r.route, params };
+      const params = paramsOf(r, pathname);
+      if (params) return { route: r.route, params };
     }
     return null;
   }

@@ -18,6 +18,8 @@ describe('web routes (fixture dist)', () => {
     writeFileSync(join(dir, 'index.html'), `<!doctype html><script type="module" src="/app.js?v=${version(js)}"></script>`);
     writeFileSync(join(dir, 'app.js'), js);
     writeFileSync(join(dir, 'app.js.map'), '{}');
+    writeFileSync(join(dir, 'boot.js'), 'console.log("boot")');
+    writeFileSync(join(dir, 'boot.js.map'), '{}');
     writeFileSync(join(dir, 'app.css'), 'body{}');
     writeFileSync(join(dir, 'app.css.map'), '{}');
     writeFileSync(join(dir, 'favicon.svg'), '<svg/>');
@@ -51,6 +53,7 @@ describe('web routes (fixture dist)', () => {
       '/app.js': 'text/javascript; charset=utf-8',
       '/app.css': 'text/css; charset=utf-8',
       '/app.js.map': 'application/json; charset=utf-8',
+      '/boot.js': 'text/javascript; charset=utf-8',
       '/favicon.svg': 'image/svg+xml',
     };
     for (const [path, type] of Object.entries(expected)) {

@@ -41,6 +41,8 @@ export const PAGE_ROUTES = [
 const ASSETS: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.js.map': 'application/json; charset=utf-8',
+  'boot.js': 'text/javascript; charset=utf-8',
+  'boot.js.map': 'application/json; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
   'app.css.map': 'application/json; charset=utf-8',
   'favicon.svg': 'image/svg+xml',

@@ -1,16 +1,15 @@
 import { Track, readFrameHeader, FRAME_HEADER_BYTES, type RelayToViewerMessage } from '@picam/protocol';
-import { claimEarlySocket, openEarlySocket, type EarlyEvent } from './early-socket.ts';
+import { claimEarlySocket, type EarlyEvent } from './early-socket.ts';
+import { liveProtocols, liveUrl } from './live-socket-url.ts';
 import { parseViewerMessage, ViewerMessageError } from './messages.ts';
 import type { IncomingFrame } from './renderer.ts';
 
 /**
  * One viewer WebSocket to `/api/cameras/:id/live`: binary frames (16-byte header + payload) and
  * validated JSON control messages in, an `ack` of the newest video sequence out every ~100 ms (the
- * relay measures each viewer's real lag with it). Authentication: the session cookie, or a token as
- * the second subprotocol (`picam.token.<jwt>`), which keeps it out of URLs and proxy logs.
+ * relay measures each viewer's real lag with it). URL and authentication: live-socket-url.ts.
  */
 
-export const VIEWER_PROTOCOL = 'picam.v1';
 const ACK_INTERVAL_MS = 100;
 
 export interface ConnectionHandlers {
@@ -22,20 +21,6 @@ export interface ConnectionHandlers {
   onClose(code: number, reason: string, opened: boolean): void;
   /** bytes received, for the bitrate figure */
   onBytes(bytes: number): void;
-}
-
-export function liveUrl(cameraId: string): string {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/api/cameras/${encodeURIComponent(cameraId)}/live`;
-}
-
-function liveProtocols(token: string | undefined): string[] {
-  return token ? [VIEWER_PROTOCOL, `picam.token.${token}`] : [VIEWER_PROTOCOL];
-}
-
-/** Opens the camera's live socket now, for the LiveConnection the page will create (early-socket.ts). */
-export function openLiveSocketEarly(cameraId: string, token?: string): void {
-  openEarlySocket(liveUrl(cameraId), liveProtocols(token));
 }
 
 export class LiveConnection {

@@ -1,7 +1,7 @@
 /**
- * The live WebSocket of the page being opened, started as soon as the app script runs: before the
- * session check, the first layout and the page's own API calls, which otherwise all come first and
- * made up ~60 ms of page open -> first picture (bench/README.md, "First picture"). Its upgrade and
+ * The live WebSocket of the page being opened, started by the boot script (boot.ts) before the app
+ * bundle has even downloaded: before its parsing, the session check, the first layout and the page's
+ * own API calls, which otherwise all come first (bench/README.md, "First picture"). Its upgrade and
  * the relay's catch-up burst overlap that work; the Player's connection then claims it and replays,
  * in order, whatever arrived meanwhile.
  *
@@ -28,7 +28,18 @@ interface Waiting extends ClaimedSocket {
   closed: boolean;
 }
 
-let waiting: Waiting | null = null;
+/**
+ * The waiting socket is kept on `globalThis`, not in this module: the boot script and the app are
+ * two bundles, each with its own copy of this module, and the one opens what the other claims.
+ */
+const SLOT = Symbol.for('picam.earlySocket');
+const shared = globalThis as { [SLOT]?: Waiting | null };
+
+function takeWaiting(): Waiting | null {
+  const found = shared[SLOT] ?? null;
+  shared[SLOT] = null;
+  return found;
+}
 
 const keyOf = (url: string, protocols: readonly string[]) => `${url} ${protocols.join(',')}`;
 
@@ -42,7 +53,7 @@ export function openEarlySocket(url: string, protocols: string[], create: Create
   ws.onclose = () => {
     entry.closed = true;
   };
-  waiting = entry;
+  shared[SLOT] = entry;
 }
 
 /**
@@ -52,9 +63,8 @@ export function openEarlySocket(url: string, protocols: string[], create: Create
  * player a failure that a socket opened now would not have.
  */
 export function claimEarlySocket(url: string, protocols: string[]): ClaimedSocket | null {
-  const found = waiting;
+  const found = takeWaiting();
   if (!found) return null;
-  waiting = null;
   clearTimeout(found.timer);
   if (found.key !== keyOf(url, protocols) || found.closed) {
     found.ws.close(1000, 'not needed');
@@ -67,9 +77,8 @@ export function claimEarlySocket(url: string, protocols: string[]): ClaimedSocke
 }
 
 export function discardEarlySocket(): void {
-  const found = waiting;
+  const found = takeWaiting();
   if (!found) return;
-  waiting = null;
   clearTimeout(found.timer);
   found.ws.close(1000, 'not needed');
 }
