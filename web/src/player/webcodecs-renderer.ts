@@ -11,6 +11,10 @@ import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererS
  *   rejects avc3 / in-band parameter sets), `optimizeForLatency`. A changed SPS or PPS reconfigures.
  * - Decoding starts at a keyframe, and restarts at one after a decoder error or a reset.
  * - Catch-up frames (the GOP replayed to a joiner) are decoded but only the newest one is shown.
+ * - After (re)configuration the decoder gets the keyframe alone, and what came after it once the
+ *   keyframe's picture is out: with a joiner's whole catch-up queued behind it, Chromium's software
+ *   decoder put out that first picture 35-50 ms after configure instead of 20-23 ms (1080p), and a
+ *   page open's first picture waits on exactly that (bench/README.md, "First picture").
  * - A slow device: when live frames pile up in the decode queue, delta frames are dropped up to the
  *   next keyframe instead of showing an ever older picture.
  * - Lip sync (only while sound plays, see live-audio.ts): `setDelay(ms)` holds each decoded picture
@@ -59,6 +63,10 @@ export class WebCodecsRenderer implements Renderer {
   /** timestamp of the newest catch-up chunk: older catch-up pictures are never shown */
   private newestCatchUp = -1;
   private catchUpInFlight = 0;
+  /** the next chunk decoded is the first since configure: hold back what follows it */
+  private holdAfterNext = false;
+  /** chunks held back until the first picture since configure is out; null when not holding */
+  private held: EncodedVideoChunk[] | null = null;
 
   private pending: Picture | null = null;
   private pendingMeta: FrameMeta | undefined;
@@ -121,7 +129,8 @@ export class WebCodecsRenderer implements Renderer {
       this.waitingForKeyframe = true;
       return;
     }
-    if (!header.keyframe && !header.catchUp && decoder.decodeQueueSize - this.catchUpInFlight > this.queueLimit()) {
+    const queued = decoder.decodeQueueSize + (this.held?.length ?? 0);
+    if (!header.keyframe && !header.catchUp && queued - this.catchUpInFlight > this.queueLimit()) {
       // The device decodes slower than the camera sends: skip to the next keyframe.
       this.waitingForKeyframe = true;
       this.framesDropped++;
@@ -139,9 +148,16 @@ export class WebCodecsRenderer implements Renderer {
       this.catchUpInFlight++;
     }
     try {
-      decoder.decode(
-        new EncodedVideoChunk({ type: header.keyframe ? 'key' : 'delta', timestamp, data: annexBToLengthPrefixed(payload) }),
-      );
+      const chunk = new EncodedVideoChunk({ type: header.keyframe ? 'key' : 'delta', timestamp, data: annexBToLengthPrefixed(payload) });
+      if (this.held) {
+        this.held.push(chunk);
+      } else {
+        decoder.decode(chunk);
+        if (this.holdAfterNext) {
+          this.holdAfterNext = false;
+          this.held = [];
+        }
+      }
       this.waitingForKeyframe = false;
     } catch (err) {
       this.meta.delete(timestamp);
@@ -231,7 +247,20 @@ export class WebCodecsRenderer implements Renderer {
     }
     this.sps = sps.slice();
     this.pps = pps.map((p) => p.slice());
+    this.holdAfterNext = true;
     return true;
+  }
+
+  /** The first picture since configure is out: the decoder gets what was held back, in order. */
+  private releaseHeld(): void {
+    const chunks = this.held;
+    this.held = null;
+    if (!chunks || !this.decoder) return;
+    try {
+      for (const chunk of chunks) this.decoder.decode(chunk);
+    } catch (err) {
+      this.failed(err);
+    }
   }
 
   private createDecoder(): VideoDecoder {
@@ -247,6 +276,7 @@ export class WebCodecsRenderer implements Renderer {
 
   private onOutput(frame: VideoFrame): void {
     this.framesDecoded++;
+    if (this.held) this.releaseHeld();
     const meta = this.meta.get(frame.timestamp);
     this.meta.delete(frame.timestamp);
     if (meta?.catchUp) this.catchUpInFlight = Math.max(0, this.catchUpInFlight - 1);
@@ -349,6 +379,8 @@ export class WebCodecsRenderer implements Renderer {
     this.meta.clear();
     this.catchUpInFlight = 0;
     this.newestCatchUp = -1;
+    this.holdAfterNext = false;
+    this.held = null;
     this.pending?.close();
     this.pending = null;
     for (const d of this.delayed) d.frame.close();
