@@ -1,4 +1,5 @@
 import type { AudioFormat, CameraSettings, VideoFormat } from '@picam/protocol';
+import { SESSION_GET, claimEarlyFetch } from './early-fetch.ts';
 
 /**
  * The relay's HTTP API (relay-server/API.md) as typed functions. Every call is same-origin with the
@@ -87,19 +88,26 @@ interface RequestOptions {
   allowUnauthenticated?: boolean;
 }
 
-export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+/** A session GET may have been started already by the boot script (early-fetch.ts). */
+function send(path: string, options: RequestOptions): Promise<Response> {
+  const method = options.method ?? 'GET';
+  if (method === 'GET' && options.body === undefined && !options.bearer) return claimEarlyFetch(path) ?? fetch(path, SESSION_GET);
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (options.bearer) headers.Authorization = `Bearer ${options.bearer}`;
+  return fetch(path, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    credentials: options.bearer ? 'omit' : 'same-origin',
+    cache: 'no-store',
+  });
+}
+
+export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path, {
-      method: options.method ?? 'GET',
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      credentials: options.bearer ? 'omit' : 'same-origin',
-      cache: 'no-store',
-    });
+    response = await send(path, options);
   } catch {
     throw new ApiError(0, 'network', 'The relay cannot be reached. Check your connection.');
   }
