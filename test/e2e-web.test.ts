@@ -117,9 +117,18 @@ test('web app: log in, add and enroll a camera, watch, share, revoke', { timeout
   });
 
   await step(page, 'the same page plays it through jmuxer/MSE with ?player=mse', async () => {
+    const liveSockets: string[] = [];
+    const onSocket = (ws: { url(): string }) => {
+      if (ws.url().endsWith(`/api/cameras/${cameraId}/live`)) liveSockets.push(ws.url());
+    };
+    page.on('websocket', onSocket);
     await page.goto(`${relay.url}/cameras/${cameraId}?player=mse`);
     const live = await expectLiveVideo(page, { cameraId, minFrames: 5, timeoutMs: 30_000 });
+    page.off('websocket', onSocket);
     assert.equal(live.path, 'mse');
+    // The inline boot script opened it (a CSP refusal would be a console error, checked at the end)
+    // and the player took it over rather than opening a second one.
+    assert.equal(liveSockets.length, 1, `live sockets opened by the page: ${liveSockets.length}`);
     assert.equal(`${live.width}x${live.height}`, '1280x720');
     // At the live edge: what is buffered ahead of the playhead stays small.
     const ahead = await page.evaluate(() => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Bundles the browser app into web/dist/: app.js (with jmuxer and the protocol code), boot.js (the
-// camera page's early live socket, src/boot.ts), app.css, index.html and favicon.svg. Nothing is
-// fetched at run time, so a strict CSP holds.
+// Bundles the browser app into web/dist/: app.js (with jmuxer and the protocol code), app.css,
+// index.html (with the boot script, src/boot.ts, inline) and favicon.svg. Nothing is fetched at run
+// time, so a strict CSP holds (the relay allows the inline boot script by its hash).
 //
 // index.html refers to the assets as `/app.js?v=<hash>`: the relay serves a matching `v` as immutable
 // and anything else as no-cache, so a rebuilt app is never mixed with a cached old one.
@@ -43,6 +43,9 @@ const streamShim = {
   },
 };
 
+/** Where src/index.html takes the boot script; the build puts its code inline there. */
+const BOOT_TAG = '<script src="/boot.js"></script>';
+
 export function assetHash(bytes) {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
 }
@@ -70,20 +73,21 @@ export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'w
       define: { 'process.env.NODE_ENV': '"production"' },
       logLevel,
     });
-    // The boot script is a classic script, not a module: index.html loads it parser-blocking at the
-    // top of <head>, which Chromium fetches at high priority and runs the moment it arrives (an
-    // async module script was fetched at low priority and ran after the app had been parsed).
-    await esbuild.build({
-      entryPoints: { boot: join(WEB_DIR, 'src/boot.ts') },
-      outdir: staging,
+    // The boot script is inline in index.html: it runs while the page is parsed, before any
+    // subresource has arrived (in headless Chromium those took 50-90 ms after the HTML). A file,
+    // even a classic parser-blocking one, arrived with app.js and ran no sooner.
+    const bootBuild = await esbuild.build({
+      entryPoints: [join(WEB_DIR, 'src/boot.ts')],
+      write: false,
       bundle: true,
       format: 'iife',
       platform: 'browser',
       target: ['chrome100', 'firefox100', 'safari15', 'edge100'],
       minify,
-      sourcemap: 'linked',
       logLevel,
     });
+    const boot = bootBuild.outputFiles[0].text.trim();
+    if (boot.includes('</script')) throw new Error('boot script contains "</script": it cannot be inlined');
     await rename(join(staging, 'app-style.css'), join(staging, 'app.css'));
     await rename(join(staging, 'app-style.css.map'), join(staging, 'app.css.map'));
     // The CSS map still names its old file; harmless, but keep it honest.
@@ -97,15 +101,16 @@ export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'w
     await copyFile(join(WEB_DIR, 'src/favicon.svg'), join(staging, 'favicon.svg'));
 
     const js = await readFile(join(staging, 'app.js'));
-    const boot = await readFile(join(staging, 'boot.js'));
-    const html = (await readFile(join(WEB_DIR, 'src/index.html'), 'utf8'))
+    const template = await readFile(join(WEB_DIR, 'src/index.html'), 'utf8');
+    if (!template.includes(BOOT_TAG)) throw new Error(`src/index.html has no ${BOOT_TAG} to replace with the boot script`);
+    const html = template
       .replace('/app.js"', `/app.js?v=${assetHash(js)}"`)
-      .replace('/boot.js"', `/boot.js?v=${assetHash(boot)}"`)
+      .replace(BOOT_TAG, () => `<script>${boot}</script>`)
       .replace('/app.css"', `/app.css?v=${assetHash(Buffer.from(css))}"`);
     await writeFile(join(staging, 'index.html'), html);
 
     await mkdir(outDir, { recursive: true });
-    const files = ['app.js', 'app.js.map', 'app.js.LEGAL.txt', 'boot.js', 'boot.js.map', 'app.css', 'app.css.map', 'favicon.svg', 'index.html'];
+    const files = ['app.js', 'app.js.map', 'app.js.LEGAL.txt', 'app.css', 'app.css.map', 'favicon.svg', 'index.html'];
     const written = [];
     for (const name of files) {
       try {

@@ -19,7 +19,7 @@ function findWebDir(start: string): string {
 }
 export const WEB_DIST_DIR = join(WEB_DIR, 'dist');
 /** Every file the relay serves; a missing one means "build". */
-export const WEB_DIST_FILES = ['index.html', 'app.js', 'boot.js', 'app.css', 'favicon.svg'] as const;
+export const WEB_DIST_FILES = ['index.html', 'app.js', 'app.css', 'favicon.svg'] as const;
 
 /** What the bundle is made of: the app's sources, the build script, and the protocol code it includes. */
 const SOURCE_ROOTS = [join(WEB_DIR, 'src'), join(WEB_DIR, 'build.mjs'), join(WEB_DIR, '../protocol/src')];

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Hono } from 'hono';
-import { CONTENT_SECURITY_POLICY, PAGE_ROUTES, createWebRoutes } from './web.ts';
+import { CONTENT_SECURITY_POLICY, PAGE_ROUTES, contentSecurityPolicy, createWebRoutes } from './web.ts';
 
 const version = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
 
@@ -18,8 +18,6 @@ describe('web routes (fixture dist)', () => {
     writeFileSync(join(dir, 'index.html'), `<!doctype html><script type="module" src="/app.js?v=${version(js)}"></script>`);
     writeFileSync(join(dir, 'app.js'), js);
     writeFileSync(join(dir, 'app.js.map'), '{}');
-    writeFileSync(join(dir, 'boot.js'), 'console.log("boot")');
-    writeFileSync(join(dir, 'boot.js.map'), '{}');
     writeFileSync(join(dir, 'app.css'), 'body{}');
     writeFileSync(join(dir, 'app.css.map'), '{}');
     writeFileSync(join(dir, 'favicon.svg'), '<svg/>');
@@ -41,6 +39,24 @@ describe('web routes (fixture dist)', () => {
     }
   });
 
+  test('an inline script in index.html (the boot script) is allowed by its hash and nothing else inline is', async () => {
+    const inlineDir = mkdtempSync(join(tmpdir(), 'picam-web-inline-'));
+    try {
+      const boot = 'console.log("boot <b>")';
+      for (const name of ['app.js', 'app.js.map', 'app.css', 'app.css.map', 'favicon.svg']) writeFileSync(join(inlineDir, name), '{}');
+      writeFileSync(join(inlineDir, 'index.html'), `<!doctype html><script>${boot}</script><script type="module" src="/app.js"></script>`);
+      const inlineApp = await createWebRoutes({ distDir: inlineDir, build: false });
+      const csp = (await inlineApp.request('/cameras/cam1')).headers.get('content-security-policy') ?? '';
+      const hash = createHash('sha256').update(boot).digest('base64');
+      assert.match(csp, new RegExp(`script-src 'self' 'sha256-${hash.replace(/[+/]/g, '\\$&')}'(;|$)`));
+      assert.doesNotMatch(csp, /unsafe/);
+      assert.equal(csp, contentSecurityPolicy([boot]));
+      assert.notEqual(contentSecurityPolicy(['console.log("other")']), csp, 'another script has another hash');
+    } finally {
+      rmSync(inlineDir, { recursive: true, force: true });
+    }
+  });
+
   test('the CSP is the strict one: no inline script or style, nothing from elsewhere', () => {
     assert.match(CONTENT_SECURITY_POLICY, /script-src 'self'(;|$)/);
     assert.match(CONTENT_SECURITY_POLICY, /style-src 'self'(;|$)/);
@@ -53,7 +69,6 @@ describe('web routes (fixture dist)', () => {
       '/app.js': 'text/javascript; charset=utf-8',
       '/app.css': 'text/css; charset=utf-8',
       '/app.js.map': 'application/json; charset=utf-8',
-      '/boot.js': 'text/javascript; charset=utf-8',
       '/favicon.svg': 'image/svg+xml',
     };
     for (const [path, type] of Object.entries(expected)) {

@@ -6,15 +6,16 @@ import { WEB_DIST_DIR, ensureWebBuilt } from '@picam/web';
 
 /**
  * The browser app: the built assets from web/dist (read once at start-up, served from memory) and
- * index.html for every page route, all with a strict Content-Security-Policy (the app has no inline
- * script or style and fetches nothing from elsewhere). Mounted last by app.ts, after /api.
+ * index.html for every page route, all with a strict Content-Security-Policy: nothing from
+ * elsewhere, no inline style, and no inline script but the boot script the build puts in
+ * index.html (web/src/boot.ts), allowed by its SHA-256 alone. Mounted last by app.ts, after /api.
  *
  * Caching: index.html is `no-cache` (always revalidated, so a new build is picked up at once); it
  * names its assets `/app.js?v=<hash>`, and a request whose `v` matches the file served is immutable
  * for a year. Anything else is `no-cache` with an ETag.
  */
 
-export const CONTENT_SECURITY_POLICY = [
+const POLICY = [
   "default-src 'self'",
   "img-src 'self' data: blob:",
   "media-src 'self' blob:",
@@ -25,7 +26,21 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
   "base-uri 'none'",
   "form-action 'self'",
-].join('; ');
+];
+
+/** The policy for a page carrying these inline scripts: each one allowed by its hash, nothing else inline. */
+export function contentSecurityPolicy(inlineScripts: readonly string[] = []): string {
+  const hashes = inlineScripts.map((code) => `'sha256-${createHash('sha256').update(code).digest('base64')}'`);
+  return POLICY.map((directive) => (directive === "script-src 'self'" ? [directive, ...hashes].join(' ') : directive)).join('; ');
+}
+
+/** The policy without any inline script. */
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
+
+/** The code of each inline `<script>` (one without a src) in an HTML document. */
+export function inlineScriptsOf(html: string): string[] {
+  return [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+}
 
 /** Page routes the client-side router knows (web/src/main.ts); each answers with index.html. */
 export const PAGE_ROUTES = [
@@ -41,8 +56,6 @@ export const PAGE_ROUTES = [
 const ASSETS: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.js.map': 'application/json; charset=utf-8',
-  'boot.js': 'text/javascript; charset=utf-8',
-  'boot.js.map': 'application/json; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
   'app.css.map': 'application/json; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
@@ -91,11 +104,12 @@ export async function createWebRoutes(options: WebRoutesOptions = {}): Promise<H
     }
   }
 
+  const policy = contentSecurityPolicy(inlineScriptsOf(new TextDecoder().decode(index.body)));
   const app = new Hono();
 
   app.use('*', async (c, next) => {
     await next();
-    c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    c.header('Content-Security-Policy', policy);
     c.header('X-Content-Type-Options', 'nosniff');
     // Share tokens ride in the URL fragment, which browsers never send; no referrer at all anyway.
     c.header('Referrer-Policy', 'no-referrer');
