@@ -79,6 +79,7 @@ export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'w
     const bootBuild = await esbuild.build({
       entryPoints: [join(WEB_DIR, 'src/boot.ts')],
       write: false,
+      plugins: [protocolSideEffectFree],
       bundle: true,
       format: 'iife',
       platform: 'browser',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
+import { FRAME_HEADER_BYTES, Track, writeFrameHeader } from '@picam/protocol';
 import { CLAIM_WINDOW_MS, claimEarlySocket, discardEarlySocket, openEarlySocket } from '../src/player/early-socket.ts';
 
 /** Just enough of a browser WebSocket: handler properties, binaryType, close(). */
@@ -71,4 +72,33 @@ test('early socket: unclaimed, it is closed after the claim window; a newer one 
   t.mock.timers.tick(1);
   assert.deepEqual(created[1]!.closedWith, [1000, 'not needed']);
   assert.equal(claimEarlySocket(URL_A, ['picam.v1']), null);
+});
+
+test('early socket: while it waits, video is kept only from the newest keyframe on; text messages all stay, in order', () => {
+  const frame = (track: number, keyframe: boolean, sequence: number) => {
+    const bytes = new Uint8Array(FRAME_HEADER_BYTES + 4);
+    writeFrameHeader(bytes, { track: track as Track, keyframe, catchUp: false, sequence, captureTimeUs: sequence * 33_333 });
+    return bytes.buffer;
+  };
+  openEarlySocket(URL_A, ['picam.v1'], create);
+  const socket = created[0]!;
+  const received: Array<ArrayBuffer | string> = [
+    '{"type":"init","n":1}',
+    frame(Track.Video, true, 0),
+    frame(Track.Video, false, 1),
+    frame(Track.Audio, false, 0),
+    '{"type":"status"}',
+    frame(Track.Video, false, 2),
+    frame(Track.Video, true, 3),
+    frame(Track.Audio, false, 1),
+    frame(Track.Video, false, 4),
+  ];
+  socket.onopen!({});
+  for (const data of received) socket.onmessage!({ data });
+  const claimed = claimEarlySocket(URL_A, ['picam.v1']);
+  assert.ok(claimed);
+  assert.deepEqual(
+    claimed.events.map((e) => (e.type === 'open' ? 'open' : typeof e.data === 'string' ? e.data : `${new Uint8Array(e.data)[1]}:${new DataView(e.data).getUint32(4)}`)),
+    ['open', '{"type":"init","n":1}', '{"type":"status"}', '1:3', '2:1', '1:4'],
+  );
 });

@@ -5,10 +5,14 @@
  * the relay's catch-up burst overlap that work; the Player's connection then claims it and replays,
  * in order, whatever arrived meanwhile.
  *
- * Only one socket waits at a time, and not for long: unclaimed after CLAIM_WINDOW_MS (the page
- * turned out to be a login redirect, or the user went elsewhere) it is closed, so it never holds a
- * viewer slot on the relay or buffers more than a few seconds of video.
+ * On a slow link the app bundle takes seconds to arrive, which is when this helps most, so the
+ * socket waits up to CLAIM_WINDOW_MS; meanwhile it keeps video only from the newest keyframe on
+ * (older frames could not be shown at the live edge anyway), so it holds about one GOP, and the
+ * player starts from there. Only one socket waits at a time; unclaimed (the page turned out to be a
+ * login redirect, or the user went elsewhere) it is closed, so it never holds a viewer slot for long.
  */
+
+import { FRAME_HEADER_BYTES, FrameFlag, Track } from '@picam/protocol';
 
 export type EarlyEvent = { type: 'open' } | { type: 'message'; data: ArrayBuffer | string };
 
@@ -18,7 +22,7 @@ export interface ClaimedSocket {
   events: EarlyEvent[];
 }
 
-export const CLAIM_WINDOW_MS = 3000;
+export const CLAIM_WINDOW_MS = 10_000;
 
 type CreateSocket = (url: string, protocols: string[]) => WebSocket;
 
@@ -41,6 +45,13 @@ function takeWaiting(): Waiting | null {
   return found;
 }
 
+/** A video keyframe (by its frame header; a malformed one is left for the player to refuse). */
+function isVideoKeyframe(data: ArrayBuffer | string): boolean {
+  if (typeof data === 'string' || data.byteLength < FRAME_HEADER_BYTES) return false;
+  const header = new Uint8Array(data, 0, 3);
+  return header[1] === Track.Video && (header[2]! & FrameFlag.Keyframe) !== 0;
+}
+
 const keyOf = (url: string, protocols: readonly string[]) => `${url} ${protocols.join(',')}`;
 
 export function openEarlySocket(url: string, protocols: string[], create: CreateSocket = (u, p) => new WebSocket(u, p)): void {
@@ -49,7 +60,10 @@ export function openEarlySocket(url: string, protocols: string[], create: Create
   ws.binaryType = 'arraybuffer';
   const entry: Waiting = { key: keyOf(url, protocols), ws, events: [], timer: setTimeout(discardEarlySocket, CLAIM_WINDOW_MS), closed: false };
   ws.onopen = () => entry.events.push({ type: 'open' });
-  ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => entry.events.push({ type: 'message', data: event.data });
+  ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => {
+    if (isVideoKeyframe(event.data)) entry.events = entry.events.filter((e) => e.type !== 'message' || typeof e.data === 'string');
+    entry.events.push({ type: 'message', data: event.data });
+  };
   ws.onclose = () => {
     entry.closed = true;
   };
