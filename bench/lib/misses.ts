@@ -19,7 +19,7 @@ const EXPLANATIONS: Explanation[] = [
   {
     figure: /^fan-out \d+ cams .*latency/,
     section: 'Profiles: "50 cameras on this machine"',
-    summary: 'garbage collection of the incoming frames (one new Buffer from ws per frame); closed by a receive path without a Buffer per frame, or cameras sharded over processes',
+    summary: 'most likely the garbage collector\'s pauses over the incoming frames (one new Buffer from ws each), with one event loop queueing 1500 frames a second; closed by a receive path without a Buffer per frame, or cameras sharded over processes',
   },
   {
     figure: /^fan-out 1 cam .*(CPU|latency)/,
