@@ -43,6 +43,9 @@ const streamShim = {
   },
 };
 
+/** Safari 15 has no VideoDecoder but plays jmuxer; older browsers are not a target. */
+const BROWSER_TARGETS = ['chrome100', 'firefox100', 'safari15', 'edge100'];
+
 /** Where src/index.html takes the boot script; the build puts its code inline there. */
 const BOOT_TAG = '<script src="/boot.js"></script>';
 
@@ -61,8 +64,7 @@ export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'w
       bundle: true,
       format: 'esm',
       platform: 'browser',
-      // Safari 15 has no VideoDecoder but plays jmuxer; older browsers are not a target.
-      target: ['chrome100', 'firefox100', 'safari15', 'edge100'],
+      target: BROWSER_TARGETS,
       minify,
       sourcemap: 'linked',
       legalComments: 'linked',
@@ -83,7 +85,7 @@ export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'w
       bundle: true,
       format: 'iife',
       platform: 'browser',
-      target: ['chrome100', 'firefox100', 'safari15', 'edge100'],
+      target: BROWSER_TARGETS,
       minify,
       logLevel,
     });

@@ -4,7 +4,7 @@ import { openLiveSocketEarly } from './player/live-socket-url.ts';
 import { matchPath } from './router.ts';
 
 /**
- * The boot script: its own bundle of about a kilobyte that the build puts inline at the top of
+ * The boot script: its own bundle of ~2.5 KB that the build puts inline at the top of
  * index.html (the relay's CSP allows it by its hash), so it runs while the page is parsed, before
  * the app bundle (~110 KB) has arrived. On a camera page
  * it opens the live socket at once (player/early-socket.ts), which the page's player claims, and

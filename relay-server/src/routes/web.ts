@@ -38,7 +38,7 @@ export function contentSecurityPolicy(inlineScripts: readonly string[] = []): st
 export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 /** The code of each inline `<script>` (one without a src) in an HTML document. */
-export function inlineScriptsOf(html: string): string[] {
+function inlineScriptsOf(html: string): string[] {
   return [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
 }
 

@@ -9,8 +9,7 @@ import type { HubFrame } from '../streams/frame.ts';
  * which Node turns into a two-buffer `writev` with its bookkeeping, once per viewer per frame. A
  * server frame is unmasked, so its bytes are the same for every viewer: this module builds them
  * once (header + payload in one Buffer, like Gorilla's PreparedMessage or uWebSockets' prepared
- * messages) and each viewer costs one plain `socket.write`. At 500 viewers that took the relay's
- * CPU from ~1.2x to ~1.1x the bare-ws floor's (bench/README.md "Profiles").
+ * messages) and each viewer costs one plain `socket.write` (bench/README.md "Profiles").
  *
  * Writing beside ws is safe because ws writes every frame to the socket synchronously, in call
  * order, when a connection has no permessage-deflate (the viewer server disables it): nothing of

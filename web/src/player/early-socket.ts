@@ -12,7 +12,7 @@
  * login redirect, or the user went elsewhere) it is closed, so it never holds a viewer slot for long.
  */
 
-import { FRAME_HEADER_BYTES, FrameFlag, Track } from '@picam/protocol';
+import { Track, readFrameHeader } from '@picam/protocol';
 
 export type EarlyEvent = { type: 'open' } | { type: 'message'; data: ArrayBuffer | string };
 
@@ -47,9 +47,13 @@ function takeWaiting(): Waiting | null {
 
 /** A video keyframe (by its frame header; a malformed one is left for the player to refuse). */
 function isVideoKeyframe(data: ArrayBuffer | string): boolean {
-  if (typeof data === 'string' || data.byteLength < FRAME_HEADER_BYTES) return false;
-  const header = new Uint8Array(data, 0, 3);
-  return header[1] === Track.Video && (header[2]! & FrameFlag.Keyframe) !== 0;
+  if (typeof data === 'string') return false;
+  try {
+    const header = readFrameHeader(new Uint8Array(data));
+    return header.track === Track.Video && header.keyframe;
+  } catch {
+    return false;
+  }
 }
 
 const keyOf = (url: string, protocols: readonly string[]) => `${url} ${protocols.join(',')}`;
