@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 /**
  * The board model decides the encoder: a Pi 5 has no hardware H.264 encoder, so rpicam-vid must
  * use libav (software x264) and, crucially, `--low-latency`, or it emits B-frames and uses frame
- * threads: 600-850 ms of added latency reported (DESIGN.md pitfalls).
+ * threads: 600-850 ms of added latency reported by Pi 5 users).
  */
 export const DEVICE_TREE_MODEL = '/proc/device-tree/model';
 

@@ -1,4 +1,4 @@
-/** WebSocket close codes used on both hops, in one place (DESIGN.md "Wire format"). */
+/** WebSocket close codes used on both hops, in one place (docs/ARCHITECTURE.md "Wire format"). */
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,

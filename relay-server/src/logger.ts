@@ -2,7 +2,7 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Query-string tokens (`?token=...`) must never reach a log line (DESIGN.md security model). */
+/** Query-string tokens (`?token=...`) must never reach a log line (README "Security model"). */
 export function redactUrl(url: string): string {
   return url.replace(/([?&](?:token|access_token|t)=)[^&#\s]*/gi, '$1[redacted]');
 }

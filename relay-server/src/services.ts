@@ -5,7 +5,7 @@ import type { AudioFormat, CameraSettings, VideoFormat, CameraProcessStatus } fr
  * The seams between the relay's parts. Auth and the HTTP API (auth/, routes/, db/) implement
  * AccessControl and CameraRegistry; the streaming side (streams/, ws/) implements LiveCameras.
  * Each side only sees the other through these interfaces, so a NATS-backed hub or a Postgres
- * registry can replace one side later (DESIGN.md "Later: past one machine").
+ * registry can replace one side later (a cluster of relays, docs/ARCHITECTURE.md "Where to add a feature").
  */
 
 /** What a viewer connection was allowed by; re-checked when it ends or is revoked. */

@@ -6,7 +6,7 @@ import type { ViewerLimits, ViewerSink } from './viewer-session.ts';
 
 /**
  * The fan-out seen from the connections: agents publish, viewers subscribe. Small on purpose, so a
- * NATS-backed hub (DESIGN.md "Later: past one machine") can implement it: the node owning the agent
+ * NATS-backed hub can implement it: the node owning the agent
  * publishes to `camera.<id>.video`, other nodes subscribe while they have viewers and ask the owner
  * for `currentGop` when their first viewer joins.
  */

@@ -6,7 +6,7 @@ import { catchUpMessage, type HubFrame } from './frame.ts';
  *
  * A viewer that falls behind is never queued for without bound and never holds up the others: it
  * skips whole frames up to the next keyframe (dropping single frames would corrupt its picture
- * until then, DESIGN.md pitfalls). Two limits trigger a skip:
+ * until then; docs/ARCHITECTURE.md "Threads, memory and backpressure"). Two limits trigger a skip:
  *  - bytes: `bufferedAmount` over the stream's budget (about a second of video);
  *  - lag: kernel socket buffers hold seconds of video that bufferedAmount never sees, so the
  *    viewer's `ack`s say how far it really is: past LAG_LIMIT_US of capture time between the newest
