@@ -37,7 +37,6 @@ export class AudioSource {
   readonly supervisor: SupervisedProcess;
   private readonly options: AudioSourceOptions;
   private formatValue: AudioFormat | null = null;
-  framesRead = 0;
 
   constructor(options: AudioSourceOptions) {
     this.options = options;
@@ -58,7 +57,6 @@ export class AudioSource {
           onFormat: (format) => this.setFormat(format),
           onFrame: (frame) => {
             if (!this.supervisor.output(run)) return;
-            this.framesRead += 1;
             try {
               options.onFrame(frame);
             } catch (error) {
@@ -74,11 +72,6 @@ export class AudioSource {
 
   get status(): CameraProcessStatus {
     return this.supervisor.status;
-  }
-
-  /** What the encoder's ADTS headers say; null until its first frame. */
-  get format(): AudioFormat | null {
-    return this.formatValue;
   }
 
   start(): void {

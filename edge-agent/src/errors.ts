@@ -9,8 +9,7 @@ export type AgentErrorCode =
   | 'ERR_RELAY_UNREACHABLE'
   | 'ERR_RELAY_RESPONSE'
   | 'ERR_TOKEN_INVALID'
-  | 'ERR_TOKEN_EXPIRED'
-  | 'ERR_NO_CAMERA_COMMAND';
+  | 'ERR_TOKEN_EXPIRED';
 
 export class AgentError extends Error {
   override readonly name = 'AgentError';

@@ -41,10 +41,6 @@ export class SendQueue {
   resync(): void {
     this.waitingForKeyframe.clear();
   }
-
-  get limit(): number {
-    return this.limitBytes;
-  }
 }
 
 export { Track };

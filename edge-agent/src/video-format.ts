@@ -28,11 +28,6 @@ export class VideoFormatTracker {
       return null;
     }
   }
-
-  reset(): void {
-    this.lastSps = null;
-    this.current = null;
-  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

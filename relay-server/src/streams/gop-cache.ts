@@ -41,10 +41,6 @@ export class GopCache {
     return this.valid ? this.frames : [];
   }
 
-  get byteLength(): number {
-    return this.bytes;
-  }
-
   clear(): void {
     this.frames = [];
     this.bytes = 0;

@@ -224,10 +224,6 @@ export class Stream implements StreamContext {
     return mergeByCaptureTime(this.gop.current(), this.audioTail.current()).map(catchUpMessage);
   }
 
-  forEachViewer(fn: (viewer: ViewerSession) => void): void {
-    for (const viewer of [...this.viewers]) fn(viewer);
-  }
-
   status(): LiveCameraStatus {
     const rates = this.online ? this.meter.rates(this.now()) : { bitrate: 0, framerate: 0 };
     return {
