@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { TrustedProxies } from './client-address.ts';
 
 /**
  * The relay's whole configuration, parsed and validated once at start-up from the environment
@@ -17,11 +18,21 @@ const envSchema = z.object({
   ENROLLMENT_TTL: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** seconds a login session lasts */
   SESSION_TTL: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
-  /** trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy on loopback */
+  /**
+   * which peers may set X-Forwarded-For/-Proto/-Host: `1`/`true` = loopback only, or a list of
+   * addresses and CIDR ranges (`127.0.0.1,10.0.0.0/8`); unset/`0`/`false` = none
+   */
   TRUST_PROXY: z
-    .enum(['true', 'false', '1', '0'])
+    .string()
     .default('false')
-    .transform((v) => v === 'true' || v === '1'),
+    .transform((v, ctx) => {
+      try {
+        return TrustedProxies.parse(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 export interface RelayConfig {
@@ -34,7 +45,8 @@ export interface RelayConfig {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   enrollmentTtlSeconds: number;
   sessionTtlSeconds: number;
-  trustProxy: boolean;
+  /** the TCP peers whose X-Forwarded-* headers are believed (client-address.ts) */
+  trustProxy: TrustedProxies;
 }
 
 export class ConfigError extends Error {

@@ -23,7 +23,10 @@ export interface ViewerUpgradeRequest {
   cameraId: string;
   url: URL;
   headers: IncomingHttpHeaders;
+  /** the client's address (client-address.ts) */
   address: string;
+  /** the peer is a trusted proxy, so X-Forwarded-Host counts in the Origin check; default false */
+  viaTrustedProxy?: boolean;
 }
 
 export interface AccessControl {
@@ -51,20 +54,8 @@ export interface CameraRegistry {
   markSeen(cameraId: string, at: number): void;
 }
 
-/** Live state the streaming side knows and the API shows. */
-export interface LiveCameraStatus {
-  online: boolean;
-  viewers: number;
-  video: VideoFormat | null;
-  audio: AudioFormat | null;
-  /** measured over the last few seconds */
-  bitrate: number;
-  framerate: number;
-  camera: CameraProcessStatus | null;
-  agentVersion: string | null;
-  connectedAt: number | null;
-  lastFrameAt: number | null;
-}
+/** Live state the streaming side knows and the API shows (its shape is the API's, in protocol/). */
+export type { LiveCameraStatus } from '@picam/protocol';
 
 export interface LiveCameras {
   status(cameraId: string): LiveCameraStatus | undefined;

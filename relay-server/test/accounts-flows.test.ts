@@ -4,6 +4,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { decodeProtectedHeader } from 'jose';
+import { TrustedProxies } from '../src/client-address.ts';
 import { createAccounts } from '../src/accounts.ts';
 import { createLogger } from '../src/logger.ts';
 import type { ViewerUpgradeRequest } from '../src/services.ts';
@@ -54,10 +55,10 @@ test('login sets a HttpOnly, SameSite=Strict session cookie and answers token + 
 });
 
 test('the cookie is Secure behind a trusted https proxy, not with an untrusted header', async () => {
-  const trusted = await harness({ trustProxy: true });
-  const login = { body: { username: 'admin', password: ADMIN_PASSWORD }, headers: { 'x-forwarded-proto': 'https' } };
+  const trusted = await harness({ trustProxy: TrustedProxies.parse('1') });
+  const login = { body: { username: 'admin', password: ADMIN_PASSWORD }, headers: { 'x-forwarded-proto': 'https' }, address: '127.0.0.1' };
   assert.match((await trusted.request('POST', '/api/auth/login', login)).headers.get('set-cookie') ?? '', /Secure/);
-  const untrusted = await harness({ trustProxy: false });
+  const untrusted = await harness({ trustProxy: TrustedProxies.none });
   assert.doesNotMatch((await untrusted.request('POST', '/api/auth/login', login)).headers.get('set-cookie') ?? '', /Secure/);
 });
 

@@ -57,7 +57,7 @@ export function createAccessControl(deps: AuthDeps): AccessControl {
     const header = headerGetter(request.headers);
     const source = findToken(request, header);
     if (!source) throw unauthenticated('session or share token required');
-    if (source.via === 'cookie' && !isOwnOrigin(header('origin'), deps.config, header)) {
+    if (source.via === 'cookie' && !isOwnOrigin(header('origin'), deps.config, header, request.viaTrustedProxy ?? false)) {
       throw new ApiError(403, 'forbidden', 'cross-site WebSocket upgrade refused');
     }
     const typ = source.via === 'cookie' ? SESSION_TOKEN.typ : tokenType(source.token);

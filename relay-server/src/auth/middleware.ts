@@ -3,6 +3,7 @@ import { getCookie } from 'hono/cookie';
 import { ApiError, unauthenticated } from '../errors.ts';
 import type { RelayConfig } from '../config.ts';
 import type { AuthDeps } from './deps.ts';
+import { viaTrustedProxy } from '../client-address.ts';
 import { isOwnOrigin } from './origin.ts';
 import { SESSION_COOKIE } from './session-tokens.ts';
 import { authenticateSession, requireAdminRole, type Principal } from './sessions.ts';
@@ -51,7 +52,7 @@ export function csrfGuard(config: RelayConfig): MiddlewareHandler {
     if (UNSAFE.has(c.req.method) && bearerToken(c) === undefined) {
       const origin = c.req.header('origin');
       const hasCookie = getCookie(c, SESSION_COOKIE) !== undefined;
-      if ((hasCookie || origin !== undefined) && !isOwnOrigin(origin, config, (n) => c.req.header(n))) {
+      if ((hasCookie || origin !== undefined) && !isOwnOrigin(origin, config, (n) => c.req.header(n), viaTrustedProxy(c, config.trustProxy))) {
         throw new ApiError(403, 'csrf_failed', 'cross-site request refused');
       }
     }

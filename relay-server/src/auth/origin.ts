@@ -1,11 +1,11 @@
-import type { Context } from 'hono';
 import type { RelayConfig } from '../config.ts';
 
 /**
  * Where a request came from and where the relay is reached. Used for the cookie Origin checks
  * (CSRF on writes, cross-site WebSocket hijacking on upgrades), the cookie's Secure flag, and the
  * URLs the relay hands out (enroll command, share links) when PUBLIC_URL is not set.
- * Forwarded headers are believed only with TRUST_PROXY (a proxy on loopback sets them).
+ * X-Forwarded-Proto/-Host are read only when `forwarded` says the request came through a trusted
+ * proxy (client-address.ts viaTrustedProxy); the client address itself is client-address.ts' job.
  */
 
 export type HeaderGetter = (name: string) => string | undefined;
@@ -15,16 +15,16 @@ function firstValue(value: string | undefined): string | undefined {
   return first ? first : undefined;
 }
 
-export function isSecureRequest(url: string, header: HeaderGetter, trustProxy: boolean): boolean {
+export function isSecureRequest(url: string, header: HeaderGetter, forwarded: boolean): boolean {
   if (url.startsWith('https:')) return true;
-  return trustProxy && firstValue(header('x-forwarded-proto'))?.toLowerCase() === 'https';
+  return forwarded && firstValue(header('x-forwarded-proto'))?.toLowerCase() === 'https';
 }
 
 /** The relay's own origin as this request sees it: PUBLIC_URL's, else scheme + Host. */
-export function publicOrigin(config: RelayConfig, url: string, header: HeaderGetter): string {
+export function publicOrigin(config: RelayConfig, url: string, header: HeaderGetter, forwarded: boolean): string {
   if (config.publicUrl) return new URL(config.publicUrl).origin;
-  const proto = isSecureRequest(url, header, config.trustProxy) ? 'https' : 'http';
-  const host = (config.trustProxy ? firstValue(header('x-forwarded-host')) : undefined) ?? header('host');
+  const proto = isSecureRequest(url, header, forwarded) ? 'https' : 'http';
+  const host = (forwarded ? firstValue(header('x-forwarded-host')) : undefined) ?? header('host');
   return host ? `${proto}://${host}` : new URL(url).origin;
 }
 
@@ -33,12 +33,17 @@ export function publicOrigin(config: RelayConfig, url: string, header: HeaderGet
  * http or https: a TLS-terminating proxy may not say which). A cross-site page cannot forge
  * either: the browser sets Origin, and a rebound DNS name never carries our cookie.
  */
-export function isOwnOrigin(origin: string | undefined, config: RelayConfig, header: HeaderGetter): boolean {
+export function isOwnOrigin(
+  origin: string | undefined,
+  config: RelayConfig,
+  header: HeaderGetter,
+  forwarded: boolean,
+): boolean {
   if (!origin || origin === 'null') return false;
   const normalized = originOf(origin);
   if (normalized === undefined) return false;
   if (config.publicUrl && normalized === originOf(config.publicUrl)) return true;
-  const hosts = [header('host'), config.trustProxy ? firstValue(header('x-forwarded-host')) : undefined];
+  const hosts = [header('host'), forwarded ? firstValue(header('x-forwarded-host')) : undefined];
   return hosts.some(
     (host) =>
       host !== undefined && (normalized === originOf(`http://${host}`) || normalized === originOf(`https://${host}`)),
@@ -53,15 +58,4 @@ function originOf(url: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Client address for rate limits and audit: the socket peer, or the proxy's X-Forwarded-For entry. */
-export function clientAddress(c: Context, trustProxy: boolean): string {
-  if (trustProxy) {
-    // The rightmost entry is the one our proxy appended; earlier ones are client-supplied.
-    const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
-    if (forwarded) return forwarded;
-  }
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
 }

@@ -7,7 +7,8 @@ import { updateUser, type UserRow } from '../db/users.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import type { PasswordCheck } from '../auth/login.ts';
 import { requireSession, type ApiEnv } from '../auth/middleware.ts';
-import { clientAddress, isSecureRequest } from '../auth/origin.ts';
+import { isSecureRequest } from '../auth/origin.ts';
+import { clientAddress, viaTrustedProxy } from '../client-address.ts';
 import { newPasswordSchema } from '../auth/policy.ts';
 import { SESSION_COOKIE } from '../auth/session-tokens.ts';
 import { issueSession } from '../auth/sessions.ts';
@@ -25,7 +26,7 @@ function cookieOptions(c: Context, deps: AuthDeps) {
     httpOnly: true,
     sameSite: 'Strict' as const,
     path: '/',
-    secure: isSecureRequest(c.req.url, (n) => c.req.header(n), deps.config.trustProxy),
+    secure: isSecureRequest(c.req.url, (n) => c.req.header(n), viaTrustedProxy(c, deps.config.trustProxy)),
   };
 }
 

@@ -19,7 +19,8 @@ import type { AuthDeps } from '../auth/deps.ts';
 import { issueEnrollment } from '../auth/device-credentials.ts';
 import { randomId } from '../auth/ids.ts';
 import { requireAdmin, requireSession, type ApiEnv } from '../auth/middleware.ts';
-import { clientAddress, publicOrigin } from '../auth/origin.ts';
+import { publicOrigin } from '../auth/origin.ts';
+import { clientAddress, viaTrustedProxy } from '../client-address.ts';
 import { canView } from '../auth/sessions.ts';
 import type { LiveCameraStatus } from '../services.ts';
 import { readJson } from './body.ts';
@@ -68,7 +69,7 @@ export function cameraJson(deps: AuthDeps, row: CameraRow) {
 }
 
 export function relayOrigin(c: Context, deps: AuthDeps): string {
-  return publicOrigin(deps.config, c.req.url, (n) => c.req.header(n));
+  return publicOrigin(deps.config, c.req.url, (n) => c.req.header(n), viaTrustedProxy(c, deps.config.trustProxy));
 }
 
 export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {

@@ -5,7 +5,7 @@ import { parseSettings } from '../db/cameras.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import { consumeEnrollment } from '../auth/device-credentials.ts';
 import type { ApiEnv } from '../auth/middleware.ts';
-import { clientAddress } from '../auth/origin.ts';
+import { clientAddress } from '../client-address.ts';
 import { createRateLimiter } from '../auth/rate-limit.ts';
 import { readJson } from './body.ts';
 

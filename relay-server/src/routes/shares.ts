@@ -6,7 +6,7 @@ import { findCamera } from '../db/cameras.ts';
 import { findShare, listShares, revokeShare, shareState, type ShareRow } from '../db/shares.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import { bearerToken, requireAdmin, type ApiEnv } from '../auth/middleware.ts';
-import { clientAddress } from '../auth/origin.ts';
+import { clientAddress } from '../client-address.ts';
 import { MAX_SHARE_LIFETIME_SECONDS } from '../auth/share-tokens.ts';
 import { authenticateShare, createShare } from '../auth/share-links.ts';
 import { readJson } from './body.ts';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { listUsers, toPublicUser } from '../db/users.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import { requireAdmin, type ApiEnv } from '../auth/middleware.ts';
-import { clientAddress } from '../auth/origin.ts';
+import { clientAddress } from '../client-address.ts';
 import { newPasswordSchema, roleSchema, usernameSchema } from '../auth/policy.ts';
 import { addUser, changeUser, removeUser } from '../auth/user-admin.ts';
 import { readJson } from './body.ts';

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '@picam/protocol';
+import type { TrustedProxies } from '../client-address.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
 import type { AccessControl, CameraRegistry } from '../services.ts';
@@ -36,7 +37,7 @@ export interface WebSocketDeps {
   registry: CameraRegistry;
   metrics: RelayMetrics;
   log: Logger;
-  trustProxy: boolean;
+  trustProxy: TrustedProxies;
   heartbeatMs?: number;
 }
 

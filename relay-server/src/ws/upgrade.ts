@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { clientAddress, viaTrustedProxy, type TrustedProxies } from '../client-address.ts';
 import { ApiError } from '../errors.ts';
 import { redactUrl, type Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
@@ -24,7 +25,7 @@ export interface UpgradeDeps {
   onViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant): void;
   metrics: RelayMetrics;
   log: Logger;
-  trustProxy: boolean;
+  trustProxy: TrustedProxies;
   /** false once shutdown began: new upgrades are refused with 503 */
   accepting(): boolean;
 }
@@ -71,7 +72,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     if (live) {
       const cameraId = live[1]!;
       deps.access
-        .authorizeViewer({ cameraId, url, headers: req.headers, address })
+        .authorizeViewer({ cameraId, url, headers: req.headers, address, viaTrustedProxy: viaTrustedProxy(req, deps.trustProxy) })
         .then((grant) => complete(deps.viewerServer, (ws, upgraded) => deps.onViewer(ws, upgraded, grant)))
         .catch((err: unknown) => refuse(err, 'viewer'));
       return;
@@ -82,15 +83,6 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    // The rightmost entry is the one our proxy appended; earlier ones are client-supplied.
-    const forwarded = headerValue(req.headers['x-forwarded-for'])?.split(',').pop()?.trim();
-    if (forwarded) return forwarded;
-  }
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 function reject(socket: Duplex, err: ApiError): void {
