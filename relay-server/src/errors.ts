@@ -1,29 +1,13 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ApiErrorCode } from '@picam/protocol';
 
 /**
  * Every request-time failure is an ApiError with a stable code; one error handler (app.ts) turns it
  * into `{ "error": { "code", "message" } }` with its status. WebSocket upgrades map the same codes
- * to close codes through `closeCodeFor`.
+ * to close codes through `closeCodeFor`. The codes are the API's (protocol/src/api.ts).
  */
-export type ApiErrorCode =
-  | 'bad_request'
-  | 'validation_failed'
-  | 'unauthenticated'
-  | 'invalid_credentials'
-  | 'forbidden'
-  | 'csrf_failed'
-  | 'not_found'
-  | 'camera_not_found'
-  | 'conflict'
-  | 'token_invalid'
-  | 'token_expired'
-  | 'link_expired'
-  | 'link_revoked'
-  | 'too_many_viewers'
-  | 'payload_too_large'
-  | 'rate_limited'
-  | 'internal';
+export type { ApiErrorCode };
 
 export class ApiError extends HTTPException {
   readonly code: ApiErrorCode;

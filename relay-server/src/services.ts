@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AudioFormat, CameraSettings, VideoFormat, CameraProcessStatus } from '@picam/protocol';
+import type { CameraSettings, LiveCameraStatus } from '@picam/protocol';
+
+/** Live state the streaming side knows and the API shows: its shape is the API's. */
+export type { LiveCameraStatus };
 
 /**
  * The seams between the relay's parts. Auth and the HTTP API (auth/, routes/, db/) implement
@@ -54,8 +57,6 @@ export interface CameraRegistry {
   markSeen(cameraId: string, at: number): void;
 }
 
-/** Live state the streaming side knows and the API shows (its shape is the API's, in protocol/). */
-export type { LiveCameraStatus } from '@picam/protocol';
 
 export interface LiveCameras {
   status(cameraId: string): LiveCameraStatus | undefined;

@@ -1,64 +1,26 @@
-import type { AudioFormat, CameraSettings, VideoFormat } from '@picam/protocol';
+import type {
+  CameraCreated,
+  CameraList,
+  CameraResponse,
+  CameraSettings,
+  EnrollmentResponse,
+  LoginResponse,
+  ShareCreated,
+  ShareList,
+  ShareLookup,
+  User,
+  UserList,
+  UserResponse,
+} from '@picam/protocol';
 import { SESSION_GET, claimEarlyFetch } from './early-fetch.ts';
 
 /**
- * The relay's HTTP API (relay-server/API.md) as typed functions. Every call is same-origin with the
+ * The relay's HTTP API (relay-server/API.md) as typed functions; the shapes are the relay's own
+ * (protocol/src/api.ts), re-exported for the pages. Every call is same-origin with the
  * session cookie; a 401 on a session call sends the browser to /login (the `onUnauthenticated` hook).
  */
 
-export interface User {
-  id: string;
-  username: string;
-  role: 'admin' | 'viewer';
-  createdAt?: number;
-  cameraIds?: string[];
-}
-
-export interface LiveCameraStatus {
-  online: boolean;
-  viewers: number;
-  video: VideoFormat | null;
-  audio: AudioFormat | null;
-  bitrate: number;
-  framerate: number;
-  camera: string | null;
-  agentVersion: string | null;
-  connectedAt: number | null;
-  lastFrameAt: number | null;
-}
-
-export interface Camera {
-  id: string;
-  name: string;
-  settings: CameraSettings;
-  createdAt: number;
-  lastSeenAt: number | null;
-  enrolled: boolean;
-  status: LiveCameraStatus;
-}
-
-export interface Enrollment {
-  token: string;
-  expiresAt: number;
-  command: string;
-}
-
-export interface Share {
-  id: string;
-  cameraId: string;
-  label: string | null;
-  createdAt: number;
-  expiresAt: number;
-  revokedAt: number | null;
-  maxViewers: number | null;
-  viewers: number;
-  state: 'active' | 'expired' | 'revoked';
-}
-
-export interface ShareLookup {
-  share: { id: string; label: string | null; expiresAt: number };
-  camera: { id: string; name: string };
-}
+export type { Camera, Enrollment, LiveCameraStatus, Share, ShareLookup, User } from '@picam/protocol';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -135,40 +97,40 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
 
 export const api = {
   login: (username: string, password: string) =>
-    request<{ token: string; expiresAt: number; user: User }>('/api/auth/login', {
+    request<LoginResponse>('/api/auth/login', {
       method: 'POST',
       body: { username, password },
       allowUnauthenticated: true,
     }),
   logout: () => request<void>('/api/auth/logout', { method: 'POST', allowUnauthenticated: true }),
-  me: () => request<{ user: User }>('/api/auth/me'),
+  me: () => request<UserResponse>('/api/auth/me'),
   changePassword: (currentPassword: string, newPassword: string) =>
     request<void>('/api/auth/password', { method: 'POST', body: { currentPassword, newPassword } }),
 
-  cameras: () => request<{ cameras: Camera[] }>('/api/cameras'),
-  camera: (id: string) => request<{ camera: Camera }>(`/api/cameras/${encodeURIComponent(id)}`),
+  cameras: () => request<CameraList>('/api/cameras'),
+  camera: (id: string) => request<CameraResponse>(`/api/cameras/${encodeURIComponent(id)}`),
   addCamera: (name: string, settings?: Partial<CameraSettings>) =>
-    request<{ camera: Camera; enrollment: Enrollment }>('/api/cameras', { method: 'POST', body: settings ? { name, settings } : { name } }),
+    request<CameraCreated>('/api/cameras', { method: 'POST', body: settings ? { name, settings } : { name } }),
   updateCamera: (id: string, patch: { name?: string; settings?: Partial<CameraSettings> }) =>
-    request<{ camera: Camera }>(`/api/cameras/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch }),
+    request<CameraResponse>(`/api/cameras/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch }),
   deleteCamera: (id: string) => request<void>(`/api/cameras/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   reenroll: (id: string) =>
-    request<{ enrollment: Enrollment }>(`/api/cameras/${encodeURIComponent(id)}/enrollment`, { method: 'POST' }),
+    request<EnrollmentResponse>(`/api/cameras/${encodeURIComponent(id)}/enrollment`, { method: 'POST' }),
 
-  shares: (cameraId: string) => request<{ shares: Share[] }>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`),
+  shares: (cameraId: string) => request<ShareList>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`),
   createShare: (cameraId: string, body: { expiresIn?: number; expiresAt?: number; label?: string }) =>
-    request<{ share: Share; token: string; url: string }>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`, {
+    request<ShareCreated>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`, {
       method: 'POST',
       body,
     }),
   revokeShare: (id: string) => request<void>(`/api/shares/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   lookupShare: (token: string) => request<ShareLookup>('/api/share', { bearer: token }),
 
-  users: () => request<{ users: User[] }>('/api/users'),
+  users: () => request<UserList>('/api/users'),
   addUser: (body: { username: string; password: string; role: User['role']; cameraIds?: string[] }) =>
-    request<{ user: User }>('/api/users', { method: 'POST', body }),
+    request<UserResponse>('/api/users', { method: 'POST', body }),
   updateUser: (id: string, body: { password?: string; role?: User['role']; cameraIds?: string[] }) =>
-    request<{ user: User }>(`/api/users/${encodeURIComponent(id)}`, { method: 'PATCH', body }),
+    request<UserResponse>(`/api/users/${encodeURIComponent(id)}`, { method: 'PATCH', body }),
   deleteUser: (id: string) => request<void>(`/api/users/${encodeURIComponent(id)}`, { method: 'DELETE' }),
 };
 

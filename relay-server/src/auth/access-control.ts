@@ -1,4 +1,5 @@
 import { decodeProtectedHeader } from 'jose';
+import { TOKEN_SUBPROTOCOL_PREFIX } from '@picam/protocol';
 import { parse as parseCookies } from 'hono/utils/cookie';
 import { ApiError, cameraNotFound, forbidden, unauthenticated } from '../errors.ts';
 import { findCamera } from '../db/cameras.ts';
@@ -19,8 +20,6 @@ import { authenticateShare, isShareActive } from './share-links.ts';
  * cookie is accepted only with an Origin that is ours: browsers attach cookies to cross-site
  * WebSocket upgrades, and no CORS protects them (cross-site WebSocket hijacking).
  */
-
-export const TOKEN_SUBPROTOCOL_PREFIX = 'picam.token.';
 
 type Source = { token: string; via: 'explicit' } | { token: string; via: 'cookie' } | undefined;
 

@@ -1,19 +1,15 @@
 import { and, asc, eq, ne } from 'drizzle-orm';
+import type { Role, User } from '@picam/protocol';
 import type { Queryable } from './queryable.ts';
 import { userCameras, users } from './schema.ts';
 
 /** Users and their camera grants. Synchronous (better-sqlite3); callers wrap multi-step changes in a transaction. */
 
-export type Role = 'admin' | 'viewer';
+export type { Role };
 export type UserRow = typeof users.$inferSelect;
 
-export interface PublicUser {
-  id: string;
-  username: string;
-  role: Role;
-  createdAt: number;
-  cameraIds: string[];
-}
+/** The API's User with every field filled in (GET /api/users). */
+export type PublicUser = Required<User>;
 
 export function findUserById(db: Queryable, id: string): UserRow | undefined {
   return db.select().from(users).where(eq(users.id, id)).get();

@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import type { LoginResponse, User, UserResponse } from '@picam/protocol';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { audit } from '../db/audit.ts';
@@ -19,7 +20,7 @@ import { readJson } from './body.ts';
 const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 const passwordBody = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: newPasswordSchema }).strict();
 
-export const publicUser = (u: UserRow) => ({ id: u.id, username: u.username, role: u.role });
+export const publicUser = (u: UserRow): User => ({ id: u.id, username: u.username, role: u.role });
 
 function cookieOptions(c: Context, deps: AuthDeps) {
   return {
@@ -41,7 +42,7 @@ export function authRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono<ApiEn
     const issued = await issueSession(deps, user, { userAgent: c.req.header('user-agent'), address });
     audit(deps.db, deps.now(), { actor: user.id, action: 'login.success', target: user.username, address });
     setCookie(c, SESSION_COOKIE, issued.token, { ...cookieOptions(c, deps), maxAge: deps.config.sessionTtlSeconds });
-    return c.json({ token: issued.token, expiresAt: issued.session.expiresAt, user: publicUser(user) });
+    return c.json({ token: issued.token, expiresAt: issued.session.expiresAt, user: publicUser(user) } satisfies LoginResponse);
   });
 
   app.post('/auth/logout', session, (c) => {
@@ -53,7 +54,7 @@ export function authRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono<ApiEn
     return c.body(null, 204);
   });
 
-  app.get('/auth/me', session, (c) => c.json({ user: publicUser(c.get('principal').user) }));
+  app.get('/auth/me', session, (c) => c.json({ user: publicUser(c.get('principal').user) } satisfies UserResponse));
 
   app.post('/auth/password', session, async (c) => {
     const body = await readJson(c, passwordBody);

@@ -1,7 +1,16 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import * as zm from 'zod/mini';
-import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings } from '@picam/protocol';
+import {
+  DEFAULT_CAMERA_SETTINGS,
+  cameraSettingsSchema,
+  type Camera,
+  type CameraCreated,
+  type CameraList,
+  type CameraResponse,
+  type CameraSettings,
+  type EnrollmentResponse,
+} from '@picam/protocol';
 import { ApiError, cameraNotFound, forbidden } from '../errors.ts';
 import { audit } from '../db/audit.ts';
 import {
@@ -56,7 +65,7 @@ function mergeSettings(base: CameraSettings, patch: Partial<CameraSettings> | un
   return merged.data;
 }
 
-export function cameraJson(deps: AuthDeps, row: CameraRow) {
+export function cameraJson(deps: AuthDeps, row: CameraRow): Camera {
   return {
     id: row.id,
     name: row.name,
@@ -87,7 +96,7 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
   app.get('/cameras', session, (c) => {
     const { user } = c.get('principal');
     const rows = user.role === 'admin' ? listCameras(deps.db) : listCameras(deps.db, grantedCameraIds(deps.db, user.id));
-    return c.json({ cameras: rows.map((r) => cameraJson(deps, r)) });
+    return c.json({ cameras: rows.map((r) => cameraJson(deps, r)) } satisfies CameraList);
   });
 
   app.post('/cameras', admin, async (c) => {
@@ -101,13 +110,13 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
       audit(deps.db, deps.now(), { actor: user.id, action: 'enrollment.issue', target: id, address: address(c) });
       return issueEnrollment(deps, id, user.id, relayOrigin(c, deps));
     });
-    return c.json({ camera: cameraJson(deps, existing(id)), enrollment }, 201);
+    return c.json({ camera: cameraJson(deps, existing(id)), enrollment } satisfies CameraCreated, 201);
   });
 
   app.get('/cameras/:id', session, (c) => {
     const row = existing(c.req.param('id'));
     if (!canView(deps, c.get('principal').user, row.id)) throw forbidden('this camera is not shared with you');
-    return c.json({ camera: cameraJson(deps, row) });
+    return c.json({ camera: cameraJson(deps, row) } satisfies CameraResponse);
   });
 
   app.patch('/cameras/:id', admin, async (c) => {
@@ -123,7 +132,7 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
       detail: { name: body.name !== undefined, settings: settings !== undefined },
     });
     if (settings) deps.live().pushSettings(row.id, settings);
-    return c.json({ camera: cameraJson(deps, existing(row.id)) });
+    return c.json({ camera: cameraJson(deps, existing(row.id)) } satisfies CameraResponse);
   });
 
   app.delete('/cameras/:id', admin, (c) => {
@@ -146,7 +155,7 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
       return issueEnrollment(deps, row.id, user.id, relayOrigin(c, deps));
     });
     deps.live().credentialRevoked(row.id);
-    return c.json({ enrollment }, 201);
+    return c.json({ enrollment } satisfies EnrollmentResponse, 201);
   });
 
   return app;

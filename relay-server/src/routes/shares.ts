@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { Share, ShareCreated, ShareList, ShareLookup } from '@picam/protocol';
 import { z } from 'zod';
 import { ApiError, cameraNotFound, notFound } from '../errors.ts';
 import { audit } from '../db/audit.ts';
@@ -27,7 +28,7 @@ const createBody = z
   .strict()
   .refine((b) => b.expiresIn === undefined || b.expiresAt === undefined, 'give expiresIn or expiresAt, not both');
 
-export function shareJson(deps: AuthDeps, row: ShareRow) {
+export function shareJson(deps: AuthDeps, row: ShareRow): Share {
   return {
     id: row.id,
     cameraId: row.cameraId,
@@ -69,13 +70,13 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
       address: clientAddress(c, deps.config.trustProxy),
       detail: { cameraId: camera.id, expiresAt },
     });
-    return c.json({ share: shareJson(deps, issued.share), token: issued.token, url: issued.url }, 201);
+    return c.json({ share: shareJson(deps, issued.share), token: issued.token, url: issued.url } satisfies ShareCreated, 201);
   });
 
   app.get('/cameras/:id/shares', admin, (c) => {
     const camera = findCamera(deps.db, c.req.param('id'));
     if (!camera) throw cameraNotFound();
-    return c.json({ shares: listShares(deps.db, camera.id).map((s) => shareJson(deps, s)) });
+    return c.json({ shares: listShares(deps.db, camera.id).map((s) => shareJson(deps, s)) } satisfies ShareList);
   });
 
   app.delete('/shares/:id', admin, (c) => {
@@ -102,7 +103,7 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
     return c.json({
       share: { id: share.id, label: share.label, expiresAt: share.expiresAt },
       camera: { id: camera.id, name: camera.name },
-    });
+    } satisfies ShareLookup);
   });
 
   return app;

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CloseCode } from '@picam/protocol';
+import { CloseCode, VIEWER_PROTOCOL } from '@picam/protocol';
 import type { TrustedProxies } from '../client-address.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
@@ -21,7 +21,6 @@ import { acceptViewer } from './viewer-connection.ts';
 
 /** Viewers only send acks: a few KiB is plenty, and all a hostile viewer can make the relay buffer. */
 export const VIEWER_MAX_MESSAGE_BYTES = 4 * 1024;
-export const VIEWER_PROTOCOL = 'picam.v1';
 /**
  * Grants are re-checked now and then even without a revocation call: `picam-relay users passwd`
  * ends sessions from another process, which cannot reach this one.

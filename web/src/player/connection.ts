@@ -1,6 +1,6 @@
-import { Track, readFrameHeader, FRAME_HEADER_BYTES, type RelayToViewerMessage } from '@picam/protocol';
+import { Track, readFrameHeader, viewerProtocols, FRAME_HEADER_BYTES, type RelayToViewerMessage } from '@picam/protocol';
 import { claimEarlySocket, type EarlyEvent } from './early-socket.ts';
-import { liveProtocols, liveUrl } from './live-socket-url.ts';
+import { liveUrl } from './live-socket-url.ts';
 import { parseViewerMessage, ViewerMessageError } from './messages.ts';
 import type { IncomingFrame } from './renderer.ts';
 
@@ -35,7 +35,7 @@ export class LiveConnection {
   constructor(cameraId: string, token: string | undefined, handlers: ConnectionHandlers) {
     this.handlers = handlers;
     const url = liveUrl(cameraId);
-    const protocols = liveProtocols(token);
+    const protocols = viewerProtocols(token);
     const early = claimEarlySocket(url, protocols);
     this.ws = early?.ws ?? new WebSocket(url, protocols);
     this.ws.binaryType = 'arraybuffer';

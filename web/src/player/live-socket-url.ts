@@ -1,3 +1,4 @@
+import { livePath, viewerProtocols } from '@picam/protocol';
 import { openEarlySocket } from './early-socket.ts';
 
 /**
@@ -6,18 +7,12 @@ import { openEarlySocket } from './early-socket.ts';
  * apart from connection.ts (and free of the protocol code) so the boot script stays tiny.
  */
 
-export const VIEWER_PROTOCOL = 'picam.v1';
-
 export function liveUrl(cameraId: string): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/api/cameras/${encodeURIComponent(cameraId)}/live`;
-}
-
-export function liveProtocols(token: string | undefined): string[] {
-  return token ? [VIEWER_PROTOCOL, `picam.token.${token}`] : [VIEWER_PROTOCOL];
+  return `${scheme}//${location.host}${livePath(cameraId)}`;
 }
 
 /** Opens the camera's live socket now, for the LiveConnection the page will create (early-socket.ts). */
 export function openLiveSocketEarly(cameraId: string, token?: string): void {
-  openEarlySocket(liveUrl(cameraId), liveProtocols(token));
+  openEarlySocket(liveUrl(cameraId), viewerProtocols(token));
 }

@@ -1,0 +1,152 @@
+import type { AudioFormat, CameraProcessStatus, CameraSettings, VideoFormat } from './messages.ts';
+
+/**
+ * The relay's HTTP API and live endpoint as both sides see them: the relay's route handlers build
+ * these shapes (`satisfies`), the web app reads them. A renamed field fails the type check on both
+ * sides at once. relay-server/API.md documents each endpoint.
+ */
+
+// ---- the live endpoint ---------------------------------------------------------------------------
+
+/** First WebSocket subprotocol of every viewer socket; the relay answers with it. */
+export const VIEWER_PROTOCOL = 'picam.v1';
+/** A token offered as a second subprotocol (`picam.token.<jwt>`): it stays out of URLs and proxy logs. */
+export const TOKEN_SUBPROTOCOL_PREFIX = 'picam.token.';
+
+/** Path of a camera's live socket. */
+export function livePath(cameraId: string): string {
+  return `/api/cameras/${encodeURIComponent(cameraId)}/live`;
+}
+
+/** The subprotocols a viewer offers: the version, then its token when it has one instead of a cookie. */
+export function viewerProtocols(token: string | undefined): string[] {
+  return token ? [VIEWER_PROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [VIEWER_PROTOCOL];
+}
+
+// ---- resources -----------------------------------------------------------------------------------
+
+export type Role = 'admin' | 'viewer';
+
+export interface User {
+  id: string;
+  username: string;
+  role: Role;
+  createdAt?: number;
+  /** cameras a viewer may watch (admins see all: empty) */
+  cameraIds?: string[];
+}
+
+/** A camera's live state, from the relay's streaming side. */
+export interface LiveCameraStatus {
+  online: boolean;
+  viewers: number;
+  video: VideoFormat | null;
+  audio: AudioFormat | null;
+  /** bits per second, measured over the last few seconds */
+  bitrate: number;
+  framerate: number;
+  camera: CameraProcessStatus | null;
+  agentVersion: string | null;
+  connectedAt: number | null;
+  lastFrameAt: number | null;
+}
+
+export interface Camera {
+  id: string;
+  name: string;
+  settings: CameraSettings;
+  createdAt: number;
+  lastSeenAt: number | null;
+  enrolled: boolean;
+  status: LiveCameraStatus;
+}
+
+/** A one-time enrollment token and the command that uses it on the Pi. */
+export interface Enrollment {
+  token: string;
+  expiresAt: number;
+  command: string;
+}
+
+export type ShareState = 'active' | 'expired' | 'revoked';
+
+export interface Share {
+  id: string;
+  cameraId: string;
+  label: string | null;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  maxViewers: number | null;
+  viewers: number;
+  state: ShareState;
+}
+
+/** `GET /api/share` (Bearer share token): what the no-login viewer page opens. */
+export interface ShareLookup {
+  share: { id: string; label: string | null; expiresAt: number };
+  camera: { id: string; name: string };
+}
+
+// ---- response bodies -----------------------------------------------------------------------------
+
+export interface LoginResponse {
+  token: string;
+  expiresAt: number;
+  user: User;
+}
+export interface UserResponse {
+  user: User;
+}
+export interface UserList {
+  users: User[];
+}
+export interface CameraResponse {
+  camera: Camera;
+}
+export interface CameraList {
+  cameras: Camera[];
+}
+export interface CameraCreated {
+  camera: Camera;
+  enrollment: Enrollment;
+}
+export interface EnrollmentResponse {
+  enrollment: Enrollment;
+}
+export interface ShareList {
+  shares: Share[];
+}
+export interface ShareCreated {
+  share: Share;
+  token: string;
+  url: string;
+}
+
+// ---- errors --------------------------------------------------------------------------------------
+
+/** Every error the API answers with, as `{ "error": { "code", "message" } }`. */
+export const API_ERROR_CODES = [
+  'bad_request',
+  'validation_failed',
+  'unauthenticated',
+  'invalid_credentials',
+  'forbidden',
+  'csrf_failed',
+  'not_found',
+  'camera_not_found',
+  'conflict',
+  'token_invalid',
+  'token_expired',
+  'link_expired',
+  'link_revoked',
+  'too_many_viewers',
+  'payload_too_large',
+  'rate_limited',
+  'internal',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+export interface ErrorBody {
+  error: { code: ApiErrorCode; message: string };
+}
