@@ -5,6 +5,7 @@ import {
   agentMessageSchema,
   encodeMessage,
   parseMessage,
+  relayToViewerMessageSchema,
   viewerMessageSchema,
 } from './messages.ts';
 import { ProtocolError } from './errors.ts';
@@ -46,4 +47,31 @@ test('camera settings are range-checked', () => {
   const bad = { ...DEFAULT_CAMERA_SETTINGS, framerate: 0 };
   const text = JSON.stringify({ type: 'hello', agentVersion: '1', settings: bad, video: null, audio: null });
   assert.throws(() => parseMessage(agentMessageSchema, text), /settings\.framerate/);
+});
+
+test('the relay-to-viewer messages a browser accepts, and the malformed ones it ignores', () => {
+  const video = { codec: 'avc1.64001f', width: 1280, height: 720, framerate: 30 };
+  const good = [
+    { type: 'init', camera: { id: 'c', name: 'n' }, video, audio: null },
+    { type: 'init', camera: { id: 'c', name: 'n' }, video, audio: { codec: 'mp4a.40.2', sampleRate: 48000, channels: 1 } },
+    { type: 'state', state: 'online' },
+    { type: 'state', state: 'offline', reason: 'agent gone', extra: 1 },
+    { type: 'expiring', expiresAt: 1_700_000_000_000 },
+  ];
+  const bad = [
+    { type: 'init', camera: { id: 'c', name: 'n' }, video: { ...video, codec: '' }, audio: null },
+    { type: 'init', camera: { id: 'c', name: 'n' }, video: { ...video, width: 1280.5 }, audio: null },
+    { type: 'init', camera: { id: 'c' }, video, audio: null },
+    { type: 'init', camera: { id: 'c', name: 'n' }, video, audio: { codec: 'opus', sampleRate: 48000, channels: 1 } },
+    { type: 'state', state: 'sleeping' },
+    { type: 'expiring', expiresAt: 'soon' },
+    { type: 'hello' },
+    [],
+    null,
+  ];
+  for (const value of good) assert.doesNotThrow(() => parseMessage(relayToViewerMessageSchema, JSON.stringify(value)), JSON.stringify(value));
+  for (const value of bad) {
+    assert.throws(() => parseMessage(relayToViewerMessageSchema, JSON.stringify(value)), ProtocolError, JSON.stringify(value));
+  }
+  assert.throws(() => parseMessage(relayToViewerMessageSchema, '{nope'), /not valid JSON/);
 });

@@ -4,13 +4,10 @@ import { test } from 'node:test';
 import {
   AccessUnitSplitter,
   describeAccessUnit,
-  parseMessage,
-  relayToViewerMessageSchema,
   splitNalUnits,
 } from '@picam/protocol';
 import { annexBToLengthPrefixed, sameBytes } from '../src/player/annexb.ts';
 import { ClockOffset } from '../src/player/clock.ts';
-import { parseViewerMessage } from '../src/player/messages.ts';
 import { formatBitrate, formatTimeLeft } from '../src/format.ts';
 import { Router } from '../src/router.ts';
 
@@ -48,42 +45,6 @@ test('annexBToLengthPrefixed: 3- and 4-byte start codes, a NAL ending in 0x00 0x
   const au = new Uint8Array([0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x65, 0x88, 0x00, 0x03, 0, 0, 0, 1, 0x06, 0x05]);
   const avc = annexBToLengthPrefixed(au);
   assert.deepEqual([...avc], [0, 0, 0, 4, 0x65, 0x88, 0x00, 0x03, 0, 0, 0, 2, 0x06, 0x05]);
-});
-
-test('parseViewerMessage agrees with the protocol schema on good and bad messages', () => {
-  const cases = [
-    { type: 'init', camera: { id: 'c', name: 'n' }, video: { codec: 'avc1.64001f', width: 1280, height: 720, framerate: 30 }, audio: null },
-    { type: 'init', camera: { id: 'c', name: 'n' }, video: { codec: 'avc1.64001f', width: 1280, height: 720, framerate: 30 }, audio: { codec: 'mp4a.40.2', sampleRate: 48000, channels: 1 } },
-    { type: 'init', camera: { id: 'c', name: 'n' }, video: { codec: '', width: 1280, height: 720, framerate: 30 }, audio: null },
-    { type: 'init', camera: { id: 'c', name: 'n' }, video: { codec: 'avc1', width: 1280.5, height: 720, framerate: 30 }, audio: null },
-    { type: 'init', camera: { id: 'c' }, video: { codec: 'avc1', width: 1, height: 1, framerate: 1 }, audio: null },
-    { type: 'init', camera: { id: 'c', name: 'n' }, video: { codec: 'avc1', width: 1, height: 1, framerate: 1 }, audio: { codec: 'opus', sampleRate: 48000, channels: 1 } },
-    { type: 'state', state: 'online' },
-    { type: 'state', state: 'offline', reason: 'agent gone', extra: 1 },
-    { type: 'state', state: 'sleeping' },
-    { type: 'expiring', expiresAt: 1_700_000_000_000 },
-    { type: 'expiring', expiresAt: 'soon' },
-    { type: 'hello' },
-    [],
-    null,
-  ];
-  for (const value of cases) {
-    const text = JSON.stringify(value);
-    let zodOk = true;
-    try {
-      parseMessage(relayToViewerMessageSchema, text);
-    } catch {
-      zodOk = false;
-    }
-    let oursOk = true;
-    try {
-      parseViewerMessage(text);
-    } catch {
-      oursOk = false;
-    }
-    assert.equal(oursOk, zodOk, `disagreement on ${text}`);
-  }
-  assert.throws(() => parseViewerMessage('{nope'), /not valid JSON/);
 });
 
 test('ClockOffset: in-sync clocks are left alone, a browser behind or far ahead is corrected', () => {

@@ -1,7 +1,15 @@
-import { Track, readFrameHeader, viewerProtocols, FRAME_HEADER_BYTES, type RelayToViewerMessage } from '@picam/protocol';
+import {
+  FRAME_HEADER_BYTES,
+  ProtocolError,
+  Track,
+  parseMessage,
+  readFrameHeader,
+  relayToViewerMessageSchema,
+  viewerProtocols,
+  type RelayToViewerMessage,
+} from '@picam/protocol';
 import { claimEarlySocket, type EarlyEvent } from './early-socket.ts';
 import { liveUrl } from './live-socket-url.ts';
-import { parseViewerMessage, ViewerMessageError } from './messages.ts';
 import type { IncomingFrame } from './renderer.ts';
 
 /**
@@ -87,10 +95,11 @@ export class LiveConnection {
     if (this.closed) return;
     if (typeof data === 'string') {
       try {
-        this.handlers.onMessage(parseViewerMessage(data));
+        // The relay's own schemas (protocol/), the same checks the relay's peers get.
+        this.handlers.onMessage(parseMessage(relayToViewerMessageSchema, data));
       } catch (err) {
         // A newer relay may send messages this page does not know yet: ignore, do not die.
-        if (err instanceof ViewerMessageError) console.warn('picam: ignoring relay message:', err.message);
+        if (err instanceof ProtocolError) console.warn('picam: ignoring relay message:', err.message);
         else throw err;
       }
       return;
