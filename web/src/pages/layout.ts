@@ -9,7 +9,7 @@ export function appHeader(user: User, pathname: string, onLogout: () => void): H
   return h(
     'header',
     { class: 'app-header' },
-    link('/', [h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), 'picam'], { class: 'brand', testid: 'nav-home' }),
+    link('/', [h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), h('span', { class: 'brand-name' }, 'picam')], { class: 'brand', testid: 'nav-home' }),
     h(
       'nav',
       { 'aria-label': 'Main' },
