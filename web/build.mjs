@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the browser app into web/dist/: app.js (with jmuxer and the protocol code), app.css,
-// index.html (with the boot script, src/boot.ts, inline) and favicon.svg. Nothing is fetched at run
+// index.html (with the boot script, src/boot.ts, inline), favicon.svg, and the installable app's
+// manifest.webmanifest, icons/ and service worker sw.js. Nothing is fetched at run
 // time, so a strict CSP holds (the relay allows the inline boot script by its hash).
 //
 // index.html refers to the assets as `/app.js?v=<hash>`: the relay serves a matching `v` as immutable
@@ -48,6 +49,10 @@ const BROWSER_TARGETS = ['chrome100', 'firefox100', 'safari15', 'edge100'];
 
 /** Where src/index.html takes the boot script; the build puts its code inline there. */
 const BOOT_TAG = '<script src="/boot.js"></script>';
+
+/** The installable app's files (web/src/manifest.webmanifest, web/src/icons/, pwa/sw.ts), as served. */
+export const PWA_ICONS = ['icons/icon-192.png', 'icons/icon-512.png', 'icons/icon-maskable-512.png', 'icons/apple-touch-icon.png'];
+export const PWA_FILES = ['sw.js', 'manifest.webmanifest', ...PWA_ICONS];
 
 export function assetHash(bytes) {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
@@ -111,9 +116,10 @@ export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'w
       .replace(BOOT_TAG, () => `<script>${boot}</script>`)
       .replace('/app.css"', `/app.css?v=${assetHash(Buffer.from(css))}"`);
     await writeFile(join(staging, 'index.html'), html);
+    await buildInstallable(staging, { html, js, css, minify, logLevel });
 
-    await mkdir(outDir, { recursive: true });
-    const files = ['app.js', 'app.js.map', 'app.js.LEGAL.txt', 'app.css', 'app.css.map', 'favicon.svg', 'index.html'];
+    await mkdir(join(outDir, 'icons'), { recursive: true });
+    const files = ['app.js', 'app.js.map', 'app.js.LEGAL.txt', 'app.css', 'app.css.map', 'favicon.svg', 'index.html', ...PWA_FILES];
     const written = [];
     for (const name of files) {
       try {
@@ -127,6 +133,31 @@ export async function buildWeb({ outDir = DIST_DIR, minify = true, logLevel = 'w
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * The manifest and icons (copied as they are) and the service worker, which gets this build's app
+ * shell as __PICAM_SHELL__: the paths index.html loads (with their `v`) and a version hashed from
+ * all of them, so any change to the shell is a new sw.js and the browser updates the worker.
+ */
+async function buildInstallable(staging, { html, js, css, minify, logLevel }) {
+  await mkdir(join(staging, 'icons'), { recursive: true });
+  await copyFile(join(WEB_DIR, 'src/manifest.webmanifest'), join(staging, 'manifest.webmanifest'));
+  for (const icon of PWA_ICONS) await copyFile(join(WEB_DIR, 'src', icon), join(staging, icon));
+  const shell = ['/', `/app.js?v=${assetHash(js)}`, `/app.css?v=${assetHash(Buffer.from(css))}`, '/favicon.svg', '/manifest.webmanifest', ...PWA_ICONS.map((f) => `/${f}`)];
+  const version = createHash('sha256').update(html);
+  for (const name of ['favicon.svg', 'manifest.webmanifest', ...PWA_ICONS]) version.update(await readFile(join(staging, name)));
+  await esbuild.build({
+    entryPoints: [join(WEB_DIR, 'src/pwa/sw.ts')],
+    outfile: join(staging, 'sw.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: BROWSER_TARGETS,
+    minify,
+    define: { __PICAM_SHELL__: JSON.stringify({ version: version.digest('hex').slice(0, 12), files: shell }) },
+    logLevel,
+  });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

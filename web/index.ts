@@ -19,7 +19,18 @@ function findWebDir(start: string): string {
 }
 export const WEB_DIST_DIR = join(WEB_DIR, 'dist');
 /** Every file the relay serves; a missing one means "build". */
-export const WEB_DIST_FILES = ['index.html', 'app.js', 'app.css', 'favicon.svg'] as const;
+export const WEB_DIST_FILES = [
+  'index.html',
+  'app.js',
+  'app.css',
+  'favicon.svg',
+  'sw.js',
+  'manifest.webmanifest',
+  'icons/icon-192.png',
+  'icons/icon-512.png',
+  'icons/icon-maskable-512.png',
+  'icons/apple-touch-icon.png',
+] as const;
 
 /** What the bundle is made of: the app's sources, the build script, and the protocol code it includes. */
 const SOURCE_ROOTS = [join(WEB_DIR, 'src'), join(WEB_DIR, 'build.mjs'), join(WEB_DIR, '../protocol/src')];

@@ -11,6 +11,7 @@ import { sharesPage } from './pages/shares.ts';
 import { usersPage } from './pages/users.ts';
 import type { Page, PageFactory } from './page.ts';
 import { CAMERA_PAGE_PATH } from './paths.ts';
+import { registerServiceWorker } from './pwa/register.ts';
 import { Router } from './router.ts';
 import { setSignedInUser, signedInUser } from './session.ts';
 
@@ -97,3 +98,4 @@ function showPage(page: Page, withHeader: boolean): void {
 
 // A camera page's live socket is already opening: boot.ts, which ran before this bundle.
 router.start();
+registerServiceWorker();

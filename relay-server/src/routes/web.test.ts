@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,6 +8,16 @@ import type { Hono } from 'hono';
 import { CONTENT_SECURITY_POLICY, PAGE_ROUTES, contentSecurityPolicy, createWebRoutes } from './web.ts';
 
 const version = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+const SW_SOURCE = 'self.addEventListener("fetch", () => {})';
+
+/** The installable app's files as a build writes them (web/build.mjs PWA_FILES). */
+function writePwaFiles(dir: string): void {
+  mkdirSync(join(dir, 'icons'), { recursive: true });
+  writeFileSync(join(dir, 'sw.js'), SW_SOURCE);
+  writeFileSync(join(dir, 'manifest.webmanifest'), '{"name":"picam"}');
+  for (const icon of ['icon-192', 'icon-512', 'icon-maskable-512', 'apple-touch-icon']) writeFileSync(join(dir, 'icons', `${icon}.png`), 'png');
+}
 
 describe('web routes (fixture dist)', () => {
   let dir: string;
@@ -21,6 +31,7 @@ describe('web routes (fixture dist)', () => {
     writeFileSync(join(dir, 'app.css'), 'body{}');
     writeFileSync(join(dir, 'app.css.map'), '{}');
     writeFileSync(join(dir, 'favicon.svg'), '<svg/>');
+    writePwaFiles(dir);
     app = await createWebRoutes({ distDir: dir, build: false });
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,6 +55,7 @@ describe('web routes (fixture dist)', () => {
     try {
       const boot = 'console.log("boot <b>")';
       for (const name of ['app.js', 'app.js.map', 'app.css', 'app.css.map', 'favicon.svg']) writeFileSync(join(inlineDir, name), '{}');
+      writePwaFiles(inlineDir);
       writeFileSync(join(inlineDir, 'index.html'), `<!doctype html><script>${boot}</script><script type="module" src="/app.js"></script>`);
       const inlineApp = await createWebRoutes({ distDir: inlineDir, build: false });
       const csp = (await inlineApp.request('/cameras/cam1')).headers.get('content-security-policy') ?? '';
@@ -83,6 +95,30 @@ describe('web routes (fixture dist)', () => {
     assert.equal(await pinned.text(), js);
     const stale = await app.request('/app.js?v=0123456789ab');
     assert.equal(stale.headers.get('cache-control'), 'no-cache');
+  });
+
+  test('the installable app: /sw.js at the root, always revalidated; manifest and icons with their types', async () => {
+    const expected: Record<string, string> = {
+      '/sw.js': 'text/javascript; charset=utf-8',
+      '/manifest.webmanifest': 'application/manifest+json',
+      '/icons/icon-192.png': 'image/png',
+      '/icons/icon-512.png': 'image/png',
+      '/icons/icon-maskable-512.png': 'image/png',
+      '/icons/apple-touch-icon.png': 'image/png',
+    };
+    for (const [path, type] of Object.entries(expected)) {
+      const res = await app.request(path);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get('content-type'), type, path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+    }
+    // Even with the "right" version query, the worker script is never pinned in an HTTP cache.
+    const sw = await app.request('/sw.js');
+    assert.equal(sw.headers.get('cache-control'), 'no-cache');
+    const pinned = await app.request(`/sw.js?v=${version(SW_SOURCE)}`);
+    assert.equal(pinned.headers.get('cache-control'), 'no-cache');
+    assert.match(CONTENT_SECURITY_POLICY, /worker-src 'self'/);
+    assert.match(CONTENT_SECURITY_POLICY, /manifest-src 'self'/);
   });
 
   test('If-None-Match gives 304 without a body', async () => {

@@ -12,7 +12,7 @@ import { WEB_DIST_DIR, ensureWebBuilt } from '@picam/web';
  *
  * Caching: index.html is `no-cache` (always revalidated, so a new build is picked up at once); it
  * names its assets `/app.js?v=<hash>`, and a request whose `v` matches the file served is immutable
- * for a year. Anything else is `no-cache` with an ETag.
+ * for a year. Anything else is `no-cache` with an ETag; /sw.js and the manifest always are.
  */
 
 const POLICY = [
@@ -23,6 +23,7 @@ const POLICY = [
   "style-src 'self'",
   "script-src 'self'",
   "worker-src 'self' blob:",
+  "manifest-src 'self'",
   "frame-ancestors 'none'",
   "base-uri 'none'",
   "form-action 'self'",
@@ -59,7 +60,20 @@ const ASSETS: Record<string, string> = {
   'app.css': 'text/css; charset=utf-8',
   'app.css.map': 'application/json; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
+  // The installable app (web/src/pwa/sw.ts): its worker at the root (so its scope is every page),
+  // manifest and icons.
+  'sw.js': 'text/javascript; charset=utf-8',
+  'manifest.webmanifest': 'application/manifest+json',
+  'icons/icon-192.png': 'image/png',
+  'icons/icon-512.png': 'image/png',
+  'icons/icon-maskable-512.png': 'image/png',
+  'icons/apple-touch-icon.png': 'image/png',
 };
+/**
+ * Never cached without asking, whatever the query: the worker script decides which build a browser
+ * runs (browsers also cap its HTTP caching at 24 h; `no-cache` makes every update check a real one).
+ */
+const ALWAYS_REVALIDATE = new Set(['sw.js', 'manifest.webmanifest']);
 /** Built only when esbuild finds third-party license comments to keep. */
 const OPTIONAL_ASSETS: Record<string, string> = { 'app.js.LEGAL.txt': 'text/plain; charset=utf-8' };
 
@@ -128,7 +142,7 @@ export async function createWebRoutes(options: WebRoutesOptions = {}): Promise<H
 
   for (const [name, asset] of assets) {
     app.get(`/${name}`, (c) => {
-      const immutable = c.req.query('v') === asset.version;
+      const immutable = !ALWAYS_REVALIDATE.has(name) && c.req.query('v') === asset.version;
       return send(c, asset, immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
     });
   }
