@@ -187,7 +187,7 @@ test('camera-like writes (one unit per push, flush on silence): same units, no f
   }
 });
 
-test('a 4-byte start code cut by a flush (zeros emitted, 00 01 / 01 next) is a new unit, not a tear', () => {
+test('a 4-byte start code cut by a flush (zeros held back, 00 01 / 01 next) is a new unit, not a tear', () => {
   const data = clip('1280x720-main.h264');
   const expected = reference('1280x720-main.h264');
   for (const moved of [1, 2, 3]) {
@@ -208,8 +208,21 @@ test('a 4-byte start code cut by a flush (zeros emitted, 00 01 / 01 next) is a n
       units.map((u) => u.keyframe),
       expected.map((u) => u.keyframe),
     );
-    units.forEach((u, i) => assert.ok(equalBytes(u.data, writes[i]!), `moved ${moved}: unit ${i} is write ${i}`));
+    // The zeros at the end of a write begin the next unit's start code: every unit is whole, as
+    // when the clip is split in one piece (a unit beginning `00 01` or `01` would be refused downstream).
+    units.forEach((u, i) => assert.ok(equalBytes(u.data, expected[i]!.data), `moved ${moved}: unit ${i} begins with its start code`));
   }
+});
+
+test('a flush between `00 00 00` and `01`: the next unit still begins with its whole start code', () => {
+  // Found by the fuzz pass (h264.fuzz.test.ts): the zeros went out with the flushed unit, the next
+  // unit began `01 41 ..`, and the relay closes an agent whose video frame lacks a start code.
+  const splitter = new AccessUnitSplitter();
+  const first = [...splitter.push(concat([SPS, PPS, IDR0, P0.subarray(0, 3)])), ...splitter.flush()];
+  const second = [...splitter.push(P0.subarray(3)), ...splitter.flush()];
+  assert.deepEqual(hex(first), [hexOf(SPS, PPS, IDR0) + ' K']);
+  assert.deepEqual(hex(second), [hexOf(P0)]);
+  assert.equal(splitter.tornFrames, 0);
 });
 
 test('torn frame: half a frame, flush, the rest -> rest dropped, counted, reported once', () => {
@@ -233,15 +246,15 @@ test('torn at a slice boundary: a slice with first_mb_in_slice > 0 after flush i
   const second = Buffer.from(p).indexOf(Buffer.from([0, 0, 1]), 4);
   assert.ok(second > 0 && p[second + 4]! < 0x80, 'fixture frame has a second slice');
   for (const cut of [second, second + 1, second + 2, second + 3]) {
-    // cut + 2: the flushed unit ends in `00 00`, the rest starts with `01`: still the same frame.
+    // cut + 2: the write ends in `00 00`, the rest starts with `01`: still the same frame.
     const splitter = new AccessUnitSplitter();
     const units = [...splitter.push(p.subarray(0, cut)), ...splitter.flush(), ...splitter.push(p.subarray(cut)), ...splitter.flush()];
     units.push(...splitter.push(expected[6]!.data), ...splitter.flush());
     assert.equal(splitter.tornFrames, 1, `cut at ${cut}`);
     assert.equal(units.length, 2, `cut at ${cut}`);
-    // A complete start code whose NAL header has not arrived is held back by flush() for the next unit.
-    const emitted = cut === second + 3 ? second : cut;
-    assert.ok(equalBytes(units[0]!.data, p.subarray(0, emitted)), `cut at ${cut}: first part`);
+    // flush() holds back what may begin the next unit: trailing zeros, or a start code whose NAL
+    // header has not arrived. The first part ends where the second slice's start code begins.
+    assert.ok(equalBytes(units[0]!.data, p.subarray(0, second)), `cut at ${cut}: first part`);
     assert.ok(equalBytes(units[1]!.data, expected[6]!.data), 'next frame survives');
   }
 });
@@ -360,9 +373,16 @@ function firstUnitStart(data: Uint8Array): number {
   return at > 0 && data[at - 1] === 0 ? at - 1 : at;
 }
 
-/** Where the output must end: before a final start code whose NAL header never came. */
+/**
+ * Where the output must end: before a final start code whose NAL header never came, or before up to
+ * three trailing zeros (flush() keeps both for a next unit that never comes).
+ */
 function heldBackEnd(data: Uint8Array): number {
   const n = data.length;
-  if (n < 3 || data[n - 1] !== 1 || data[n - 2] !== 0 || data[n - 3] !== 0) return n;
+  if (n < 3 || data[n - 1] !== 1 || data[n - 2] !== 0 || data[n - 3] !== 0) {
+    let zeros = 0;
+    while (zeros < 3 && zeros < n && data[n - 1 - zeros] === 0) zeros++;
+    return n - zeros;
+  }
   return n >= 4 && data[n - 4] === 0 ? n - 4 : n - 3;
 }

@@ -132,7 +132,9 @@ export class AccessUnitSplitter {
 
   /**
    * Completes the pending unit with everything received so far (call after ~2 ms of pipe silence).
-   * A start code whose NAL header has not arrived yet, and zeros alone, are kept for the next unit.
+   * A start code whose NAL header has not arrived yet, and zeros alone, are kept for the next unit,
+   * and so are up to three zeros at the end: a NAL unit never ends in 0x00, so they are the start of
+   * the next unit's start code (or trailing zero bytes), and the next unit must begin with all of it.
    */
   flush(): AccessUnit[] {
     const hasNal = this.auNonEmpty || this.phase === Phase.SliceByte;
@@ -148,9 +150,9 @@ export class AccessUnitSplitter {
       return this.finish();
     }
     if (this.phase === Phase.SliceByte && this.nalType === NalType.Idr) this.auKeyframe = true;
-    this.completeAu(this.received);
-    // The zero-run counter keeps the trailing zeros just emitted: `00 01` or `01` arriving next can
-    // still complete a 4-byte start code whose first zeros went out with this unit.
+    // The held-back zeros stay counted: `00 01` or `01` arriving next completes the start code they
+    // begin, and the unit starts at them (emitted, it would begin `01 ..`, which no receiver accepts).
+    this.completeAu(this.received - Math.min(this.zeros, 3));
     this.phase = Phase.AwaitStart;
     this.checkTorn = true;
     return this.finish();
