@@ -1,8 +1,8 @@
-import { Track, type AudioFormat, type CameraSettings, type RelayToAgentMessage } from '@picam/protocol';
+import { Track, sameSettings, type AudioFormat, type CameraSettings, type RelayToAgentMessage } from '@picam/protocol';
 import { AudioSource } from './audio.ts';
 import { buildCameraArgs } from './camera-args.ts';
 import { findCameraCommand } from './camera-command.ts';
-import { CameraSupervisor } from './camera.ts';
+import { CameraSupervisor } from './camera-supervisor.ts';
 import { CaptureClock } from './clock.ts';
 import { effectiveSettings, readConfigFile, writeConfigFile, type RunConfig } from './config.ts';
 import type { CapturedFrame } from './frame-reader.ts';
@@ -205,8 +205,4 @@ export class Agent {
       void this.audio?.stop();
     }, graceMs);
   }
-}
-
-function sameSettings(a: CameraSettings, b: CameraSettings): boolean {
-  return (Object.keys(a) as Array<keyof CameraSettings>).every((key) => a[key] === b[key]);
 }

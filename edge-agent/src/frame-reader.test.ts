@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { AccessUnitSplitter } from '@picam/protocol';
+import { AccessUnitSplitter, sameBytes } from '@picam/protocol';
 import { CaptureClock } from './clock.ts';
 import { FrameReader, type CapturedFrame } from './frame-reader.ts';
 import { AgentStats } from './stats.ts';
@@ -9,10 +9,6 @@ import { AgentStats } from './stats.ts';
 const clip = readFileSync(new URL('../../test/fixtures/clips/640x480-baseline.h264', import.meta.url));
 const splitter = new AccessUnitSplitter();
 const units = [...splitter.push(clip), ...splitter.flush()];
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  return a !== undefined && b !== undefined && Buffer.compare(a, b) === 0;
-}
 
 /** A reader whose frames can be awaited one by one (event-driven, no sleeps). */
 function harness(options: { flushDelayMs?: number } = {}): {

@@ -1,4 +1,4 @@
-import { describeAccessUnit, parseSps, type VideoFormat } from '@picam/protocol';
+import { describeAccessUnit, parseSps, sameBytes, type VideoFormat } from '@picam/protocol';
 
 /**
  * The stream's format (codec string, size, frame rate) as the camera actually encodes it, read
@@ -28,10 +28,4 @@ export class VideoFormatTracker {
       return null;
     }
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -26,9 +26,4 @@ export function annexBToLengthPrefixed(accessUnit: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Byte equality, for "did the SPS/PPS change?". */
-export function sameBytes(a: Uint8Array | undefined | null, b: Uint8Array | undefined | null): boolean {
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { sameBytes } from '@picam/protocol';
