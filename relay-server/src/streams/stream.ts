@@ -4,7 +4,7 @@ import type { LiveCameraStatus } from '../services.ts';
 import { AudioTail } from './audio-tail.ts';
 import { SEQUENCE_OFFSET, catchUpMessage, type HubFrame } from './frame.ts';
 import { GopCache } from './gop-cache.ts';
-import { RateMeter } from './rate-meter.ts';
+import { StreamRates } from './stream-rates.ts';
 import { Offer, type StreamContext, type ViewerSession } from './viewer-session.ts';
 
 /**
@@ -52,7 +52,7 @@ export class Stream implements StreamContext {
   private readonly viewers = new Set<ViewerSession>();
   private readonly gop: GopCache;
   private readonly audioTail = new AudioTail();
-  private readonly meter = new RateMeter(5);
+  private readonly meter = new StreamRates(5);
   /** relay-side sequence numbers per track: continuous across agent reconnects */
   private nextVideoSeq = 0;
   private nextAudioSeq = 0;

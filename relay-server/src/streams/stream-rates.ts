@@ -3,7 +3,7 @@
  * fixed few numbers of memory, against a timestamp list that would grow with the frame rate.
  * The current (incomplete) second is left out so a reading never dips at the start of a second.
  */
-export class RateMeter {
+export class StreamRates {
   private readonly seconds: number;
   private readonly bytes: Float64Array;
   private readonly frames: Float64Array;
