@@ -36,7 +36,7 @@ export function cameraPage(ctx: PageContext): Page {
     h('section', { class: 'camera-info' }, facts, details),
   );
 
-  const player = new Player(stage, { cameraId: id, probe: () => probeCamera(id) });
+  const player = new Player(stage, { cameraId: id, probe: () => probeCamera(id), keepScreenOn: true });
   let timer = 0;
   let disposed = false;
 

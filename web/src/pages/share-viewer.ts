@@ -93,6 +93,7 @@ export function shareViewerPage(ctx: PageContext): Page {
       name: info.camera.name,
       token,
       probe,
+      keepScreenOn: true,
       onExpiring: (at) => {
         expiresAt = at;
         tick();

@@ -1,5 +1,6 @@
 import JMuxer from 'jmuxer';
 import { ADTS_HEADER_BYTES, adtsFrameDurationUs, isAdtsSync, parseAdtsHeader, type InitMessage } from '@picam/protocol';
+import { mediaSourceAvailable, selectMediaSource } from './media-source.ts';
 import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererStats } from './renderer.ts';
 
 /**
@@ -16,7 +17,9 @@ import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererS
  *   (it re-buffers on playbackRate changes). After the catch-up burst of a join, seek at once.
  * - Decoder trouble (a <video> error, jmuxer's InvalidStateError): throw jmuxer away, make a new one,
  *   start again at the next keyframe; a burst of resets backs off so it cannot loop hot.
- * - iOS 17.1+ has ManagedMediaSource only: jmuxer picks it; the video gets disableRemotePlayback.
+ * - ManagedMediaSource wherever it exists (iOS 17.1+ has only it; media-source.ts); the video gets
+ *   disableRemotePlayback and playsinline, and starts muted (autoplay with sound is refused on
+ *   phones; sound comes on with the user's click on the mute button).
  * - Sound ('both' mode, browsers without WebCodecs AudioDecoder): jmuxer builds its MediaSource only
  *   once it has samples of both tracks, and a <video> with two tracks plays only as far as both are
  *   buffered, so a camera whose audio stops (microphone unplugged, audio process restarting) would
@@ -58,7 +61,7 @@ type VideoWithFrameCallback = HTMLVideoElement & {
 };
 
 export function mseAvailable(): boolean {
-  return 'MediaSource' in window || 'ManagedMediaSource' in window;
+  return mediaSourceAvailable();
 }
 
 /** Safari (desktop and iOS, where every browser is WebKit) stutters when playbackRate changes. */
@@ -305,6 +308,8 @@ export class MseRenderer implements Renderer {
 
   private createMuxer(): JMuxer {
     this.muxerReady = false;
+    const kind = selectMediaSource();
+    if (kind) this.element.dataset.mediaSource = kind;
     const muxer: JMuxer = new JMuxer({
       node: this.element,
       mode: this.mode,
@@ -332,6 +337,9 @@ export class MseRenderer implements Renderer {
     } catch {
       // a MediaSource already closed by the error that brought us here
     }
+    // With ManagedMediaSource jmuxer attaches through a <source> child, which it leaves behind: the
+    // next muxer's would come second, after a dead one.
+    for (const source of this.element.querySelectorAll('source')) source.remove();
   }
 
   /** Start over: a new muxer (and MediaSource), from the next keyframe. */

@@ -8,6 +8,8 @@ import { MseRenderer, mseAvailable } from './mse-renderer.ts';
 import type { IncomingFrame, PlayerPath, PresentedFrame, Renderer } from './renderer.ts';
 import { RateMeter } from './rate-meter.ts';
 import { StatsOverlay } from './stats-overlay.ts';
+import { BackgroundPause } from './visibility.ts';
+import { ScreenWakeLock } from './wake-lock.ts';
 import { WebCodecsRenderer } from './webcodecs-renderer.ts';
 
 /**
@@ -26,6 +28,8 @@ export type PlayerState =
   | 'live'
   | 'stalled'
   | 'offline'
+  /** the page is in the background: no socket, no decoding (visibility.ts) */
+  | 'paused'
   | 'expired'
   | 'forbidden'
   | 'not-found'
@@ -41,6 +45,7 @@ const STATE_TEXT: Record<PlayerState, string> = {
   live: '',
   stalled: 'No picture from the camera for a few seconds…',
   offline: 'Camera offline',
+  paused: 'Paused while the page is in the background',
   expired: 'This link has expired',
   forbidden: 'You do not have access to this camera',
   'not-found': 'This camera does not exist',
@@ -60,6 +65,8 @@ export interface PlayerOptions {
   path?: PathPreference;
   /** a small tile: fewer controls */
   compact?: boolean;
+  /** keep the screen on while the picture is live (the camera and share pages; wake-lock.ts) */
+  keepScreenOn?: boolean;
   onState?(state: PlayerState, detail: string): void;
   onInit?(init: InitMessage): void;
   /** share links: when the relay will cut this viewer off (ms since the epoch) */
@@ -183,9 +190,8 @@ export class Player {
   private readonly clock = new ClockOffset();
   private readonly shownRate = new RateMeter();
   private readonly byteRate = new RateMeter();
-  private readonly onVisibility = () => {
-    if (document.visibilityState === 'visible') this.renderer?.jumpToLive();
-  };
+  private readonly background: BackgroundPause;
+  private readonly wakeLock: ScreenWakeLock | null;
 
   constructor(container: HTMLElement, options: PlayerOptions) {
     this.options = options;
@@ -218,7 +224,14 @@ export class Player {
     this.root.dataset.cameraId = options.cameraId;
     container.appendChild(this.root);
 
-    document.addEventListener('visibilitychange', this.onVisibility);
+    this.background = new BackgroundPause({
+      pause: () => this.pauseInBackground(),
+      resume: () => this.restartConnection(),
+      catchUp: () => this.renderer?.jumpToLive(),
+      // Sound on: the user is listening, as with any audio player in a background tab.
+      keepRunning: () => !this.muted && this.init?.audio != null && this.state === 'live',
+    });
+    this.wakeLock = options.keepScreenOn ? new ScreenWakeLock() : null;
     this.watchdog = window.setInterval(() => this.tick(), 500);
     (window.__picamPlayers ??= []).push(this);
     this.setState('connecting', '');
@@ -318,7 +331,8 @@ export class Player {
     this.destroyed = true;
     window.clearTimeout(this.reconnectTimer);
     window.clearInterval(this.watchdog);
-    document.removeEventListener('visibilitychange', this.onVisibility);
+    this.background.destroy();
+    this.wakeLock?.destroy();
     this.connection?.close();
     this.connection = null;
     this.dropRenderer();
@@ -334,7 +348,7 @@ export class Player {
   // ---- connection -------------------------------------------------------------------------------
 
   private connect(): void {
-    if (this.destroyed || FINAL_STATES.has(this.state)) return;
+    if (this.destroyed || FINAL_STATES.has(this.state) || this.background.paused) return;
     this.presentedThisConnection = false;
     this.connection = new LiveConnection(this.options.cameraId, this.options.token, {
       onOpen: () => {
@@ -350,6 +364,18 @@ export class Player {
       onBytes: (bytes) => this.byteRate.add(bytes),
       onClose: (code, reason, opened) => void this.onClose(code, reason, opened),
     });
+  }
+
+  /** Hidden (visibility.ts): the relay sees this viewer leave; nothing is received or decoded. */
+  private pauseInBackground(): void {
+    if (FINAL_STATES.has(this.state)) return;
+    window.clearTimeout(this.reconnectTimer);
+    this.connection?.close(1000, 'page in the background');
+    this.connection = null;
+    this.renderer?.reset();
+    this.audio?.reset();
+    this.held = [];
+    this.setState('paused', '');
   }
 
   private restartConnection(): void {
@@ -383,6 +409,8 @@ export class Player {
       this.setState('unauthenticated', reason);
       return;
     }
+    // Hidden meanwhile: the return to the page reconnects.
+    if (this.background.paused) return;
     if (this.presentedThisConnection) this.attempt = 0;
     const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]!;
     this.attempt++;
@@ -553,7 +581,7 @@ export class Player {
     this.presentedThisConnection = true;
     this.shownRate.add(1);
     this.latencyMs = this.clock.latencyMs(frame.captureTimeUs, frame.shownEpochMs);
-    if (this.state !== 'live' && !FINAL_STATES.has(this.state) && this.state !== 'offline') this.setState('live', '');
+    if (this.state !== 'live' && !FINAL_STATES.has(this.state) && this.state !== 'offline' && this.state !== 'paused') this.setState('live', '');
   }
 
   // ---- UI ---------------------------------------------------------------------------------------
@@ -567,6 +595,7 @@ export class Player {
     this.overlay.dataset.state = state;
     const text = STATE_TEXT[state];
     this.overlayText.textContent = state === 'connecting' && detail ? detail : text;
+    this.wakeLock?.set(state === 'live');
     if (changed) this.options.onState?.(state, detail);
   }
 
