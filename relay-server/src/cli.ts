@@ -50,6 +50,7 @@ async function serve(flags: ConfigFlags): Promise<void> {
   }
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`picam-relay listening on ${relay.url}`);
+  if (relay.metricsUrl) out(`picam-relay metrics on ${relay.metricsUrl}/metrics`);
   if (relay.admin.generatedPassword !== null) {
     out(`admin password: ${relay.admin.generatedPassword}`);
     out('(shown once: store it now; change it with `picam-relay users passwd admin`)');
