@@ -2,12 +2,17 @@
 # Installs picam-agent on a Raspberry Pi: checks Node and the camera tools, creates the picam-agent
 # user, installs the single-file agent, enrolls it with the relay and starts the systemd service.
 #
-#   sudo ./install-agent.sh --relay https://cams.example.com --token <enrollment token>
+#   sudo ./install-agent.sh --relay https://cams.example.com --token -     (then paste the token)
+#   sudo ./install-agent.sh --relay https://cams.example.com --token-file /root/picam-token
 #
 # Options:
 #   --relay URL         the relay, as shown by the admin page's enroll command
-#   --token TOKEN       one-time enrollment token (optional when a config with a credential exists:
-#                       upgrades keep the device credential)
+#   --token -           read the one-time enrollment token from standard input (piped, or typed at
+#                       a prompt). Optional when a config with a credential exists: upgrades keep it
+#   --token-file PATH   read the token from a file (keep it mode 0600; delete it afterwards)
+#   --token TOKEN       the token itself: less safe (other local users can read it from the process
+#                       list while this runs, and it stays in shell history)
+#                       The token reaches picam-agent on its standard input, never its arguments.
 #   --agent-file PATH   the bundled agent (default: picam-agent.mjs next to this script, else
 #                       ../edge-agent/dist/picam-agent.mjs from a checkout after `npm run build`)
 #   --unit-file PATH    the systemd unit (default: picam-agent.service or systemd/picam-agent.service
@@ -26,6 +31,7 @@ readonly MIN_NODE_MAJOR=20
 
 relay=''
 token=''
+token_file=''
 agent_file=''
 unit_file=''
 prefix=''
@@ -44,6 +50,8 @@ while [ $# -gt 0 ]; do
     --relay=*) relay=${1#*=}; shift ;;
     --token) [ $# -ge 2 ] || die "--token needs a value"; token=$2; shift 2 ;;
     --token=*) token=${1#*=}; shift ;;
+    --token-file) [ $# -ge 2 ] || die "--token-file needs a path"; token_file=$2; shift 2 ;;
+    --token-file=*) token_file=${1#*=}; shift ;;
     --agent-file) [ $# -ge 2 ] || die "--agent-file needs a path"; agent_file=$2; shift 2 ;;
     --agent-file=*) agent_file=${1#*=}; shift ;;
     --unit-file) [ $# -ge 2 ] || die "--unit-file needs a path"; unit_file=$2; shift 2 ;;
@@ -69,18 +77,24 @@ readonly config_path="$config_dir/config.json"
 readonly unit_path="$prefix/etc/systemd/system/picam-agent.service"
 readonly wrapper_path="$prefix/usr/local/bin/picam-agent"
 
-# run CMD...: execute, or under --dry-run print it. Arguments after a literal --token are masked.
+# run CMD...: execute, or under --dry-run print it.
 run() {
-  local shown=() mask=0 arg
-  for arg in "$@"; do
-    if [ "$mask" = 1 ]; then shown+=('<token>'); mask=0; else shown+=("$arg"); fi
-    [ "$arg" = --token ] && mask=1
-  done
   if [ "$dry_run" = 1 ]; then
-    say "would run: ${shown[*]}"
+    say "would run: $*"
   else
-    say "+ ${shown[*]}"
+    say "+ $*"
     "$@"
+  fi
+}
+
+# run_with_token CMD...: like run, with the enrollment token on CMD's standard input (printf is a
+# shell builtin: the token never appears in any process's arguments).
+run_with_token() {
+  if [ "$dry_run" = 1 ]; then
+    say "would run: $* (token on standard input)"
+  else
+    say "+ $* (token on standard input)"
+    printf '%s\n' "$token" | "$@"
   fi
 }
 
@@ -106,10 +120,23 @@ case "$relay" in
 esac
 case "$relay" in http://*) say "warning: $relay is plain HTTP: the device credential will cross the network unencrypted" >&2 ;; esac
 
+# The token from stdin or a file (kept in a shell variable only: never an argument of a command).
+if [ -n "$token_file" ]; then
+  [ -z "$token" ] || die "give --token or --token-file, not both"
+  [ -r "$token_file" ] || die "--token-file $token_file: cannot read it"
+  IFS= read -r token <"$token_file" || [ -n "$token" ] || die "--token-file $token_file is empty"
+elif [ "$token" = - ]; then
+  if [ -t 0 ]; then printf 'Enrollment token: ' >&2; fi
+  token=''
+  IFS= read -r token || [ -n "$token" ] || die "no enrollment token on standard input"
+  [ -n "$token" ] || die "no enrollment token on standard input"
+fi
+token=${token%$'\r'}
+
 have_credential=0
 if [ -f "$config_path" ] && grep -q '"credential"' "$config_path" 2>/dev/null; then have_credential=1; fi
 if [ -z "$token" ] && [ "$have_credential" = 0 ]; then
-  die "--token is required (no enrolled config at $config_path yet)"
+  die "--token - (stdin) or --token-file PATH is required (no enrolled config at $config_path yet)"
 fi
 
 node_bin=$(command -v node || true)
@@ -175,7 +202,7 @@ fi
 # 3. the config directory (the agent rewrites its config there) and enrollment
 run install -d -m 0700 "$config_dir"
 if [ -n "$token" ]; then
-  run "$node_bin" "$agent_path" enroll --relay "$relay" --token "$token" --config "$config_path"
+  run_with_token "$node_bin" "$agent_path" enroll --relay "$relay" --token - --config "$config_path"
 else
   say "keeping the existing device credential in $config_path"
 fi

@@ -70,17 +70,22 @@ test('web app: log in, add and enroll a camera, watch, share, revoke', { timeout
     await page.getByTestId('add-camera-name').fill('Garden');
     await page.getByTestId('add-camera-submit').click();
     const command = await text(page, 'enroll-command');
-    assert.match(command, /^picam-agent enroll --relay \S+ --token \S+$/);
+    assert.match(command, /^picam-agent enroll --relay \S+ --token -$/);
+    const token = await text(page, 'enroll-token');
+    assert.match(token, /^[\w-]{43}$/);
     assert.match(await text(page, 'enroll-expiry'), /expires in/);
     await page.getByTestId('admin-camera').filter({ hasText: 'Garden' }).waitFor();
     await screenshot(page, 'e2e-02-admin-add-camera');
-    return command;
+    return { command, token };
   });
 
-  // The Pi: run exactly the command shown (picam-agent is edge-agent/src/cli.ts), then `run`.
+  // The Pi: run exactly the command shown (picam-agent is edge-agent/src/cli.ts), the token pasted
+  // on its standard input, then `run`.
   const configPath = join(tempDir(t, 'picam-e2e-agent-'), 'config.json');
-  const [, , ...enrollArgs] = enrollCommand.split(/\s+/);
-  const enroll = new AgentProcess(['enroll', ...enrollArgs, '--config', configPath], envWithFakeCameraOnPath());
+  const [, , ...enrollArgs] = enrollCommand.command.split(/\s+/);
+  const enroll = new AgentProcess(['enroll', ...enrollArgs, '--config', configPath], envWithFakeCameraOnPath(), {
+    stdin: `${enrollCommand.token}\n`,
+  });
   const enrolled = await enroll.exited;
   assert.equal(enrolled.code, 0, `the enrollment command shown on the page failed:\n${enroll.stderr.join('\n')}`);
   const agent = new AgentProcess(['run', '--config', configPath, '--tuning', TEST_TUNING], envWithFakeCameraOnPath());

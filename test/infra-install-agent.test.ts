@@ -33,8 +33,9 @@ for (const name of ['rpicam-vid', 'libcamera-vid']) {
 }
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-function install(args: string[], pathDirs: string[] = [FAKE_CAMERA_DIR, nodeOnly]) {
+function install(args: string[], pathDirs: string[] = [FAKE_CAMERA_DIR, nodeOnly], input = '') {
   const result = spawnSync('bash', [SCRIPT, ...args], {
+    input,
     encoding: 'utf8',
     env: { PATH: [...pathDirs, SYSTEM_PATH].join(':'), HOME: root, LANG: 'C' },
     timeout: 30_000,
@@ -55,6 +56,18 @@ describe('install-agent.sh', () => {
     assert.equal(result.status, 0, result.stdout);
   });
 
+  it('the token comes from stdin (--token -) or a file (--token-file) and is passed on stdin, never printed', () => {
+    const tokenFile = join(root, 'token');
+    writeFileSync(tokenFile, 'file-token-456\n', { mode: 0o600 });
+    const fromStdin = install(['--dry-run', '--relay', 'https://cams.example.com', '--token', '-', '--agent-file', stubAgent], undefined, 'stdin-token-123\n');
+    const fromFile = install(['--dry-run', '--relay', 'https://cams.example.com', '--token-file', tokenFile, '--agent-file', stubAgent]);
+    for (const [r, secret] of [[fromStdin, 'stdin-token-123'], [fromFile, 'file-token-456']] as const) {
+      assert.equal(r.status, 0, r.all);
+      assert.ok(!r.all.includes(secret), 'the token is never printed');
+      assert.match(r.stdout, /enroll --relay https:\/\/cams\.example\.com --token - --config \S+ \(token on standard input\)/);
+    }
+  });
+
   it('--dry-run prints every step in order, hides the token, and changes nothing', () => {
     const prefix = join(root, 'dry-run-target');
     const r = install(['--dry-run', '--prefix', prefix, '--relay', 'https://cams.example.com', '--token', 'sekrit-token-123', '--agent-file', stubAgent]);
@@ -66,7 +79,7 @@ describe('install-agent.sh', () => {
       /skipped \(--prefix\): useradd --system --user-group .* picam-agent|user picam-agent exists/,
       /would run: install -m 0644 \S+picam-agent\.mjs \S+\/opt\/picam-agent\/picam-agent\.mjs/,
       /would run: install -d -m 0700 \S+\/etc\/picam-agent/,
-      /would run: \S*node \S+\/opt\/picam-agent\/picam-agent\.mjs enroll --relay https:\/\/cams\.example\.com --token <token> --config \S+\/etc\/picam-agent\/config\.json/,
+      /would run: \S*node \S+\/opt\/picam-agent\/picam-agent\.mjs enroll --relay https:\/\/cams\.example\.com --token - --config \S+\/etc\/picam-agent\/config\.json \(token on standard input\)/,
       /would run: chmod 0600 \S+\/etc\/picam-agent\/config\.json/,
       /would write: \S+\/etc\/systemd\/system\/picam-agent\.service/,
       /skipped \(--prefix\): systemctl enable picam-agent\.service/,
@@ -86,7 +99,7 @@ describe('install-agent.sh', () => {
     const r = install(['--dry-run', '--relay', 'https://cams.example.com', '--token', 'tok', '--agent-file', stubAgent]);
     assert.equal(r.status, 0, r.all);
     assert.match(r.stdout, /would run: install -m 0644 \S+ \/opt\/picam-agent\/picam-agent\.mjs$/m);
-    assert.match(r.stdout, /--config \/etc\/picam-agent\/config\.json$/m);
+    assert.match(r.stdout, /--config \/etc\/picam-agent\/config\.json \(token on standard input\)$/m);
     assert.match(r.stdout, /would run: chown -R picam-agent:picam-agent \/etc\/picam-agent$/m);
     assert.match(r.stdout, /would write: \/etc\/systemd\/system\/picam-agent\.service/);
     assert.match(r.stdout, /would run: systemctl daemon-reload$/m);
@@ -117,7 +130,10 @@ describe('install-agent.sh', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--dry-run', '--token', 't', '--agent-file', stubAgent], /--relay URL is required/],
       [['--dry-run', '--relay', 'ftp://x', '--token', 't', '--agent-file', stubAgent], /--relay must start with https:\/\//],
-      [['--dry-run', '--relay', 'https://x.example', '--agent-file', stubAgent], /--token is required/],
+      [['--dry-run', '--relay', 'https://x.example', '--agent-file', stubAgent], /--token - \(stdin\) or --token-file PATH is required/],
+      [['--dry-run', '--relay', 'https://x.example', '--token', '-', '--agent-file', stubAgent], /no enrollment token on standard input/],
+      [['--dry-run', '--relay', 'https://x.example', '--token-file', join(root, 'no-token'), '--agent-file', stubAgent], /cannot read it/],
+      [['--dry-run', '--relay', 'https://x.example', '--token', 't', '--token-file', stubAgent, '--agent-file', stubAgent], /not both/],
       [['--dry-run', '--relay', 'https://x.example', '--token', 't', '--agent-file', join(root, 'missing.mjs')], /no such file/],
       [['--dry-run', '--bogus'], /unknown option: --bogus/],
     ];

@@ -28,9 +28,10 @@ program
   .command('enroll')
   .description('trade a one-time enrollment token for this device\'s credential and save it (mode 0600)')
   .requiredOption('--relay <url>', 'the relay\'s URL, e.g. https://relay.example.com')
-  .requiredOption('--token <token>', 'the enrollment token shown when the camera was added')
+  .option('--token <token>', 'the enrollment token shown when the camera was added: `-` reads it from standard input (preferred; a token given here is visible to other local users and kept in shell history)')
+  .option('--token-file <path>', 'read the enrollment token from this file (mode 0600)')
   .option('--config <path>', 'where to save the config (default: /etc/picam-agent/config.json as root, else ~/.config/picam-agent/config.json)')
-  .action(async (opts: { relay: string; token: string; config?: string }) => {
+  .action(async (opts: { relay: string; token?: string; tokenFile?: string; config?: string }) => {
     await enroll(opts, (line) => process.stdout.write(`${line}\n`)).catch(fail);
   });
 

@@ -4,6 +4,7 @@ import type { Db } from './db/client.ts';
 import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
 import { findCamera, insertCamera, markCameraSeen, parseSettings } from './db/cameras.ts';
 import { audit } from './db/audit.ts';
+import { pruneExpired, type Pruned } from './db/housekeeping.ts';
 import { issueEnrollment, type Enrollment } from './auth/device-credentials.ts';
 import { randomId } from './auth/ids.ts';
 import type { Logger } from './logger.ts';
@@ -21,6 +22,9 @@ import { apiRoutes } from './routes/api.ts';
  * share links, and the /api routes over them. The streaming side is built after this (it needs
  * `access` and `registry`), hence `live` is a getter read at request time, never at construction.
  */
+
+/** how often old sessions, enrollment tokens and audit rows are deleted */
+export const HOUSEKEEPING_INTERVAL_MS = 60 * 60 * 1000;
 
 export interface AccountsDeps {
   db: Db;
@@ -48,6 +52,11 @@ export interface Accounts {
   provisionCamera(name: string, relayOrigin: string): { cameraId: string; enrollment: Enrollment };
   /** new signing key; existing sessions and links stay valid (old keys keep verifying) */
   rotateSigningKey(): Promise<KeyInfo>;
+  /**
+   * Deletes expired sessions and enrollment tokens and audit rows past AUDIT_RETAIN_DAYS. Runs at
+   * start and every HOUSEKEEPING_INTERVAL_MS; callable directly (tests, tools).
+   */
+  housekeeping(): Pruned;
   close(): void;
 }
 
@@ -75,6 +84,23 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
     },
   };
 
+  const housekeeping = (): Pruned => {
+    const pruned = pruneExpired(auth.db, now(), deps.config.auditRetainDays * 24 * 3600 * 1000);
+    if (pruned.sessions + pruned.enrollments + pruned.audit > 0) deps.log.info({ pruned }, 'housekeeping: old rows deleted');
+    return pruned;
+  };
+  const runHousekeeping = () => {
+    try {
+      housekeeping();
+    } catch (err) {
+      // A busy or full disk must not take the relay down; the next run tries again.
+      deps.log.error({ err }, 'housekeeping failed');
+    }
+  };
+  runHousekeeping();
+  const housekeepingTimer = setInterval(runHousekeeping, HOUSEKEEPING_INTERVAL_MS);
+  housekeepingTimer.unref();
+
   return {
     access: createAccessControl(auth),
     registry,
@@ -91,8 +117,10 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
       return { cameraId, enrollment };
     },
     rotateSigningKey: () => auth.keys.rotate(),
+    housekeeping,
     close() {
-      // Nothing to release today: limiters are plain maps, keys are in memory, the database belongs to the caller.
+      // Limiters are plain maps and keys are in memory; the database belongs to the caller.
+      clearInterval(housekeepingTimer);
     },
   };
 }

@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await runUsersCommand(args, configFrom(flags));
     },
   );
-  passThrough(program.command('keys').description('manage JWT signing keys: keys rotate|list')).action(
+  passThrough(program.command('keys').description('manage JWT signing keys: keys rotate|list|remove <kid>')).action(
     async (args: string[], flags: ConfigFlags) => {
       process.exitCode = await runKeysCommand(args, configFrom(flags));
     },

@@ -4,19 +4,20 @@ import { ApiError } from './errors.ts';
 import { audit } from './db/audit.ts';
 import { openDatabase } from './db/client.ts';
 import { findUserByName, listUsers, toPublicUser } from './db/users.ts';
-import { keysDir, openKeyStore, rotateSigningKey } from './auth/jwt-keys.ts';
+import { KeyStoreError, keysDir, openKeyStore, removeSigningKey, rotateSigningKey } from './auth/jwt-keys.ts';
 import { createPasswordHasher, generatePassword } from './auth/passwords.ts';
 import { newPasswordSchema, roleSchema, usernameSchema } from './auth/policy.ts';
 import { addUser, changeUser, removeUser, type UserAdminDeps } from './auth/user-admin.ts';
 
 /**
- * `picam-relay users add|list|passwd|remove` and `picam-relay keys rotate|list`, as functions
+ * `picam-relay users add|list|passwd|remove` and `picam-relay keys rotate|list|remove`, as functions
  * cli.ts dispatches to (argv = the words after `users` / `keys`). They work on the database and
  * key files directly, so they also run while the relay is down. A password comes from
  * `--password-stdin` (preferred: argv is visible to other local users), `--password`, or is
  * generated and printed once; a supplied password is never echoed.
- * A running relay notices key rotation by itself; sessions ended here stop its live viewers at
- * their next re-check (the CLI cannot reach the relay's process).
+ * A running relay notices key rotation and removal by itself (it looks at a key's file before
+ * each use); sessions ended and share links revoked here stop its live viewers at their next
+ * re-check (the CLI cannot reach the relay's process).
  */
 
 export interface CliIo {
@@ -74,7 +75,7 @@ async function run(cmd: Command, argv: string[], io: CliIo): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof ApiError) {
+    if (err instanceof ApiError || err instanceof KeyStoreError) {
       io.stderr(`error: ${err.message}\n`);
       return 1;
     }
@@ -137,10 +138,10 @@ export async function runUsersCommand(argv: string[], config: RelayConfig, io: C
 
   cmd
     .command('remove <username>')
-    .description('delete an account and its sessions')
+    .description('delete an account, its sessions and the share links it made')
     .action((username: string) => {
-      const { user } = removeUser(deps, find(username).id, CLI_ACTOR);
-      io.stdout(`removed ${user.username}\n`);
+      const { user, revokedShares } = removeUser(deps, find(username).id, CLI_ACTOR);
+      io.stdout(`removed ${user.username}; ${revokedShares.length} share link(s) they made revoked\n`);
     });
 
   try {
@@ -165,6 +166,20 @@ export async function runKeysCommand(argv: string[], config: RelayConfig, io: Cl
         opened.close();
       }
       io.stdout(`new signing key ${info.kid}\n`);
+    });
+
+  cmd
+    .command('remove <kid>')
+    .description('delete a signing key: sessions and share links it signed stop working at once (a running relay too)')
+    .action((kid: string) => {
+      removeSigningKey(config.dataDir, kid);
+      const opened = openDatabase(config.dataDir);
+      try {
+        audit(opened.db, Date.now(), { actor: 'system', action: 'keys.remove', target: kid });
+      } finally {
+        opened.close();
+      }
+      io.stdout(`removed signing key ${kid}\n`);
     });
 
   cmd

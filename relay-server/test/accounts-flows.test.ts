@@ -101,7 +101,7 @@ test('enrollment: create -> exact command -> enroll -> agent authenticates; re-e
   assert.equal(camera.settings.width, 1280);
   assert.equal(camera.status.online, false);
   assert.match(enrollment.token, /^[\w-]{43}$/);
-  assert.equal(enrollment.command, `picam-agent enroll --relay ${PUBLIC_ORIGIN} --token ${enrollment.token}`);
+  assert.equal(enrollment.command, `picam-agent enroll --relay ${PUBLIC_ORIGIN} --token -`);
   assert.equal(enrollment.expiresAt, h.clock.now + h.config.enrollmentTtlSeconds * 1000);
   const stored = h.database.sqlite.prepare('SELECT token_hash FROM enrollment_tokens').all() as Array<{ token_hash: string }>;
   assert.ok(stored.every((r) => /^[0-9a-f]{64}$/.test(r.token_hash) && r.token_hash !== enrollment.token));
@@ -127,7 +127,7 @@ test('enrollment: create -> exact command -> enroll -> agent authenticates; re-e
 test('without PUBLIC_URL the enroll command and share URL use the request origin', async () => {
   const h = await harness({ publicUrl: undefined });
   const res = await h.request('POST', '/api/cameras', { token: await h.adminToken(), body: { name: 'x' }, headers: { host: 'cams.lan:8080' } });
-  assert.match((res.json.enrollment as { command: string }).command, /^picam-agent enroll --relay http:\/\/cams\.lan:8080 --token /);
+  assert.match((res.json.enrollment as { command: string }).command, /^picam-agent enroll --relay http:\/\/cams\.lan:8080 --token -$/);
 });
 
 test('concurrent redemptions of one enrollment token: exactly one wins', async () => {

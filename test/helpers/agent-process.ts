@@ -22,14 +22,16 @@ export class AgentProcess extends EventEmitter {
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
+  /** `stdin`: written to the child's standard input, which is then closed (e.g. `enroll --token -`) */
+  constructor(args: string[], env: NodeJS.ProcessEnv, options: { stdin?: string } = {}) {
     super();
     this.setMaxListeners(100);
     this.child = spawn(process.execPath, ['--import', 'tsx', 'edge-agent/src/cli.ts', ...args], {
       cwd: REPO_ROOT,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (options.stdin !== undefined) this.child.stdin!.end(options.stdin);
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogRecord);

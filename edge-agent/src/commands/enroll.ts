@@ -5,10 +5,10 @@ import { defaultConfigPath, mergeSettings, prepareConfigDir, writeConfigFile } f
 import { AgentError } from '../errors.ts';
 import { readApiError, relayFetch } from '../relay-http.ts';
 import { normalizeRelayUrl, relayEndpoint } from '../relay-url.ts';
+import { readEnrollmentToken, type TokenFlags } from './enroll-token.ts';
 
-export interface EnrollFlags {
+export interface EnrollFlags extends TokenFlags {
   relay: string;
-  token: string;
   config?: string | undefined;
 }
 
@@ -20,8 +20,7 @@ export interface EnrollFlags {
  */
 export async function enroll(flags: EnrollFlags, print: (line: string) => void): Promise<void> {
   const relay = normalizeRelayUrl(flags.relay);
-  const token = flags.token.trim();
-  if (token === '') throw new AgentError('ERR_CONFIG', '--token is empty');
+  const token = await readEnrollmentToken(flags);
   const path = flags.config ?? defaultConfigPath();
   prepareConfigDir(path);
   try {

@@ -33,7 +33,9 @@ export function issueEnrollment(deps: AuthDeps, cameraId: string, createdBy: str
     usedAt: null,
     createdBy,
   });
-  return { token, expiresAt, command: `picam-agent enroll --relay ${relayOrigin} --token ${token}` };
+  // The command carries no token: run as shown, the agent asks for it on standard input, so it
+  // never lands in shell history or the process list (`--token-file` is the scripted form).
+  return { token, expiresAt, command: `picam-agent enroll --relay ${relayOrigin} --token -` };
 }
 
 export interface EnrollmentResult {

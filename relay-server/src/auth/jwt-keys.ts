@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { randomId } from './ids.ts';
@@ -7,14 +7,20 @@ import { randomId } from './ids.ts';
  * Ed25519 signing keys for session and share JWTs, one private JWK per file in
  * `DATA_DIR/keys/<kid>.jwk` (file 0600, directory 0700). The newest key signs; every key present
  * verifies, so rotation (`picam-relay keys rotate`) never logs anyone out: drop an old file once
- * the longest session signed with it has expired. The store notices files added by the CLI while
- * the relay runs (directory mtime), so a rotation takes effect without a restart.
+ * the longest session signed with it has expired (`picam-relay keys remove <kid>`). The store
+ * notices files added by the CLI while the relay runs (directory mtime), so a rotation takes effect
+ * without a restart; and before a key signs or verifies, its own file is looked at (one stat): a
+ * key whose file is gone or was replaced is dropped at once, never used again from memory.
  */
 
 export const JWT_ALG = 'EdDSA';
 
 interface StoredKey {
   kid: string;
+  path: string;
+  /** the file's identity when loaded: a different one means it was removed or replaced */
+  ino: number;
+  mtimeMs: number;
   created: number;
   signKey: CryptoKey;
   verifyKey: CryptoKey;
@@ -58,18 +64,39 @@ export async function rotateSigningKey(dataDir: string, now: () => number = Date
   return info;
 }
 
+/** The file as it is now, or undefined when it is gone (removed between listing and reading). */
+function statIfPresent(path: string): Stats | undefined {
+  return statSync(path, { throwIfNoEntry: false });
+}
+
+function readIfPresent(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 async function loadKeys(dir: string): Promise<StoredKey[]> {
   const keys: StoredKey[] = [];
   for (const name of readdirSync(dir)) {
     if (!name.endsWith('.jwk')) continue;
     const path = join(dir, name);
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-    const jwk = JSON.parse(readFileSync(path, 'utf8')) as JWK & { created?: unknown };
+    const stat = statIfPresent(path);
+    if (!stat) continue;
+    if ((stat.mode & 0o077) !== 0) chmodSync(path, 0o600);
+    const text = readIfPresent(path);
+    if (text === undefined) continue;
+    const jwk = JSON.parse(text) as JWK & { created?: unknown };
     if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !jwk.d || !jwk.x || typeof jwk.kid !== 'string') {
       throw new Error(`signing key ${path} is not an Ed25519 private JWK with a kid`);
     }
     keys.push({
       kid: jwk.kid,
+      path,
+      ino: stat.ino,
+      mtimeMs: stat.mtimeMs,
       created: typeof jwk.created === 'number' ? jwk.created : 0,
       signKey: (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, JWT_ALG)) as CryptoKey,
       verifyKey: (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, JWT_ALG)) as CryptoKey,
@@ -88,19 +115,35 @@ export async function openKeyStore(dataDir: string, now: () => number = Date.now
   }
   let seenMtime = statSync(dir).mtimeMs;
 
+  async function reload(): Promise<void> {
+    seenMtime = statSync(dir).mtimeMs;
+    keys = await loadKeys(dir);
+  }
+
   async function refreshIfChanged(): Promise<void> {
-    const mtime = statSync(dir).mtimeMs;
-    if (mtime === seenMtime) return;
-    const loaded = await loadKeys(dir);
-    seenMtime = mtime;
-    if (loaded.length > 0) keys = loaded;
+    if (statSync(dir).mtimeMs !== seenMtime) await reload();
+  }
+
+  /** false when the key's file is gone or replaced since it was loaded (then the set is reloaded) */
+  async function stillOnDisk(key: StoredKey): Promise<boolean> {
+    const stat = statIfPresent(key.path);
+    if (stat && stat.ino === key.ino && stat.mtimeMs === key.mtimeMs) return true;
+    await reload();
+    return false;
   }
 
   return {
     async signingKey() {
       await refreshIfChanged();
-      const newest = keys[0];
-      if (!newest) throw new Error('no signing key');
+      let newest = keys[0];
+      if (newest && !(await stillOnDisk(newest))) newest = keys[0];
+      if (!newest) {
+        // Every file was deleted by hand: start over with a fresh key, as at first start.
+        await rotateSigningKey(dataDir, now);
+        await reload();
+        newest = keys[0];
+      }
+      if (!newest) throw new Error(`no signing key in ${dir}`);
       return { kid: newest.kid, key: newest.signKey };
     },
     async verificationKey(kid) {
@@ -109,6 +152,8 @@ export async function openKeyStore(dataDir: string, now: () => number = Date.now
         await refreshIfChanged();
         found = keys.find((k) => k.kid === kid);
       }
+      // Never from memory alone: a removed key must stop verifying now, not at the next reload.
+      if (found && !(await stillOnDisk(found))) found = keys.find((k) => k.kid === kid);
       if (!found) throw new UnknownKeyError();
       return found.verifyKey;
     },
@@ -118,11 +163,33 @@ export async function openKeyStore(dataDir: string, now: () => number = Date.now
     async rotate() {
       const info = await rotateSigningKey(dataDir, now);
       // Reload unconditionally: directory mtimes are coarse (a jiffy on ext4).
-      keys = await loadKeys(dir);
-      seenMtime = statSync(dir).mtimeMs;
+      await reload();
       return info;
     },
   };
+}
+
+/**
+ * Deletes the key file holding `kid` (`picam-relay keys remove`): tokens it signed stop verifying,
+ * in a running relay too (it checks a key's file before each use). The last key is refused: the
+ * relay would have nothing to sign with.
+ */
+export function removeSigningKey(dataDir: string, kid: string): void {
+  const dir = keysDir(dataDir);
+  const files = readdirSync(dir).filter((name) => name.endsWith('.jwk'));
+  const path = files
+    .map((name) => join(dir, name))
+    .find((p) => {
+      const text = readIfPresent(p);
+      return text !== undefined && (JSON.parse(text) as { kid?: unknown }).kid === kid;
+    });
+  if (!path) throw new KeyStoreError(`no signing key ${kid}`);
+  if (files.length === 1) throw new KeyStoreError(`${kid} is the last signing key: rotate first (picam-relay keys rotate)`);
+  unlinkSync(path);
+}
+
+export class KeyStoreError extends Error {
+  override readonly name = 'KeyStoreError';
 }
 
 export class UnknownKeyError extends Error {

@@ -28,7 +28,7 @@ test('rate limits are applied before any hashing; unknown users still pay for a 
     };
     const deps: AuthDeps = {
       db: opened.db,
-      config: { ...loadConfig({}), dataDir: dir },
+      config: { ...loadConfig({ LOGIN_HASHES_PER_SECOND: '1000' }), dataDir: dir },
       log: createLogger('silent'),
       live: () => {
         throw new Error('not used');

@@ -1,20 +1,46 @@
+import { and, desc, eq } from 'drizzle-orm';
 import { ApiError } from '../errors.ts';
 import { audit } from '../db/audit.ts';
+import { auditLog } from '../db/schema.ts';
 import { findUserByName, type UserRow } from '../db/users.ts';
+import { addressKey } from './address-key.ts';
 import type { AuthDeps } from './deps.ts';
-import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
+import { createRateLimiter } from './rate-limit.ts';
 import { SemaphoreFullError } from './semaphore.ts';
 
 /**
- * Password login. Limits are checked BEFORE any hashing (a flood costs map lookups, not scrypt):
- * every attempt counts against the address, failures count against the username (so one account
- * cannot be brute-forced from many addresses). An unknown username still pays for a dummy hash,
- * so timing does not reveal which usernames exist.
+ * Password login and its limits. Every limit is decided and counted when an attempt is ADMITTED,
+ * in the same synchronous step, before any hashing: simultaneous guesses cannot all slip past a
+ * check that is only recorded once their hashes are done, and a refused attempt costs a map
+ * lookup, not scrypt. An attempt that turns out to be the right password is taken back.
+ *
+ * - per client (username + address key, IPv6 by /64): 5 failures per 15 minutes. A stranger's
+ *   guesses throttle the stranger, never the account's owner elsewhere.
+ * - per address key, all usernames together: 10 failed attempts per 15 minutes (username spraying).
+ * - per username, all addresses together: from 10 failures per 15 minutes on, the username is in
+ *   backoff: addresses it has never signed in from get one hashed attempt per interval (1 s,
+ *   doubling per further failure, at most 60 s), the others 429. Addresses where the account has
+ *   signed in before (its `login.success` audit rows) are not held back, so a correct password
+ *   from the owner's usual places always passes.
+ * - all sign-ins together: LOGIN_HASHES_PER_SECOND hashes, so guesses cannot keep the cores busy;
+ *   over it 429 with Retry-After, except again for an address the account is known at.
+ *
+ * An unknown username still pays for a dummy hash (timing does not tell which usernames exist).
+ * Its failures are audited at most UNKNOWN_FAILURES_AUDITED_PER_MINUTE times a minute; the rest
+ * are summed up in one `login.failure.suppressed` row, so a spray cannot grow the audit log
+ * without bound.
  */
 
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
+export const LOGIN_FAILURES_PER_CLIENT = 5;
 export const LOGIN_ATTEMPTS_PER_ADDRESS = 10;
-export const LOGIN_FAILURES_PER_USERNAME = 5;
+export const USERNAME_BACKOFF_AFTER = 10;
+export const USERNAME_BACKOFF_MAX_MS = 60_000;
+export const UNKNOWN_FAILURES_AUDITED_PER_MINUTE = 10;
+/** how many recent successful sign-ins are searched for an account's known addresses */
+const KNOWN_ADDRESS_LOOKBACK = 200;
+/** usernames whose backoff slot is remembered at most (bounds memory under a spray) */
+const MAX_BACKOFF_USERNAMES = 50_000;
 
 export interface PasswordCheck {
   /** the user, or throws 401 invalid_credentials / 429 rate_limited */
@@ -23,27 +49,81 @@ export interface PasswordCheck {
   checkCurrent(user: UserRow, password: string, address: string): Promise<void>;
 }
 
-export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
-  const perAddress: RateLimiter = createRateLimiter({
-    limit: LOGIN_ATTEMPTS_PER_ADDRESS,
-    windowMs: LOGIN_WINDOW_MS,
-    now: deps.now,
-  });
-  const perUsername: RateLimiter = createRateLimiter({
-    limit: LOGIN_FAILURES_PER_USERNAME,
-    windowMs: LOGIN_WINDOW_MS,
-    now: deps.now,
-  });
+const rateLimited = (wait: number, message = 'too many login attempts, try again later') =>
+  new ApiError(429, 'rate_limited', message, wait);
 
-  function gate(username: string, address: string): void {
-    const wait = perAddress.blockedFor(address) ?? perUsername.blockedFor(username);
-    if (wait !== undefined) {
-      throw new ApiError(429, 'rate_limited', 'too many login attempts, try again later', wait);
-    }
-    perAddress.record(address);
+/** What an admitted attempt counted, so a correct password can take it back. */
+interface Admission {
+  clientKey: string;
+  address: string;
+}
+
+export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
+  const now = deps.now;
+  const perClient = createRateLimiter({ limit: LOGIN_FAILURES_PER_CLIENT, windowMs: LOGIN_WINDOW_MS, now });
+  const perAddress = createRateLimiter({ limit: LOGIN_ATTEMPTS_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS, now });
+  // Remembers enough failures past the threshold to double the interval up to its maximum.
+  const backoffSteps = Math.ceil(Math.log2(USERNAME_BACKOFF_MAX_MS / 1000)) + 1;
+  const usernameFailures = createRateLimiter({ limit: USERNAME_BACKOFF_AFTER + backoffSteps, windowMs: LOGIN_WINDOW_MS, now });
+  const hashes = createRateLimiter({ limit: deps.config.loginHashesPerSecond, windowMs: 1000, now });
+  /** username -> when the next attempt from an unknown address may be hashed (backoff only) */
+  const nextSlot = new Map<string, number>();
+  const unknownAudit = { windowStart: Number.NEGATIVE_INFINITY, written: 0, suppressed: 0 };
+
+  /** Has this account signed in from this address key before (within the audit log's retention)? */
+  function knownAddress(user: UserRow | undefined, key: string): boolean {
+    if (!user) return false;
+    const rows = deps.db
+      .select({ address: auditLog.address })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'login.success'), eq(auditLog.actor, user.id)))
+      .orderBy(desc(auditLog.id))
+      .limit(KNOWN_ADDRESS_LOOKBACK)
+      .all();
+    return rows.some((r) => r.address !== null && addressKey(r.address) === key);
   }
 
-  async function verify(password: string, stored: string | undefined): Promise<boolean> {
+  /**
+   * Decides and counts in one synchronous step (no await between the checks and the records).
+   * `trusted`: the caller is already signed in (password change), so the username backoff and the
+   * global cap, which exist to protect sign-in, do not apply.
+   */
+  function admit(name: string, user: UserRow | undefined, address: string, trusted: boolean): Admission {
+    const key = addressKey(address);
+    const clientKey = `${name}\n${key}`;
+    const wait = perClient.blockedFor(clientKey) ?? perAddress.blockedFor(key);
+    if (wait !== undefined) throw rateLimited(wait);
+
+    let known: boolean | undefined = trusted ? true : undefined;
+    const isKnown = () => (known ??= knownAddress(user, key));
+    const at = now();
+    const globalWait = hashes.blockedFor('all');
+    if (globalWait !== undefined && !isKnown()) throw rateLimited(globalWait, 'server busy, try again');
+    const failures = usernameFailures.count(name);
+    let takesSlot = false;
+    if (failures >= USERNAME_BACKOFF_AFTER && !isKnown()) {
+      const slot = nextSlot.get(name) ?? 0;
+      if (slot > at) throw rateLimited(Math.max(1, Math.ceil((slot - at) / 1000)));
+      takesSlot = true;
+    }
+    if (takesSlot) {
+      const interval = Math.min(USERNAME_BACKOFF_MAX_MS, 1000 * 2 ** (failures - USERNAME_BACKOFF_AFTER));
+      nextSlot.delete(name); // re-inserted last: the map's first entries are the stalest
+      nextSlot.set(name, at + interval);
+      if (nextSlot.size > MAX_BACKOFF_USERNAMES) nextSlot.delete(nextSlot.keys().next().value ?? '');
+    }
+    perClient.record(clientKey);
+    perAddress.record(key);
+    hashes.record('all');
+    return { clientKey, address: key };
+  }
+
+  function takeBack(admission: Admission): void {
+    perClient.refund(admission.clientKey);
+    perAddress.refund(admission.address);
+  }
+
+  async function verify(password: string, stored: string | undefined, admission: Admission): Promise<boolean> {
     try {
       if (stored === undefined) {
         await deps.hasher.verifyDummy(password);
@@ -51,30 +131,55 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
       }
       return await deps.hasher.verify(password, stored);
     } catch (err) {
-      if (err instanceof SemaphoreFullError) throw new ApiError(429, 'rate_limited', 'server busy, try again', 1);
+      if (err instanceof SemaphoreFullError) {
+        takeBack(admission);
+        throw rateLimited(1, 'server busy, try again');
+      }
       throw err;
     }
   }
 
-  function fail(username: string, address: string, actor: string): never {
-    perUsername.record(username);
-    audit(deps.db, deps.now(), { actor, action: 'login.failure', target: username, address });
+  function auditUnknownFailure(name: string, address: string): void {
+    const at = now();
+    if (at - unknownAudit.windowStart >= 60_000) {
+      if (unknownAudit.suppressed > 0) {
+        audit(deps.db, at, {
+          actor: 'anonymous',
+          action: 'login.failure.suppressed',
+          detail: { count: unknownAudit.suppressed, since: unknownAudit.windowStart },
+        });
+      }
+      Object.assign(unknownAudit, { windowStart: at, written: 0, suppressed: 0 });
+    }
+    if (unknownAudit.written >= UNKNOWN_FAILURES_AUDITED_PER_MINUTE) {
+      unknownAudit.suppressed++;
+      return;
+    }
+    unknownAudit.written++;
+    audit(deps.db, at, { actor: 'anonymous', action: 'login.failure', target: name, address });
+  }
+
+  function fail(name: string, address: string, user: UserRow | undefined): never {
+    usernameFailures.record(name);
+    if (user) audit(deps.db, now(), { actor: user.id, action: 'login.failure', target: name, address });
+    else auditUnknownFailure(name, address);
     throw new ApiError(401, 'invalid_credentials', 'wrong username or password');
   }
 
   return {
     async check(username, password, address) {
       const name = username.toLowerCase();
-      gate(name, address);
       const user = findUserByName(deps.db, name);
-      const ok = await verify(password, user?.passwordHash);
-      if (!ok || !user) fail(name, address, user?.id ?? 'anonymous');
-      perUsername.reset(name);
+      const admission = admit(name, user, address, false);
+      const ok = await verify(password, user?.passwordHash, admission);
+      if (!ok || !user) fail(name, address, user);
+      takeBack(admission);
       return user;
     },
     async checkCurrent(user, password, address) {
-      gate(user.username, address);
-      if (!(await verify(password, user.passwordHash))) fail(user.username, address, user.id);
+      const admission = admit(user.username, user, address, true);
+      if (!(await verify(password, user.passwordHash, admission))) fail(user.username, address, user);
+      takeBack(admission);
     },
   };
 }

@@ -8,6 +8,10 @@ export interface RateLimiter {
   /** undefined when allowed, else seconds until the next event would be allowed */
   blockedFor(key: string): number | undefined;
   record(key: string): void;
+  /** takes back the newest event of `key` (an attempt counted on admission that turned out fine) */
+  refund(key: string): void;
+  /** events of `key` in the window (at most `limit`) */
+  count(key: string): number;
   reset(key: string): void;
 }
 
@@ -51,6 +55,14 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         const oldestKey = events.keys().next().value;
         if (oldestKey !== undefined) events.delete(oldestKey);
       }
+    },
+    refund(key) {
+      const list = events.get(key);
+      list?.pop();
+      if (list?.length === 0) events.delete(key);
+    },
+    count(key) {
+      return recent(key, now()).length;
     },
     reset(key) {
       events.delete(key);

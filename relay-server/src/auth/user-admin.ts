@@ -3,13 +3,16 @@ import type { Db } from '../db/client.ts';
 import { audit } from '../db/audit.ts';
 import { listCameras } from '../db/cameras.ts';
 import { liveSessionIds, revokeUserSessions } from '../db/sessions.ts';
+import { revokeSharesBy } from '../db/shares.ts';
 import { countAdmins, deleteUser, findUserById, findUserByName, insertUser, setGrants, updateUser, type Role, type UserRow } from '../db/users.ts';
 import { randomId } from './ids.ts';
 import type { PasswordHasher } from './passwords.ts';
 
 /**
  * User management shared by the HTTP API and `picam-relay users`. Returns the session ids it
- * ended so the caller can cut their live viewers (the CLI runs in another process and cannot).
+ * ended (and, on removal, the share links it revoked) so the caller can cut their live viewers
+ * (the CLI runs in another process and cannot). A removed user's share links are revoked with
+ * them: a link outliving the account that made it would be access nobody answers for.
  * The last admin can be neither removed nor demoted: that would lock everyone out.
  */
 
@@ -90,14 +93,29 @@ export async function changeUser(
   return { user: findUserById(d.db, userId) ?? user, endedSessions };
 }
 
-export function removeUser(d: UserAdminDeps, userId: string, actor: Actor): { user: UserRow; endedSessions: string[] } {
+export function removeUser(
+  d: UserAdminDeps,
+  userId: string,
+  actor: Actor,
+): { user: UserRow; endedSessions: string[]; revokedShares: string[] } {
   return d.db.transaction((tx) => {
     const user = findUserById(tx, userId);
     if (!user) throw new ApiError(404, 'not_found', 'no such user');
     if (user.role === 'admin' && countAdmins(tx, userId) === 0) throw conflict('cannot remove the last admin');
-    const endedSessions = liveSessionIds(tx, userId, d.now());
+    const now = d.now();
+    const endedSessions = liveSessionIds(tx, userId, now);
+    const revokedShares = revokeSharesBy(tx, userId, now);
     deleteUser(tx, userId);
-    audit(tx, d.now(), { actor: actor.id, action: 'user.remove', target: user.username, address: actor.address });
-    return { user, endedSessions };
+    audit(tx, now, {
+      actor: actor.id,
+      action: 'user.remove',
+      target: user.username,
+      address: actor.address,
+      detail: { revokedShares: revokedShares.length },
+    });
+    for (const id of revokedShares) {
+      audit(tx, now, { actor: actor.id, action: 'share.revoke', target: id, address: actor.address, detail: { reason: 'user removed' } });
+    }
+    return { user, endedSessions, revokedShares };
   });
 }

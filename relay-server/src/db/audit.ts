@@ -10,6 +10,8 @@ import { auditLog } from './schema.ts';
 export type AuditAction =
   | 'login.success'
   | 'login.failure'
+  /** failures for unknown usernames beyond the per-minute audit budget, summed up (detail.count) */
+  | 'login.failure.suppressed'
   | 'logout'
   | 'password.change'
   | 'user.add'
@@ -22,7 +24,8 @@ export type AuditAction =
   | 'enrollment.consume'
   | 'share.create'
   | 'share.revoke'
-  | 'keys.rotate';
+  | 'keys.rotate'
+  | 'keys.remove';
 
 export interface AuditEvent {
   actor: string;

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import type { Queryable } from './queryable.ts';
 import { shares } from './schema.ts';
 
@@ -32,4 +32,15 @@ export function revokeShare(db: Queryable, id: string, now: number): boolean {
       .where(and(eq(shares.id, id), isNull(shares.revokedAt)))
       .run().changes > 0
   );
+}
+
+/** Revokes every still-active link a user made (the user is being removed); returns their ids. */
+export function revokeSharesBy(db: Queryable, userId: string, now: number): string[] {
+  return db
+    .update(shares)
+    .set({ revokedAt: now })
+    .where(and(eq(shares.createdBy, userId), isNull(shares.revokedAt), gt(shares.expiresAt, now)))
+    .returning({ id: shares.id })
+    .all()
+    .map((r) => r.id);
 }

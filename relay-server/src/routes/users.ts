@@ -43,10 +43,11 @@ export function userRoutes(deps: AuthDeps): Hono<ApiEnv> {
   });
 
   app.delete('/users/:id', admin, (c) => {
-    const { user, endedSessions } = removeUser(deps, c.req.param('id'), actorOf(c));
-    for (const id of endedSessions) deps.live().grantRevoked(id);
+    const { user, endedSessions, revokedShares } = removeUser(deps, c.req.param('id'), actorOf(c));
+    for (const id of [...endedSessions, ...revokedShares]) deps.live().grantRevoked(id);
     deps.live().recheckUser(user.id);
-    return c.body(null, 204);
+    // The links this user made are revoked with them: say which, so the admin sees it.
+    return c.json({ revokedShares });
   });
 
   return app;

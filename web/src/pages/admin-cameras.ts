@@ -39,8 +39,11 @@ export function adminCamerasPage(ctx: PageContext): Page {
         'section',
         { class: 'card enrollment', testid: 'enrollment' },
         h('h2', {}, `Enroll “${camera.name}”`),
-        h('p', {}, 'Run this on the Raspberry Pi, then start the agent with ', h('code', {}, 'picam-agent run'), ':'),
+        h('p', {}, 'Run this on the Raspberry Pi:'),
         codeWithCopy(e.command, 'enroll-command'),
+        h('p', {}, 'and paste this token when it asks (it is read from standard input, so it stays out of shell history and the process list):'),
+        codeWithCopy(e.token, 'enroll-token'),
+        h('p', {}, 'Then start the agent with ', h('code', {}, 'picam-agent run'), '.'),
         h('p', { class: 'muted' }, 'The token works once and ', expiry, '.'),
       ),
     );

@@ -81,7 +81,7 @@ export function usersPage(ctx: PageContext): Page {
       replaceChildren(panel, form);
     };
     const remove = async () => {
-      if (!(await confirmDialog(`Remove the account “${user.username}”? Its sessions end at once.`, 'Remove user'))) return;
+      if (!(await confirmDialog(`Remove the account “${user.username}”? Its sessions end and the share links it made are revoked at once.`, 'Remove user'))) return;
       api
         .deleteUser(user.id)
         .then(() => refresh())
