@@ -260,7 +260,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv, file: 
   if (relayInput === undefined || credential === undefined || credential === '') {
     throw new AgentError(
       'ERR_CONFIG_MISSING',
-      `no relay or device credential: enroll first (picam-agent enroll --relay URL --token TOKEN), or set PICAM_RELAY and PICAM_DEVICE_TOKEN (looked for ${configPath})`,
+      `no relay or device credential: enroll first (picam-agent enroll --relay URL --token -), or set PICAM_RELAY and PICAM_DEVICE_TOKEN (looked for ${configPath})`,
     );
   }
   const pinned: Record<string, unknown> = {};

@@ -274,7 +274,7 @@ export class Uplink {
     if (code === CloseCode.Unauthenticated || status === 401 || status === 403) {
       log.error(
         { ...context, delayMs: tuning.revokedDelayMs },
-        'the relay rejected the device credential (revoked, or the camera was re-enrolled): run `picam-agent enroll --relay URL --token TOKEN` with a new token; retrying rarely',
+        'the relay rejected the device credential (revoked, or the camera was re-enrolled): run `picam-agent enroll --relay URL --token -` with a new token; retrying rarely',
       );
       return tuning.revokedDelayMs;
     }
