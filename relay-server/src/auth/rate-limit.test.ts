@@ -27,3 +27,22 @@ test('memory is bounded: the least recently used keys are forgotten first', () =
   assert.equal(limiter.blockedFor('a'), undefined);
   assert.ok(limiter.blockedFor('c'));
 });
+
+test('refund takes back the newest event (an admitted attempt that succeeded); count reports the window', () => {
+  const clock = { now: 0 };
+  const limiter = createRateLimiter({ limit: 2, windowMs: 60_000, now: () => clock.now });
+  limiter.record('k');
+  clock.now = 1000;
+  limiter.record('k');
+  assert.equal(limiter.count('k'), 2);
+  assert.ok(limiter.blockedFor('k'));
+  limiter.refund('k');
+  assert.equal(limiter.count('k'), 1);
+  assert.equal(limiter.blockedFor('k'), undefined);
+  limiter.refund('k');
+  limiter.refund('k'); // nothing left: a no-op
+  assert.equal(limiter.count('k'), 0);
+  clock.now = 120_000;
+  limiter.record('k');
+  assert.equal(limiter.count('k'), 1, 'aged-out events are not counted');
+});
