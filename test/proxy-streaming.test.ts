@@ -20,6 +20,7 @@ import {
   startNginx,
   type RunningProxy,
 } from './helpers/proxies.ts';
+import { METRICS_TOKEN } from './helpers/relay-process.ts';
 import { createSelfSignedCert, type SelfSignedCert } from './helpers/tls.ts';
 
 /**
@@ -67,7 +68,9 @@ for (const kind of ['nginx', 'caddy'] as const) {
       const metrics = await httpJson('GET', `${proxy.httpsUrl}/metrics`, { ca: cert.pem });
       assert.equal(metrics.status, 404);
       const direct = await httpJson('GET', `${relay.url}/metrics`);
-      assert.equal(direct.status, 200, 'still there on loopback for the scraper');
+      assert.equal(direct.status, 404, 'not on the relay port without the token either');
+      const scraper = await httpJson('GET', `${relay.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      assert.equal(scraper.status, 200, 'the scraper presents METRICS_TOKEN');
 
       const redirect = await httpJson('GET', `http://127.0.0.1:${proxy.httpPort}/cameras/x?view=1`);
       assert.ok([301, 308].includes(redirect.status), `status ${redirect.status}`);

@@ -14,6 +14,14 @@ import { REPO_ROOT } from './children.ts';
  */
 
 const PASSWORD = 'bench-admin-password';
+const UNCAPPED_SOCKETS = {
+  MAX_VIEWERS_PER_SESSION: '0',
+  MAX_VIEWERS_PER_USER: '0',
+  MAX_VIEWERS_PER_SHARE: '0',
+  MAX_VIEWERS_PER_ADDRESS: '0',
+  MAX_AGENTS_PER_ADDRESS: '0',
+  WS_UPGRADES_PER_MINUTE: '0',
+};
 
 export interface BenchRelay {
   url: string;
@@ -63,7 +71,8 @@ export async function startBenchRelay(options: { cpuProfDir?: string } = {}): Pr
   nodeArgs.push(...(process.env.PICAM_BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const child = spawn(process.execPath, [...nodeArgs, 'relay-server/bin/picam-relay.js', 'serve'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn' },
+    // The socket caps off: a bench opens up to 1000 viewers on one admin session from loopback.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn', ...UNCAPPED_SOCKETS },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

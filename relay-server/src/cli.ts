@@ -79,7 +79,12 @@ async function serve(flags: ConfigFlags): Promise<void> {
 function describeStartError(err: unknown, config: RelayConfig): string {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
-  if (code === 'EADDRINUSE') return `port ${config.port} on ${config.host} is already in use (set PORT)`;
+  if (code === 'EADDRINUSE') {
+    // The public listener or the metrics one (METRICS_PORT): the error says which address.
+    const { port, address } = err as { port?: number; address?: string };
+    const metrics = config.metricsListen !== undefined && port === config.metricsListen.port && port !== config.port;
+    return `port ${port ?? config.port} on ${address ?? config.host} is already in use (set ${metrics ? 'METRICS_PORT' : 'PORT'})`;
+  }
   if (code === 'SQLITE_FULL' || code === 'ENOSPC') return `no space left for the database in ${config.dataDir} (${message})`;
   if (code === 'EACCES' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY') return `cannot write ${config.dataDir} (${message})`;
   return typeof code === 'string' ? `${message} (${code})` : message;

@@ -8,7 +8,7 @@ import type { RelayConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { observabilityRoutes } from './routes/observability.ts';
+import { metricsListenerRoutes, observabilityRoutes } from './routes/observability.ts';
 import { createWebRoutes } from './routes/web.ts';
 import type { LiveCameras } from './services.ts';
 import { InProcessHub } from './streams/in-process-hub.ts';
@@ -31,6 +31,8 @@ export interface RunningRelay {
   /** where this relay listens, e.g. http://127.0.0.1:8080 (PUBLIC_URL is the outside view) */
   url: string;
   port: number;
+  /** where /metrics is served openly (METRICS_PORT), e.g. http://127.0.0.1:9464; undefined without one */
+  metricsUrl: string | undefined;
   /** the admin account; generatedPassword is set only on the first start without PICAM_ADMIN_PASSWORD */
   admin: { username: string; generatedPassword: string | null };
   /** operator tools that act without an HTTP request (see Accounts.provisionCamera) */
@@ -64,13 +66,26 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     totals: () => hub.totals(),
     databaseOk: () => database.sqlite.open && database.sqlite.prepare('select 1 as ok').get() !== undefined,
     startedAt,
+    metricsToken: config.metricsToken,
   });
   // The browser app (built into web/dist on first use); embedders and tests may pass their own.
-  const web = options.web ?? (await createWebRoutes());
+  const web = options.web ?? (await createWebRoutes({ publicUrl: config.publicUrl }));
   const app = createApp({ log, observability, api: accounts.api, web });
 
   const server = await listen(app, config);
   const port = (server.address() as AddressInfo).port;
+  let metricsServer: Server | undefined;
+  try {
+    metricsServer = config.metricsListen ? await listen(metricsListenerRoutes(metrics), config.metricsListen) : undefined;
+  } catch (err) {
+    server.close();
+    accounts.close();
+    database.close();
+    throw err;
+  }
+  const metricsUrl = metricsServer
+    ? `http://${displayHost(config.metricsListen!.host)}:${(metricsServer.address() as AddressInfo).port}`
+    : undefined;
   const sockets = attachWebSockets(server, {
     connections,
     hub,
@@ -79,16 +94,21 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     metrics,
     log,
     trustProxy: config.trustProxy,
+    socketLimits: config.socketLimits,
+    agentHelloTimeoutMs: config.agentHelloTimeoutMs,
   });
   const url = `http://${displayHost(config.host)}:${port}`;
-  log.info({ url, publicUrl: config.publicUrl, dataDir: config.dataDir }, 'relay listening');
+  log.info({ url, publicUrl: config.publicUrl, dataDir: config.dataDir, metricsUrl }, 'relay listening');
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const metricsStopped = new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    metricsServer?.closeAllConnections();
     await sockets.close();
     server.closeAllConnections();
     await stopped;
+    await metricsStopped;
     accounts.close();
     database.close();
     log.info('relay stopped');
@@ -97,6 +117,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   return {
     url,
     port,
+    metricsUrl,
     admin,
     provisionCamera: (name, origin) => accounts.provisionCamera(name, origin),
     cameraExists: (cameraId) => accounts.registry.get(cameraId) !== undefined,
@@ -104,7 +125,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   };
 }
 
-function listen(app: Hono, config: RelayConfig): Promise<Server> {
+function listen(app: Hono, config: { port: number; host: string }): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as Server;
     server.once('error', reject);

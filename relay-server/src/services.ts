@@ -64,9 +64,9 @@ export interface LiveCameras {
   viewersOfGrant(grantId: string): number;
   /** push new desired settings to the camera's agent, if connected */
   pushSettings(cameraId: string, settings: CameraSettings): void;
-  /** camera deleted: close its agent (4004) and its viewers (4004) at once */
+  /** camera deleted: close its agent and any socket waiting to become it (4004), and its viewers (4004), at once */
   cameraDeleted(cameraId: string): void;
-  /** device credential revoked (re-enrollment): close its live agent with 4001 */
+  /** device credential revoked (re-enrollment): close its live agent and any socket waiting for hello with 4001 */
   credentialRevoked(cameraId: string): void;
   /** session or share revoked (logout, password change, share deleted): close its viewers at once */
   grantRevoked(grantId: string): void;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { SelfSignedCert } from './tls.ts';
 import { waitForChange } from './wait-for-change.ts';
+import { METRICS_TOKEN, UNCAPPED_SOCKETS } from './relay-process.ts';
 
 /**
  * Real processes on 127.0.0.1 for the infra, proxy and fault tests: the relay (restartable on the
@@ -161,6 +162,8 @@ export class RelayChild {
         DATA_DIR: dataDir,
         PICAM_ADMIN_PASSWORD: ADMIN_PASSWORD,
         LOG_LEVEL: 'warn',
+        METRICS_TOKEN,
+        ...UNCAPPED_SOCKETS,
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -236,7 +239,7 @@ export class RelayChild {
 
   /** A metric's value from /metrics (first series matching the labels). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-    const res = await httpJson('GET', `${this.url}/metrics`, { headers: { accept: 'text/plain' } });
+    const res = await httpJson('GET', `${this.url}/metrics`, { headers: { accept: 'text/plain', authorization: `Bearer ${METRICS_TOKEN}` } });
     for (const line of res.text.split('\n')) {
       const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
       if (!match || match[1] !== name) continue;

@@ -12,6 +12,21 @@ import { fileURLToPath } from 'node:url';
 export const ADMIN_PASSWORD = 'relay-test-password';
 const BIN = fileURLToPath(new URL('../../relay-server/bin/picam-relay.js', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
+/** opens /metrics on the relay's port for metric() (it is closed there without one) */
+export const METRICS_TOKEN = 'relay-test-metrics-token';
+/**
+ * The socket caps off: these tests open dozens of viewers on one admin session from one address,
+ * which the defaults (16 per session) refuse on purpose. relay-server/test/attacks-sockets.test.ts
+ * tests the caps themselves.
+ */
+export const UNCAPPED_SOCKETS = {
+  MAX_VIEWERS_PER_SESSION: '0',
+  MAX_VIEWERS_PER_USER: '0',
+  MAX_VIEWERS_PER_SHARE: '0',
+  MAX_VIEWERS_PER_ADDRESS: '0',
+  MAX_AGENTS_PER_ADDRESS: '0',
+  WS_UPGRADES_PER_MINUTE: '0',
+} as const;
 
 export interface RelayProcess {
   url: string;
@@ -42,6 +57,8 @@ export async function startRelayProcess(env: Record<string, string> = {}): Promi
       DATA_DIR: dataDir,
       PICAM_ADMIN_PASSWORD: ADMIN_PASSWORD,
       LOG_LEVEL: 'warn',
+      METRICS_TOKEN,
+      ...UNCAPPED_SOCKETS,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,7 +118,7 @@ export async function startRelayProcess(env: Record<string, string> = {}): Promi
       return { id: created.json.camera.id as string, credential: enrolled.json.credential as string };
     },
     async metric(name, labels = {}) {
-      const res = await fetch(`${url}/metrics`);
+      const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
       const text = await res.text();
       for (const line of text.split('\n')) {
         if (!line.startsWith(name)) continue;

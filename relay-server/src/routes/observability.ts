@@ -1,9 +1,12 @@
-import { Hono } from 'hono';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
 import type { RelayMetrics } from '../metrics.ts';
 
 /**
- * GET /healthz for load balancers and systemd watchdogs; GET /metrics for Prometheus. /metrics is
- * open like the API doc says: bind the relay or restrict the path at the proxy.
+ * GET /healthz for load balancers and systemd watchdogs; GET /metrics for Prometheus. Metrics name
+ * every camera id, so the public port answers /metrics only to `Authorization: Bearer
+ * $METRICS_TOKEN` (404 otherwise, as if absent: a proxy config slip exposes nothing); the
+ * separate listener (METRICS_PORT, loopback by default) serves it openly and nothing else.
  */
 export interface ObservabilityDeps {
   metrics: RelayMetrics;
@@ -12,10 +15,14 @@ export interface ObservabilityDeps {
   /** throws (or returns false) when the database cannot answer */
   databaseOk(): boolean;
   startedAt: number;
+  /** METRICS_TOKEN: opens /metrics on the public port to this Bearer token */
+  metricsToken?: string;
 }
 
+/** The public port's routes: /healthz, and /metrics behind METRICS_TOKEN. */
 export function observabilityRoutes(deps: ObservabilityDeps): Hono {
   const app = new Hono();
+  const token = deps.metricsToken === undefined ? undefined : digest(deps.metricsToken);
 
   app.get('/healthz', (c) => {
     const { camerasOnline, viewers } = deps.totals();
@@ -32,9 +39,30 @@ export function observabilityRoutes(deps: ObservabilityDeps): Hono {
   });
 
   app.get('/metrics', async (c) => {
-    const text = await deps.metrics.registry.metrics();
-    return c.body(text, 200, { 'Content-Type': deps.metrics.registry.contentType, 'Cache-Control': 'no-store' });
+    const presented = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+    // Digests have one length, so the comparison is constant-time whatever was presented.
+    if (!token || presented === undefined || !timingSafeEqual(token, digest(presented))) {
+      return c.json({ error: { code: 'not_found', message: 'not found' } }, 404);
+    }
+    return metricsBody(c, deps.metrics);
   });
 
   return app;
+}
+
+/** The metrics listener's app (METRICS_PORT): GET /metrics, open, and nothing else. */
+export function metricsListenerRoutes(metrics: RelayMetrics): Hono {
+  const app = new Hono();
+  app.get('/metrics', (c) => metricsBody(c, metrics));
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: 'not found' } }, 404));
+  return app;
+}
+
+async function metricsBody(c: Context, metrics: RelayMetrics): Promise<Response> {
+  const text = await metrics.registry.metrics();
+  return c.body(text, 200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' });
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }

@@ -19,7 +19,9 @@ const POLICY = [
   "default-src 'self'",
   "img-src 'self' data: blob:",
   "media-src 'self' blob:",
-  "connect-src 'self' ws: wss:",
+  // 'self' covers the page's own ws:/wss: origin in current browsers (CSP3); PUBLIC_URL's is added
+  // spelled out (socketOriginOf) for browsers that do not. Never a bare scheme: that is any host.
+  "connect-src 'self'",
   "style-src 'self'",
   "script-src 'self'",
   "worker-src 'self' blob:",
@@ -29,10 +31,24 @@ const POLICY = [
   "form-action 'self'",
 ];
 
-/** The policy for a page carrying these inline scripts: each one allowed by its hash, nothing else inline. */
-export function contentSecurityPolicy(inlineScripts: readonly string[] = []): string {
+/**
+ * The policy for a page carrying these inline scripts: each one allowed by its hash, nothing else
+ * inline; with `publicUrl`, the relay's own WebSocket origin is named in connect-src as well.
+ */
+export function contentSecurityPolicy(inlineScripts: readonly string[] = [], publicUrl?: string): string {
   const hashes = inlineScripts.map((code) => `'sha256-${createHash('sha256').update(code).digest('base64')}'`);
-  return POLICY.map((directive) => (directive === "script-src 'self'" ? [directive, ...hashes].join(' ') : directive)).join('; ');
+  const socketOrigin = publicUrl ? socketOriginOf(publicUrl) : undefined;
+  return POLICY.map((directive) => {
+    if (directive === "script-src 'self'") return [directive, ...hashes].join(' ');
+    if (directive === "connect-src 'self'" && socketOrigin) return `${directive} ${socketOrigin}`;
+    return directive;
+  }).join('; ');
+}
+
+/** https://relay.example:8443/x -> wss://relay.example:8443 (ws: for an http PUBLIC_URL). */
+function socketOriginOf(publicUrl: string): string {
+  const url = new URL(publicUrl);
+  return `${url.protocol === 'https:' ? 'wss:' : 'ws:'}//${url.host}`;
 }
 
 /** The policy without any inline script. */
@@ -90,6 +106,8 @@ export interface WebRoutesOptions {
   distDir?: string;
   /** build web/dist first when missing or stale (default true) */
   build?: boolean;
+  /** PUBLIC_URL: its WebSocket origin is named in connect-src */
+  publicUrl?: string;
 }
 
 export async function createWebRoutes(options: WebRoutesOptions = {}): Promise<Hono> {
@@ -118,7 +136,7 @@ export async function createWebRoutes(options: WebRoutesOptions = {}): Promise<H
     }
   }
 
-  const policy = contentSecurityPolicy(inlineScriptsOf(new TextDecoder().decode(index.body)));
+  const policy = contentSecurityPolicy(inlineScriptsOf(new TextDecoder().decode(index.body)), options.publicUrl);
   const app = new Hono();
 
   app.use('*', async (c, next) => {

@@ -2,31 +2,40 @@ import type { WebSocket } from 'ws';
 import { CloseCode, encodeMessage, type CameraSettings, type HelloMessage } from '@picam/protocol';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
-import type { CameraRegistry } from '../services.ts';
+import type { AccessControl, CameraRegistry } from '../services.ts';
 import type { StreamHub } from '../streams/hub.ts';
 import { IngestError, ingestFrame, ingestText, violationOf } from './agent-ingest.ts';
 import { closeReason } from './close-codes.ts';
 import { prepareForViewers } from './prepared-frames.ts';
 import type { ConnectionRegistry, AgentHandle } from './live-cameras.ts';
+import type { SocketLease } from './socket-limits.ts';
 
 /**
  * One agent connection (already authenticated by the upgrade handler): it takes over the camera's
  * stream (closing an older connection with 4009), validates every message, and forwards frames to
  * the hub. A misbehaving agent is closed with a code saying why; nothing else is touched.
+ *
+ * The credential is checked again at `hello` (it may have been revoked while the socket waited,
+ * by another process too) and by the periodic sweep; until `hello` the socket is registered as
+ * waiting, so revocation and deletion close it as well as the live agent.
  */
 
 export interface AgentDeps {
   hub: StreamHub;
   registry: CameraRegistry;
+  access: AccessControl;
   connections: ConnectionRegistry;
   metrics: RelayMetrics;
   log: Logger;
+  /** an agent that has not said hello by then is not an agent (AGENT_HELLO_TIMEOUT) */
+  helloTimeoutMs: number;
 }
 
-/** An agent that has not said hello by then is not an agent. */
-const HELLO_TIMEOUT_MS = 10_000;
-
-export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): void {
+/**
+ * `authorization` is the upgrade's header, kept to re-check the credential; `beforeHello` is this
+ * socket's place in the per-credential count of sockets without hello (socket-limits.ts).
+ */
+export function acceptAgent(ws: WebSocket, cameraId: string, authorization: string | undefined, beforeHello: SocketLease, deps: AgentDeps): void {
   const log = deps.log.child({ cameraId, peer: 'agent' });
   const camera = deps.registry.get(cameraId);
   if (!camera) {
@@ -54,7 +63,19 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
     pushSettings(settings) {
       if (hello && !ended) sendSettings(settings);
     },
+    recheck() {
+      if (!ended && !credentialHolds()) handle.close(CloseCode.Unauthenticated, 'device credential revoked');
+    },
   };
+  deps.connections.addWaitingAgent(handle);
+
+  function credentialHolds(): boolean {
+    try {
+      return deps.access.authenticateAgent(authorization).cameraId === cameraId;
+    } catch {
+      return false;
+    }
+  }
 
   // The connection takes the camera over only at `hello`: a credential probe (`picam-agent check`)
   // opens the socket and closes it again, and must not knock the live agent off for its 4009 back-off.
@@ -62,9 +83,9 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
   const helloTimer = setTimeout(() => {
     if (hello || ended) return;
     deps.metrics.agentRejected('out_of_order');
-    log.warn('agent closed: no hello within 10 s');
+    log.warn({ timeoutMs: deps.helloTimeoutMs }, 'agent closed: no hello in time');
     handle.close(CloseCode.PolicyViolation, 'hello expected');
-  }, HELLO_TIMEOUT_MS);
+  }, deps.helloTimeoutMs);
   helloTimer.unref();
 
   const takeOver = (): NonNullable<typeof publisher> => {
@@ -92,6 +113,14 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
     hello = message;
     if (first) {
       clearTimeout(helloTimer);
+      deps.connections.removeWaitingAgent(handle);
+      beforeHello.release();
+      if (!credentialHolds()) {
+        deps.metrics.agentRejected('unauthenticated');
+        log.warn('agent closed: device credential revoked before hello');
+        handle.close(CloseCode.Unauthenticated, 'device credential revoked');
+        return;
+      }
       publisher = takeOver();
     }
     publisher!.hello({
@@ -145,6 +174,8 @@ export function acceptAgent(ws: WebSocket, cameraId: string, deps: AgentDeps): v
   ws.on('close', (code: number, reason: Buffer) => {
     ended = true;
     clearTimeout(helloTimer);
+    deps.connections.removeWaitingAgent(handle);
+    beforeHello.release();
     if (publisher) {
       publisher.close();
       deps.connections.detachAgent(handle);

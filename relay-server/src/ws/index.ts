@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode, VIEWER_PROTOCOL } from '@picam/protocol';
 import type { TrustedProxies } from '../client-address.ts';
+import type { SocketLimitsConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
 import type { AccessControl, CameraRegistry } from '../services.ts';
@@ -10,20 +11,21 @@ import { acceptAgent } from './agent-connection.ts';
 import { AGENT_MAX_MESSAGE_BYTES } from './agent-ingest.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import type { ConnectionRegistry } from './live-cameras.ts';
+import { SocketLimits } from './socket-limits.ts';
 import { createUpgradeHandler } from './upgrade.ts';
 import { acceptViewer } from './viewer-connection.ts';
 
 /**
  * The relay's WebSocket side on the Node http server: two endpoints (agents, viewers), each its own
- * WebSocketServer with its own maxPayload, the heartbeat, a periodic re-check of viewer grants,
- * and shutdown (1001 to everyone).
+ * WebSocketServer with its own maxPayload, the heartbeat, a periodic re-check of viewer grants and
+ * agent credentials, socket caps, and shutdown (1001 to everyone).
  */
 
 /** Viewers only send acks: a few KiB is plenty, and all a hostile viewer can make the relay buffer. */
 export const VIEWER_MAX_MESSAGE_BYTES = 4 * 1024;
 /**
- * Grants are re-checked now and then even without a revocation call: `picam-relay users passwd`
- * ends sessions from another process, which cannot reach this one.
+ * Grants and device credentials are re-checked now and then even without a revocation call:
+ * `picam-relay users passwd` ends sessions from another process, which cannot reach this one.
  */
 const GRANT_SWEEP_MS = 60_000;
 /** How long shutdown waits for close handshakes before cutting sockets. */
@@ -37,6 +39,8 @@ export interface WebSocketDeps {
   metrics: RelayMetrics;
   log: Logger;
   trustProxy: TrustedProxies;
+  socketLimits: SocketLimitsConfig;
+  agentHelloTimeoutMs: number;
   heartbeatMs?: number;
 }
 
@@ -55,16 +59,19 @@ export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySock
     handleProtocols: (protocols) => (protocols.has(VIEWER_PROTOCOL) ? VIEWER_PROTOCOL : false),
   });
   let accepting = true;
+  const limits = new SocketLimits(deps.socketLimits);
+  const agentDeps = { ...deps, connections, helloTimeoutMs: deps.agentHelloTimeoutMs };
 
   const onUpgrade = createUpgradeHandler({
     access: deps.access,
     agentServer,
     viewerServer,
-    onAgent: (ws, cameraId) => acceptAgent(ws, cameraId, { ...deps, connections }),
+    onAgent: (ws, cameraId, authorization, beforeHello) => acceptAgent(ws, cameraId, authorization, beforeHello, agentDeps),
     onViewer: (ws, socket, grant) => acceptViewer(ws, socket, grant, { ...deps, connections }),
     metrics: deps.metrics,
     log: deps.log,
     trustProxy: deps.trustProxy,
+    limits,
     accepting: () => accepting,
   });
   server.on('upgrade', onUpgrade);
@@ -73,6 +80,7 @@ export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySock
   const sweep = setInterval(() => {
     const verdicts = new Map<string, boolean>();
     for (const viewer of connections.viewers()) viewer.recheck(verdicts);
+    for (const agent of connections.agentSockets()) agent.recheck();
   }, GRANT_SWEEP_MS);
   sweep.unref();
 

@@ -11,6 +11,8 @@ export interface AgentHandle {
   readonly cameraId: string;
   close(code: number, reason: string): void;
   pushSettings(settings: CameraSettings): void;
+  /** re-checks the device credential; closes the agent (4001) when it no longer holds */
+  recheck(): void;
 }
 
 export interface ViewerHandle {
@@ -24,6 +26,8 @@ export interface ViewerHandle {
 export class ConnectionRegistry implements LiveCameras {
   private readonly hub: StreamHub;
   private readonly agents = new Map<string, AgentHandle>();
+  /** agent sockets authenticated at the upgrade that have not said hello yet, by camera */
+  private readonly waitingAgents = new Map<string, Set<AgentHandle>>();
   private readonly viewersByCamera = new Map<string, Set<ViewerHandle>>();
   private readonly viewersByGrant = new Map<string, Set<ViewerHandle>>();
 
@@ -41,6 +45,26 @@ export class ConnectionRegistry implements LiveCameras {
   detachAgent(agent: AgentHandle): void {
     // A replaced connection closing late must not unregister its successor.
     if (this.agents.get(agent.cameraId) === agent) this.agents.delete(agent.cameraId);
+  }
+
+  /** An agent socket waiting for hello: revocation and deletion must reach it too. */
+  addWaitingAgent(agent: AgentHandle): void {
+    add(this.waitingAgents, agent.cameraId, agent);
+  }
+
+  removeWaitingAgent(agent: AgentHandle): void {
+    remove(this.waitingAgents, agent.cameraId, agent);
+  }
+
+  /** every agent socket, live or waiting for hello, for the periodic credential sweep */
+  agentSockets(): AgentHandle[] {
+    return [...this.agents.values(), ...[...this.waitingAgents.values()].flatMap((set) => [...set])];
+  }
+
+  /** the camera's live agent and every socket still waiting to become it */
+  private agentsOf(cameraId: string): AgentHandle[] {
+    const live = this.agents.get(cameraId);
+    return [...(live ? [live] : []), ...(this.waitingAgents.get(cameraId) ?? [])];
   }
 
   addViewer(viewer: ViewerHandle): void {
@@ -73,13 +97,13 @@ export class ConnectionRegistry implements LiveCameras {
   }
 
   cameraDeleted(cameraId: string): void {
-    this.agents.get(cameraId)?.close(CloseCode.NoSuchCamera, 'camera deleted');
+    for (const agent of this.agentsOf(cameraId)) agent.close(CloseCode.NoSuchCamera, 'camera deleted');
     for (const viewer of [...(this.viewersByCamera.get(cameraId) ?? [])]) viewer.close(CloseCode.NoSuchCamera, 'camera deleted');
     this.hub.removeCamera(cameraId);
   }
 
   credentialRevoked(cameraId: string): void {
-    this.agents.get(cameraId)?.close(CloseCode.Unauthenticated, 'device credential revoked');
+    for (const agent of this.agentsOf(cameraId)) agent.close(CloseCode.Unauthenticated, 'device credential revoked');
   }
 
   grantRevoked(grantId: string): void {
