@@ -37,7 +37,37 @@ const envSchema = z.object({
         return z.NEVER;
       }
     }),
+  // ---- live sockets: caps per holder and per address, and how fast an address may open them.
+  // 0 turns a cap off (load tests); a share's own maxViewers applies on top of MAX_VIEWERS_PER_SHARE.
+  MAX_VIEWERS_PER_SESSION: cap(16),
+  MAX_VIEWERS_PER_USER: cap(32),
+  MAX_VIEWERS_PER_SHARE: cap(32),
+  MAX_VIEWERS_PER_ADDRESS: cap(64),
+  MAX_AGENTS_PER_ADDRESS: cap(16),
+  /** WebSocket upgrades (viewers and agents, refused ones included) per client address per minute */
+  WS_UPGRADES_PER_MINUTE: cap(120),
+  /** seconds an agent socket may stay open without sending `hello` */
+  AGENT_HELLO_TIMEOUT: z.coerce.number().min(0.1).max(60).default(5),
+  // ---- /metrics: never on the public port unless METRICS_TOKEN is presented as a Bearer token
+  /** serve /metrics on its own listener at this port (0: any free port) */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
 });
+
+function cap(defaultValue: number) {
+  return z.coerce.number().int().min(0).max(1_000_000).default(defaultValue);
+}
+
+/** Caps on live sockets (ws/socket-limits.ts); 0 means no cap. */
+export interface SocketLimitsConfig {
+  viewersPerSession: number;
+  viewersPerUser: number;
+  viewersPerShare: number;
+  viewersPerAddress: number;
+  agentsPerAddress: number;
+  upgradesPerMinute: number;
+}
 
 export interface RelayConfig {
   port: number;
@@ -54,6 +84,12 @@ export interface RelayConfig {
   auditRetainDays: number;
   /** the TCP peers whose X-Forwarded-* headers are believed (client-address.ts) */
   trustProxy: TrustedProxies;
+  socketLimits: SocketLimitsConfig;
+  agentHelloTimeoutMs: number;
+  /** where /metrics is served apart from the public port; undefined: no such listener */
+  metricsListen: { port: number; host: string } | undefined;
+  /** a Bearer token that opens /metrics on the public port; undefined: closed there */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -79,5 +115,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     loginHashesPerSecond: e.LOGIN_HASHES_PER_SECOND,
     auditRetainDays: e.AUDIT_RETAIN_DAYS,
     trustProxy: e.TRUST_PROXY,
+    socketLimits: {
+      viewersPerSession: e.MAX_VIEWERS_PER_SESSION,
+      viewersPerUser: e.MAX_VIEWERS_PER_USER,
+      viewersPerShare: e.MAX_VIEWERS_PER_SHARE,
+      viewersPerAddress: e.MAX_VIEWERS_PER_ADDRESS,
+      agentsPerAddress: e.MAX_AGENTS_PER_ADDRESS,
+      upgradesPerMinute: e.WS_UPGRADES_PER_MINUTE,
+    },
+    agentHelloTimeoutMs: Math.round(e.AGENT_HELLO_TIMEOUT * 1000),
+    metricsListen: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    metricsToken: e.METRICS_TOKEN,
   };
 }
