@@ -101,6 +101,10 @@ export interface UserResponse {
 export interface UserList {
   users: User[];
 }
+/** `DELETE /api/users/:id`: the share links the user made are revoked with the account. */
+export interface UserRemoved {
+  revokedShares: string[];
+}
 export interface CameraResponse {
   camera: Camera;
 }

@@ -10,6 +10,7 @@ import type {
   ShareLookup,
   User,
   UserList,
+  UserRemoved,
   UserResponse,
 } from '@picam/protocol';
 import { SESSION_GET, claimEarlyFetch } from './early-fetch.ts';
@@ -131,7 +132,7 @@ export const api = {
     request<UserResponse>('/api/users', { method: 'POST', body }),
   updateUser: (id: string, body: { password?: string; role?: User['role']; cameraIds?: string[] }) =>
     request<UserResponse>(`/api/users/${encodeURIComponent(id)}`, { method: 'PATCH', body }),
-  deleteUser: (id: string) => request<void>(`/api/users/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  deleteUser: (id: string) => request<UserRemoved>(`/api/users/${encodeURIComponent(id)}`, { method: 'DELETE' }),
 };
 
 /** A readable sentence for an error from `request`, for form messages. */

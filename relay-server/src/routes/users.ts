@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import type { UserList, UserRemoved, UserResponse } from '@picam/protocol';
 import { z } from 'zod';
 import { listUsers, toPublicUser } from '../db/users.ts';
 import type { AuthDeps } from '../auth/deps.ts';
@@ -26,12 +27,12 @@ export function userRoutes(deps: AuthDeps): Hono<ApiEnv> {
     address: clientAddress(c, deps.config.trustProxy),
   });
 
-  app.get('/users', admin, (c) => c.json({ users: listUsers(deps.db).map((u) => toPublicUser(deps.db, u)) }));
+  app.get('/users', admin, (c) => c.json({ users: listUsers(deps.db).map((u) => toPublicUser(deps.db, u)) } satisfies UserList));
 
   app.post('/users', admin, async (c) => {
     const body = await readJson(c, createBody);
     const user = await addUser(deps, body, actorOf(c));
-    return c.json({ user: toPublicUser(deps.db, user) }, 201);
+    return c.json({ user: toPublicUser(deps.db, user) } satisfies UserResponse, 201);
   });
 
   app.patch('/users/:id', admin, async (c) => {
@@ -39,7 +40,7 @@ export function userRoutes(deps: AuthDeps): Hono<ApiEnv> {
     const { user, endedSessions } = await changeUser(deps, c.req.param('id'), body, actorOf(c));
     for (const id of endedSessions) deps.live().grantRevoked(id);
     deps.live().recheckUser(user.id);
-    return c.json({ user: toPublicUser(deps.db, user) });
+    return c.json({ user: toPublicUser(deps.db, user) } satisfies UserResponse);
   });
 
   app.delete('/users/:id', admin, (c) => {
@@ -47,7 +48,7 @@ export function userRoutes(deps: AuthDeps): Hono<ApiEnv> {
     for (const id of [...endedSessions, ...revokedShares]) deps.live().grantRevoked(id);
     deps.live().recheckUser(user.id);
     // The links this user made are revoked with them: say which, so the admin sees it.
-    return c.json({ revokedShares });
+    return c.json({ revokedShares } satisfies UserRemoved);
   });
 
   return app;
