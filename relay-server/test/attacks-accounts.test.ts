@@ -178,11 +178,23 @@ test('keys remove <kid>: the key stops verifying in the running relay; the last 
   assert.match(only.err, /last signing key/);
   assert.equal(await me(token), 200);
 
+  // A live viewer let in with that token, re-checked later by the relay's sweep.
+  const cam = await h.camera('Porch');
+  const grant = await h.accounts.access.authorizeViewer({
+    cameraId: cam.id,
+    url: new URL(`http://relay.internal/api/cameras/${cam.id}/live?token=${token}`),
+    headers: { host: 'relay.internal' },
+    address: '198.51.100.7',
+  });
+  assert.equal(h.accounts.access.isGrantValid(grant), true);
+
   assert.equal(await runKeysCommand(['rotate'], h.config, cliIo()), 0);
+  assert.equal(h.accounts.access.isGrantValid(grant), true, 'rotation cuts nobody');
   const removed = cliIo();
   assert.equal(await runKeysCommand(['remove', kid], h.config, removed), 0, removed.err);
   assert.match(removed.out, new RegExp(`removed signing key ${kid}`));
   assert.equal(await me(token), 401);
+  assert.equal(h.accounts.access.isGrantValid(grant), false, 'its live viewers are cut at the next re-check');
   const fresh = await login('admin', ADMIN_PASSWORD, '198.51.100.7');
   assert.equal(await me(fresh.token), 200, 'the remaining key signs and verifies');
   const unknown = cliIo();

@@ -42,6 +42,14 @@ function findToken(request: ViewerUpgradeRequest, header: HeaderGetter): Source 
   return undefined;
 }
 
+function tokenKid(token: string | undefined): string | undefined {
+  try {
+    return token === undefined ? undefined : decodeProtectedHeader(token).kid;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The header's `typ` only routes the token to a verifier; that verifier then requires it (signed). */
 function tokenType(token: string): string | undefined {
   try {
@@ -52,7 +60,20 @@ function tokenType(token: string): string | undefined {
 }
 
 export function createAccessControl(deps: AuthDeps): AccessControl {
+  /**
+   * The signing key of the token each live grant was admitted with: a viewer's token is verified
+   * once, at the upgrade, so the periodic re-check asks whether that key still exists
+   * (`picam-relay keys remove` cuts the viewers it let in).
+   */
+  const signedBy = new WeakMap<ViewerGrant, string | undefined>();
+
   async function authorizeViewer(request: ViewerUpgradeRequest): Promise<ViewerGrant> {
+    const grant = await admitViewer(request);
+    signedBy.set(grant, tokenKid(findToken(request, headerGetter(request.headers))?.token));
+    return grant;
+  }
+
+  async function admitViewer(request: ViewerUpgradeRequest): Promise<ViewerGrant> {
     const header = headerGetter(request.headers);
     const source = findToken(request, header);
     if (!source) throw unauthenticated('session or share token required');
@@ -81,6 +102,7 @@ export function createAccessControl(deps: AuthDeps): AccessControl {
   function isGrantValid(grant: ViewerGrant): boolean {
     const now = deps.now();
     if (grant.expiresAt <= now || !findCamera(deps.db, grant.cameraId)) return false;
+    if (signedBy.has(grant) && !deps.keys.isCurrent(signedBy.get(grant))) return false;
     if (grant.kind === 'share') return isShareActive(deps, grant.id, grant.cameraId);
     const session = findSession(deps.db, grant.id);
     if (!isSessionLive(session, now) || session.userId !== grant.userId) return false;

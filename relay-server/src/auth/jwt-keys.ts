@@ -38,6 +38,11 @@ export interface KeyStore {
   verificationKey(kid: string | undefined): Promise<CryptoKey>;
   list(): KeyInfo[];
   rotate(): Promise<KeyInfo>;
+  /**
+   * Synchronously: is `kid` still a key whose file is on disk (unchanged)? For the periodic
+   * re-check of live viewers, whose tokens were verified once at the upgrade.
+   */
+  isCurrent(kid: string | undefined): boolean;
 }
 
 export function keysDir(dataDir: string): string {
@@ -124,10 +129,14 @@ export async function openKeyStore(dataDir: string, now: () => number = Date.now
     if (statSync(dir).mtimeMs !== seenMtime) await reload();
   }
 
+  function unchangedOnDisk(key: StoredKey): boolean {
+    const stat = statIfPresent(key.path);
+    return stat !== undefined && stat.ino === key.ino && stat.mtimeMs === key.mtimeMs;
+  }
+
   /** false when the key's file is gone or replaced since it was loaded (then the set is reloaded) */
   async function stillOnDisk(key: StoredKey): Promise<boolean> {
-    const stat = statIfPresent(key.path);
-    if (stat && stat.ino === key.ino && stat.mtimeMs === key.mtimeMs) return true;
+    if (unchangedOnDisk(key)) return true;
     await reload();
     return false;
   }
@@ -159,6 +168,15 @@ export async function openKeyStore(dataDir: string, now: () => number = Date.now
     },
     list() {
       return keys.map(({ kid, created }) => ({ kid, created }));
+    },
+    isCurrent(kid) {
+      const key = keys.find((k) => k.kid === kid);
+      if (!key) return false;
+      if (unchangedOnDisk(key)) return true;
+      // Gone or replaced: forget it now (a replacement is read by the next async reload).
+      keys = keys.filter((k) => k !== key);
+      seenMtime = Number.NaN;
+      return false;
     },
     async rotate() {
       const info = await rotateSigningKey(dataDir, now);
