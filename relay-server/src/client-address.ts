@@ -129,10 +129,3 @@ export function clientAddress(source: RequestSource, trust: TrustedProxies): str
   }
   return client;
 }
-
-/** The first value of a forwarded header (X-Forwarded-Proto, -Host), only from a trusted proxy. */
-export function forwardedHeader(source: RequestSource, trust: TrustedProxies, name: string): string | undefined {
-  if (!viaTrustedProxy(source, trust)) return undefined;
-  const first = header(source, name)?.split(',')[0]?.trim();
-  return first ? first : undefined;
-}
