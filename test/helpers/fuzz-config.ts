@@ -178,14 +178,7 @@ function ensureWatchdog(): void {
  * throws if it took longer than SLOW_CALL_MS. `input` is what the watchdog prints if it hangs.
  */
 export function guarded<T>(target: string, input: Uint8Array | string, call: () => T): T {
-  ensureWatchdog();
-  label.fill(0);
-  encoder.encodeInto(target.slice(0, LABEL_BYTES / 4), label);
-  const bytes = typeof input === 'string' ? encoder.encode(input.slice(0, INPUT_BYTES)) : input;
-  inputArea.set(bytes.length > INPUT_BYTES ? bytes.subarray(0, INPUT_BYTES) : bytes);
-  Atomics.store(state, 1, bytes.length);
-  startedAt[0] = Date.now();
-  Atomics.store(state, 0, 1);
+  const bytes = arm(target, input);
   const start = performance.now();
   try {
     return call();
@@ -194,9 +187,43 @@ export function guarded<T>(target: string, input: Uint8Array | string, call: () 
     const elapsed = performance.now() - start;
     if (elapsed > SLOW_CALL_MS) {
       // eslint-disable-next-line no-unsafe-finally -- a slow call is the failure we report, whatever it returned
-      throw new Error(`${target}: one call took ${elapsed.toFixed(0)} ms on ${bytes.length} bytes (limit ${SLOW_CALL_MS} ms)`);
+      throw new Error(`${target}: one call took ${elapsed.toFixed(0)} ms on ${bytes} bytes (limit ${SLOW_CALL_MS} ms)`);
     }
   }
+}
+
+/**
+ * `guarded` for an asynchronous call (a request through the app): a promise still pending after
+ * `limitMs` fails the property; a handler stuck in a loop blocks the event loop, and the watchdog
+ * reports it.
+ */
+export async function guardedAsync<T>(target: string, input: Uint8Array | string, call: () => Promise<T>, limitMs = 5 * SLOW_CALL_MS): Promise<T> {
+  arm(target, input);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      call(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${target}: no answer after ${limitMs} ms`)), limitMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    Atomics.store(state, 0, 0);
+  }
+}
+
+/** Tells the watchdog a call starts: what it is and its input. Returns the input's size. */
+function arm(target: string, input: Uint8Array | string): number {
+  ensureWatchdog();
+  label.fill(0);
+  encoder.encodeInto(target.slice(0, LABEL_BYTES / 4), label);
+  const bytes = typeof input === 'string' ? encoder.encode(input.slice(0, INPUT_BYTES)) : input;
+  inputArea.set(bytes.length > INPUT_BYTES ? bytes.subarray(0, INPUT_BYTES) : bytes);
+  Atomics.store(state, 1, bytes.length);
+  startedAt[0] = Date.now();
+  Atomics.store(state, 0, 1);
+  return bytes.length;
 }
 
 /**

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
 import { createHarness, type Harness } from '../../test/accounts-harness.ts';
 import { MAX_BODY_BYTES } from './api.ts';
-import { announceSeed, checkProperty, fuzzTimeoutMs } from '../../../test/helpers/fuzz-config.ts';
+import { announceSeed, checkProperty, fuzzTimeoutMs, guardedAsync } from '../../../test/helpers/fuzz-config.ts';
 import { jsonTextMutants } from '../../../test/helpers/fuzz-inputs.ts';
 
 /**
@@ -81,8 +81,12 @@ for (const route of ROUTES) {
         const headers: Record<string, string> = {};
         if (contentType !== undefined) headers['content-type'] = contentType;
         if (route.auth) headers.authorization = `Bearer ${admin}`;
-        const res = await h.app.request(`http://relay.internal${route.path()}`, { method: route.method, headers, body }, { incoming: { socket: { remoteAddress: address } } });
-        const text = await res.text();
+        const init = { method: route.method, headers, body };
+        const env = { incoming: { socket: { remoteAddress: address } } };
+        const { res, text } = await guardedAsync(route.label, body, async () => {
+          const answer = await h.app.request(`http://relay.internal${route.path()}`, init, env);
+          return { res: answer, text: await answer.text() };
+        });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok(res.status < 500, `status ${res.status}: ${text}`);
         const json = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
