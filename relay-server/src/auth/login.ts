@@ -39,6 +39,7 @@ export const USERNAME_BACKOFF_MAX_MS = 60_000;
 export const UNKNOWN_FAILURES_AUDITED_PER_MINUTE = 10;
 /** how many recent successful sign-ins are searched for an account's known addresses */
 const KNOWN_ADDRESS_LOOKBACK = 200;
+const KNOWN_ADDRESS_CACHE_MS = 60_000;
 /** usernames whose backoff slot is remembered at most (bounds memory under a spray) */
 const MAX_BACKOFF_USERNAMES = 50_000;
 
@@ -70,17 +71,32 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
   const nextSlot = new Map<string, number>();
   const unknownAudit = { windowStart: Number.NEGATIVE_INFINITY, written: 0, suppressed: 0 };
 
-  /** Has this account signed in from this address key before (within the audit log's retention)? */
+  /**
+   * Address keys each account has signed in from, read from its `login.success` audit rows at most
+   * once a minute (a flood against one username must not cost an audit-log scan per request),
+   * plus those of sign-ins since.
+   */
+  const knownKeys = new Map<string, { keys: Set<string>; readAt: number }>();
+
   function knownAddress(user: UserRow | undefined, key: string): boolean {
     if (!user) return false;
-    const rows = deps.db
-      .select({ address: auditLog.address })
-      .from(auditLog)
-      .where(and(eq(auditLog.action, 'login.success'), eq(auditLog.actor, user.id)))
-      .orderBy(desc(auditLog.id))
-      .limit(KNOWN_ADDRESS_LOOKBACK)
-      .all();
-    return rows.some((r) => r.address !== null && addressKey(r.address) === key);
+    let cached = knownKeys.get(user.id);
+    if (!cached || now() - cached.readAt > KNOWN_ADDRESS_CACHE_MS) {
+      const rows = deps.db
+        .select({ address: auditLog.address })
+        .from(auditLog)
+        .where(and(eq(auditLog.action, 'login.success'), eq(auditLog.actor, user.id)))
+        .orderBy(desc(auditLog.id))
+        .limit(KNOWN_ADDRESS_LOOKBACK)
+        .all();
+      cached = { keys: new Set(rows.flatMap((r) => (r.address === null ? [] : [addressKey(r.address)]))), readAt: now() };
+      knownKeys.set(user.id, cached);
+    }
+    return cached.keys.has(key);
+  }
+
+  function rememberAddress(user: UserRow, address: string): void {
+    knownKeys.get(user.id)?.keys.add(addressKey(address));
   }
 
   /**
@@ -174,6 +190,7 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
       const ok = await verify(password, user?.passwordHash, admission);
       if (!ok || !user) fail(name, address, user);
       takeBack(admission);
+      rememberAddress(user, address);
       return user;
     },
     async checkCurrent(user, password, address) {
