@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { runAgentBench } from './agent/agent-bench.ts';
 import { runBrowserLatency } from './browser-latency/browser-latency.ts';
+import { runEngineLatency } from './browser-latency/engines.ts';
 import { runFanout } from './fanout/fanout.ts';
 import { explainMisses } from './lib/misses.ts';
 import { formatTable, parseArgs, saveResults, type Row } from './lib/table.ts';
@@ -29,9 +30,16 @@ try {
 } catch (err) {
   rows.push({ figure: 'browser latency bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
 }
+let engines: Awaited<ReturnType<typeof runEngineLatency>> | undefined;
+try {
+  engines = await runEngineLatency(options);
+  rows.push(...engines.rows);
+} catch (err) {
+  rows.push({ figure: 'browser engines bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
+}
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, fan-out clip ${fanout.clipMbps.toFixed(1)} Mbit/s`;
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, browser: browser?.measurements });
+saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, browser: browser?.measurements, engines: engines?.measurements });
 process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(rows)}\n`);
 // A quick run's timings mean nothing (3 s rows); its misses are not explained as if they did.
 if (!options.quick) process.stdout.write(`\n${explainMisses(rows) || 'Every target met.\n'}`);

@@ -24,7 +24,7 @@ import { api } from '../lib/relay.ts';
 
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const CHROMIUM = process.env.PICAM_CHROMIUM ?? '/usr/bin/chromium';
-const PASSWORD = 'bench-browser-admin-password';
+export const PASSWORD = 'bench-browser-admin-password';
 const CLIP_FRAMES = 120;
 
 export type PathName = 'webcodecs' | 'mse' | 'old page';
@@ -56,13 +56,13 @@ export interface Measurement {
   startup: Record<string, number>;
 }
 
-interface Write {
+export interface Write {
   index: number;
   epochMs: number;
 }
 
 /** Writes grouped by frame index, each list in time order. */
-function readWriteLog(path: string): Write[][] {
+export function readWriteLog(path: string): Write[][] {
   const byIndex: Write[][] = Array.from({ length: CLIP_FRAMES }, () => []);
   if (!existsSync(path)) return byIndex;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
@@ -75,10 +75,10 @@ function readWriteLog(path: string): Write[][] {
 }
 
 /** See the matching loop: a barcode seen less than this before its own write is a misread. */
-const MISREAD_WINDOW_MS = 3;
+export const MISREAD_WINDOW_MS = 3;
 
 /** The write of that index closest before the presentation (the loop is not in the barcode). */
-function writeFor(writes: Write[][], index: number, shownAt: number): Write | undefined {
+export function writeFor(writes: Write[][], index: number, shownAt: number): Write | undefined {
   const list = writes[index];
   if (!list) return undefined;
   let best: Write | undefined;
@@ -124,7 +124,7 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, what: string, timeo
   });
 }
 
-async function stop(child: ChildProcess | undefined): Promise<void> {
+export async function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
@@ -140,7 +140,7 @@ const fakeCameraEnv = (logPath: string): NodeJS.ProcessEnv => {
 };
 
 /** The relay CLI (what `npm run relay` runs), PORT=0, fresh DATA_DIR. */
-async function startRelay(dir: string): Promise<{ url: string; child: ChildProcess; token: string }> {
+export async function startRelay(dir: string): Promise<{ url: string; child: ChildProcess; token: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'relay-server/src/cli.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'relay-data'), PICAM_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn' },
@@ -153,7 +153,7 @@ async function startRelay(dir: string): Promise<{ url: string; child: ChildProce
 }
 
 /** Adds a camera of that size, enrolls the real agent with the command an admin would run, starts it. */
-async function startCamera(relay: { url: string; token: string }, dir: string, width: number, height: number, logPath: string): Promise<{ id: string; agent: ChildProcess }> {
+export async function startCamera(relay: { url: string; token: string }, dir: string, width: number, height: number, logPath: string): Promise<{ id: string; agent: ChildProcess }> {
   const created = await api(relay.url, 'POST', '/api/cameras', { name: `bench ${width}x${height}`, settings: { width, height, framerate: 30 } }, relay.token);
   if (created.status !== 201) throw new Error(`create camera: ${created.status} ${JSON.stringify(created.json)}`);
   const id = (created.json.camera as { id: string }).id;

@@ -1,10 +1,12 @@
 import { cpus } from 'node:os';
 import { formatTable, parseArgs, saveResults } from '../lib/table.ts';
 import { runBrowserLatency } from './browser-latency.ts';
+import { runEngineLatency } from './engines.ts';
 
 /**
- * node --import tsx bench/browser-latency/run.ts [--quick] [--soak 600]
+ * node --import tsx bench/browser-latency/run.ts [--quick] [--soak 600] [--engines]
  * Camera write -> frame presented in headless Chromium, read from the displayed pixels.
+ * --engines: only the per-engine rows (Chromium, Firefox, WebKitGTK; both player paths on each).
  */
 
 const argv = process.argv.slice(2);
@@ -12,6 +14,14 @@ const soakAt = argv.indexOf('--soak');
 const soak = soakAt >= 0 ? Number(argv[soakAt + 1] ?? 600) : undefined;
 const options = { ...parseArgs(argv), ...(soak ? { soak } : {}), log: (line: string) => process.stderr.write(`${line}\n`) };
 const started = Date.now();
+if (argv.includes('--engines')) {
+  const engines = await runEngineLatency(options);
+  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
+  saveResults(options.quick ? 'browser-engines-quick' : 'browser-engines', { machine, minutes, rows: engines.rows, measurements: engines.measurements });
+  process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(engines.rows)}\n`);
+  process.exit(0);
+}
 const result = await runBrowserLatency(options);
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, Chromium ${result.chromium}`;
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);

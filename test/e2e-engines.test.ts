@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
+import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
+import { ADMIN_PASSWORD, startRelayWithWeb, tempDir, type RelayProcess } from './helpers/browser.ts';
+import { describeLive, playerOn, playersOn, watchLiveVideo, type LiveVideo } from './helpers/engine-player.ts';
+import { ENGINES, ENGINE_LABEL, launchEngine, testid, waitForTestId, waitInPage, type EnginePage } from './helpers/engines.ts';
+import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
+
+/**
+ * The user's journey on each browser engine a viewer may have: Chromium, Firefox (ESR, over
+ * WebDriver BiDi) and WebKitGTK (Safari's engine, WebKitWebDriver + MiniBrowser on Xvfb). Against the
+ * real relay CLI and a real agent streaming the fake camera and microphone: log in, the grid, the
+ * camera page, sound on, a share link opened logged out on a phone-sized page, the link revoked.
+ * Wherever there is a picture it must be live at >= 25 fps (the camera sends 30) with the player's
+ * own latency figure under LATENCY_P50_LIMIT_MS. Runs in the suite's alone phase (e2e-*).
+ */
+
+const MIN_FPS = 25;
+/** The player's latency (shown - captured) a viewer would call "live"; Chromium measures 15-40 ms here. */
+const LATENCY_P50_LIMIT_MS = 200;
+/** PICAM_ENGINES=webkit,firefox runs only those (while working on one engine); CI runs all three. */
+const ONLY = process.env.CI ? undefined : process.env.PICAM_ENGINES?.split(',');
+const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
+
+async function api(relay: RelayProcess, method: string, path: string, body?: unknown, token?: string) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${relay.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers are read ad hoc
+  return { status: res.status, json: (await res.json().catch(() => ({}))) as any };
+}
+
+/** A camera with a microphone, enrolled through the API, its agent streaming. */
+async function startCamera(t: TestContext, relay: RelayProcess, token: string): Promise<string> {
+  const created = await api(relay, 'POST', '/api/cameras', { name: 'Garden' }, token);
+  assert.equal(created.status, 201, `create camera: ${JSON.stringify(created.json)}`);
+  const enrolled = await api(relay, 'POST', '/api/enroll', { token: created.json.enrollment.token });
+  assert.equal(enrolled.status, 200, `enroll: ${JSON.stringify(enrolled.json)}`);
+  const id = created.json.camera.id as string;
+  const config = join(tempDir(t, 'picam-e2e-engines-'), 'config.json');
+  writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: id, credential: enrolled.json.credential, settings: DEFAULT_CAMERA_SETTINGS }));
+  const env = cleanAgentEnv(envWithFakeCamera());
+  delete env.PICAM_AUDIO_COMMAND;
+  const agent = new AgentProcess(['run', '--config', config, '--tuning', TEST_TUNING, '--audio', '--audio-command', FAKE_AUDIO], env);
+  t.after(() => agent.stop('SIGKILL'));
+  await agent.waitForLog((r) => r.msg === 'audio format', 20_000, 'the first audio frame');
+  return id;
+}
+
+/** Runs one step; a failure names the engine and the step and saves a screenshot. */
+async function step<T>(page: EnginePage, name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const shot = await page.screenshot(`FAILED-engines-${page.engine}-${name.replace(/[^\w-]+/g, '-')}`).catch(() => '(no screenshot)');
+    const players = await playersOn(page).catch(() => []);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`${ENGINE_LABEL[page.engine]}: step "${name}" failed: ${reason}\nplayers: ${JSON.stringify(players)}\nscreenshot: ${shot}`, { cause: err });
+  }
+}
+
+function assertLive(page: EnginePage, where: string, live: LiveVideo, log: string[]): void {
+  log.push(`${ENGINE_LABEL[page.engine]} ${where}: ${describeLive(live)}`);
+  assert.equal(`${live.width}x${live.height}`, '1280x720', `${where}: picture size`);
+  assert.ok(live.fps >= MIN_FPS, `${where}: ${live.fps.toFixed(1)} pictures/s, want >= ${MIN_FPS} (${describeLive(live)})`);
+  assert.ok(live.latencyP50 <= LATENCY_P50_LIMIT_MS, `${where}: latency p50 ${live.latencyP50.toFixed(0)} ms, want <= ${LATENCY_P50_LIMIT_MS} (${describeLive(live)})`);
+}
+
+test('every engine: log in, grid, camera page, sound on, share link, revoked link, live at >= 25 fps', { timeout: 600_000 }, async (t) => {
+  const relay = await startRelayWithWeb(t);
+  const login = await api(relay, 'POST', '/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
+  assert.equal(login.status, 200, 'admin login');
+  const cameraId = await startCamera(t, relay, login.json.token as string);
+  const log: string[] = [];
+  t.after(() => process.stderr.write(`\n${log.join('\n')}\n`));
+
+  for (const name of ENGINES.filter((e) => !ONLY || ONLY.includes(e))) {
+    await t.test(ENGINE_LABEL[name], { timeout: 240_000 }, async (t) => {
+      const engine = await launchEngine(t, name);
+      if (!engine) return;
+      log.push(`${ENGINE_LABEL[name]} ${engine.version}`);
+      const admin = await engine.newPage({ width: 1280, height: 860 });
+      t.after(() => admin.close());
+
+      await step(admin, 'log in', async () => {
+        await admin.goto(`${relay.url}/login`);
+        // A browser that cannot decode H.264 at all fails here with the reason, not as "no video".
+        const h264 = await admin.evaluate(async () => {
+          const webcodecs = typeof VideoDecoder !== 'undefined' && (await VideoDecoder.isConfigSupported({ codec: 'avc1.64001f' }).catch(() => ({ supported: false }))).supported === true;
+          const mse = typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f"');
+          return { webcodecs, mse };
+        }, null);
+        log.push(`${ENGINE_LABEL[name]} H.264: WebCodecs ${h264.webcodecs}, MSE ${h264.mse}`);
+        assert.ok(
+          h264.webcodecs || h264.mse,
+          `${ENGINE_LABEL[name]} can decode H.264 neither with WebCodecs nor with MSE` + (name === 'webkit' ? ' (WebKitGTK decodes through GStreamer: install gstreamer1.0-libav and gstreamer1.0-plugins-bad)' : ''),
+        );
+        await admin.goto(`${relay.url}/`);
+        await waitForTestId(admin, 'login-form');
+        assert.match(await admin.evaluate(() => location.pathname + location.search, null), /^\/login\?next=%2F$/);
+        await admin.fill(testid('login-username'), 'admin');
+        await admin.fill(testid('login-password'), ADMIN_PASSWORD);
+        await admin.click(testid('login-submit'));
+        await waitForTestId(admin, 'page-cameras');
+      });
+
+      await step(admin, 'grid', async () => {
+        await waitInPage(admin, (id) => document.querySelector(`[data-testid="camera-tile"][data-camera-id="${id}"]`) !== null, cameraId, 'the camera tile');
+        assertLive(admin, 'grid tile', await watchLiveVideo(admin, cameraId), log);
+        await admin.screenshot(`e2e-engines-${name}-grid`);
+      });
+
+      await step(admin, 'camera page', async () => {
+        await admin.click(testid('camera-tile-name'));
+        await waitForTestId(admin, 'camera-name', { text: /Garden/ });
+        assertLive(admin, 'camera page', await watchLiveVideo(admin, cameraId), log);
+        assert.equal((await playersOn(admin)).length, 1, 'the grid players were stopped when leaving the grid');
+        await admin.screenshot(`e2e-engines-${name}-camera`);
+      });
+
+      await step(admin, 'sound on', async () => {
+        const before = await playerOn(admin, cameraId);
+        assert.equal(before?.hasAudio, true, 'the camera has a microphone');
+        assert.equal(before?.muted, true, 'the page starts muted');
+        await admin.click(testid('player-mute'));
+        const playing = await waitInPage(
+          admin,
+          (id) => {
+            type Hooked = { root: HTMLElement; stats(): { muted: boolean; audioPlaying: boolean } };
+            const p = ((window as unknown as { __picamPlayers?: Hooked[] }).__picamPlayers ?? []).find((x) => x.root.dataset.cameraId === id);
+            return p && !p.stats().muted && p.stats().audioPlaying ? p.stats() : null;
+          },
+          cameraId,
+          'sound playing after the click on the mute button',
+        );
+        assert.equal(playing.muted, false);
+        const live = await watchLiveVideo(admin, cameraId);
+        assertLive(admin, 'camera page, sound on', live, log);
+        const after = await playerOn(admin, cameraId);
+        assert.equal(after?.audioError ?? null, null, 'no audio error');
+      });
+
+      const shareUrl = await step(admin, 'share link', async () => {
+        await admin.goto(`${relay.url}/admin/cameras/${cameraId}/shares`);
+        await waitForTestId(admin, 'page-shares');
+        await admin.click(testid('share-preset-3600'));
+        await admin.fill(testid('share-label'), `for ${name}`);
+        await admin.click(testid('share-create'));
+        const url = await waitForTestId(admin, 'share-url', { text: /\/s\/[\w-]+#\S+$/ });
+        await waitForTestId(admin, 'share-row', { text: new RegExp(`for ${name}`) });
+        return url;
+      });
+
+      const guest = await engine.newPage({ width: 390, height: 844 });
+      t.after(() => guest.close());
+      await step(guest, 'share link opened logged out', async () => {
+        await guest.goto(shareUrl);
+        await waitForTestId(guest, 'share-camera-name', { text: /Garden/ });
+        assertLive(guest, 'share page (390x844)', await watchLiveVideo(guest, cameraId), log);
+        assert.ok(!(await guest.cookieNames()).includes('picam_session'), 'no session cookie: the share token alone did it');
+        await guest.screenshot(`e2e-engines-${name}-share`);
+      });
+
+      await step(admin, 'revoke the link', async () => {
+        await admin.evaluate((label) => {
+          const row = [...document.querySelectorAll<HTMLElement>('[data-testid="share-row"]')].find((r) => r.innerText.includes(label));
+          row?.setAttribute('data-e2e-target', 'revoke');
+        }, `for ${name}`);
+        await admin.click('[data-e2e-target="revoke"] [data-testid="share-revoke"]');
+        await admin.click(testid('confirm-ok'));
+      });
+
+      await step(guest, 'the guest sees the link was revoked', async () => {
+        const reason = await waitInPage(guest, () => document.querySelector('[data-testid="share-ended"]')?.getAttribute('data-reason') ?? '', null, 'the share-ended page', 10_000);
+        assert.equal(reason, 'revoked');
+        assert.equal((await playersOn(guest)).length, 0, 'the player is gone');
+        await guest.screenshot(`e2e-engines-${name}-revoked`);
+      });
+    });
+  }
+});

@@ -1,0 +1,123 @@
+/// <reference lib="dom" />
+import type { EnginePage } from './engines.ts';
+
+/**
+ * The player as the tests see it in any engine: the page's test hook (`window.__picamPlayers`,
+ * web/src/player/player.ts) is read here and nowhere else in the engine tests, so a change to the
+ * hook is one edit.
+ */
+
+export interface EnginePlayerStats {
+  cameraId: string;
+  state: string;
+  path: string | null;
+  framesReceived: number;
+  framesDecoded: number;
+  framesShown: number;
+  lastFrameSequence: number;
+  width: number;
+  height: number;
+  /** shown - capture time of the picture on screen, clock-adjusted (ms) */
+  latencyMs: number | null;
+  hasAudio: boolean;
+  muted: boolean;
+  audioPlaying: boolean;
+  audioFramesDecoded: number;
+  audioError: string | null;
+  lastError: string | null;
+  /** performance.now() in the page when read */
+  at: number;
+}
+
+/** Every player on the page, read in one go. */
+export function playersOn(page: EnginePage): Promise<EnginePlayerStats[]> {
+  return page.evaluate(() => {
+    type Hooked = { root: HTMLElement; stats(): Record<string, unknown> };
+    const players = (window as unknown as { __picamPlayers?: Hooked[] }).__picamPlayers ?? [];
+    return players.map((p) => {
+      const s = p.stats();
+      return {
+        cameraId: p.root.dataset.cameraId ?? '',
+        state: String(s.state),
+        path: (s.path as string | null) ?? null,
+        framesReceived: Number(s.framesReceived),
+        framesDecoded: Number(s.framesDecoded),
+        framesShown: Number(s.framesShown),
+        lastFrameSequence: Number(s.lastFrameSequence),
+        width: Number(s.width),
+        height: Number(s.height),
+        latencyMs: typeof s.latencyMs === 'number' ? s.latencyMs : null,
+        hasAudio: s.hasAudio === true,
+        muted: s.muted !== false,
+        audioPlaying: s.audioPlaying === true,
+        audioFramesDecoded: Number(s.audioFramesDecoded ?? 0),
+        audioError: (s.audioError as string | null) ?? null,
+        lastError: (s.lastError as string | null) ?? null,
+        at: performance.now(),
+      };
+    });
+  }, null);
+}
+
+export async function playerOn(page: EnginePage, cameraId: string): Promise<EnginePlayerStats | undefined> {
+  return (await playersOn(page)).find((p) => p.cameraId === cameraId);
+}
+
+export interface LiveVideo {
+  path: string | null;
+  width: number;
+  height: number;
+  /** pictures shown per second over the window */
+  fps: number;
+  /** frames that arrived per second over the same window: the relay's delivery, the control */
+  receivedFps: number;
+  decodedFps: number;
+  /** median and max of the player's measured latency, sampled through the window */
+  latencyP50: number;
+  latencyMax: number;
+  windowMs: number;
+}
+
+const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
+
+/**
+ * Waits until the camera's player is live, then watches it for `seconds`: pictures shown per
+ * second (the page's own clock) and the player's latency, sampled every 200 ms.
+ */
+export async function watchLiveVideo(page: EnginePage, cameraId: string, options: { seconds?: number; timeoutMs?: number } = {}): Promise<LiveVideo> {
+  const { seconds = 3, timeoutMs = 30_000 } = options;
+  const deadline = Date.now() + timeoutMs;
+  let first: EnginePlayerStats | undefined;
+  for (;;) {
+    first = await playerOn(page, cameraId).catch(() => undefined);
+    if (first && first.state === 'live' && first.framesShown >= 10) break;
+    if (Date.now() > deadline) throw new Error(`no live video from camera ${cameraId} in ${timeoutMs} ms: ${JSON.stringify(first ?? 'no player on the page')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const latencies: number[] = [];
+  let last = first;
+  while (last.at - first.at < seconds * 1000) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = await playerOn(page, cameraId);
+    if (!now) throw new Error(`the player of camera ${cameraId} went away while watched`);
+    if (now.latencyMs !== null) latencies.push(now.latencyMs);
+    last = now;
+  }
+  const windowMs = last.at - first.at;
+  const perSecond = (a: number, b: number) => ((b - a) * 1000) / windowMs;
+  return {
+    path: last.path,
+    width: last.width,
+    height: last.height,
+    fps: perSecond(first.framesShown, last.framesShown),
+    receivedFps: perSecond(first.framesReceived, last.framesReceived),
+    decodedFps: perSecond(first.framesDecoded, last.framesDecoded),
+    latencyP50: quantile(latencies, 0.5),
+    latencyMax: latencies.length ? Math.max(...latencies) : Number.NaN,
+    windowMs,
+  };
+}
+
+export function describeLive(v: LiveVideo): string {
+  return `${v.path} ${v.width}x${v.height}: ${v.fps.toFixed(1)} fps shown (${v.decodedFps.toFixed(1)} decoded, ${v.receivedFps.toFixed(1)} received) over ${(v.windowMs / 1000).toFixed(1)} s, latency p50 ${v.latencyP50.toFixed(0)} ms max ${v.latencyMax.toFixed(0)} ms`;
+}
