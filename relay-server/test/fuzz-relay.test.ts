@@ -278,6 +278,42 @@ describe('relay under fuzzed clients (real process, loopback)', () => {
     );
   });
 
+  it('upgrade requests with mutated credentials, tokens, cookies and paths get a 4xx or a socket, never a 5xx', { timeout }, async (t) => {
+    /** Printable ASCII mutations of a string (HTTP header values cannot carry the rest). */
+    const mutatedText = (text: string) =>
+      mutatedBytes([Buffer.from(text)], { maxMutations: 3, tokens: ['.', ',', ' ', '%', '=', ';', 'A'.repeat(300)].map((x) => Buffer.from(x)) }).map((b) =>
+        Buffer.from(b.map((c) => (c < 0x20 || c > 0x7e ? 0x41 + (c % 26) : c))).toString('latin1'),
+      );
+    const upgradeRequest = fc.record({
+      agent: fc.boolean(),
+      authorization: fc.option(mutatedText(`Bearer ${cameraB.credential}`)),
+      protocol: fc.option(mutatedText(`picam.v1, picam.token.${fuzzToken}`)),
+      cookie: fc.option(mutatedText(`picam_session=${fuzzToken}; other=1`)),
+      origin: fc.option(fc.constantFrom(relay.url, 'https://evil.example', 'null', '')),
+      path: mutatedText(`/api/cameras/${cameraA.id}/live?token=${fuzzToken}`),
+    });
+    const statuses = new Map<number, number>();
+    await checkProperty(
+      t,
+      'relay upgrade requests',
+      fc.asyncProperty(upgradeRequest, async (r) => {
+        const headers: Record<string, string> = {};
+        if (r.authorization !== null) headers.Authorization = r.authorization;
+        if (r.protocol !== null) headers['Sec-WebSocket-Protocol'] = r.protocol;
+        if (r.cookie !== null) headers.Cookie = r.cookie;
+        if (r.origin !== null) headers.Origin = r.origin;
+        const path = r.agent ? '/api/agent' : r.path.startsWith('/') ? r.path : `/${r.path}`;
+        const status = await upgradeStatus(path, headers);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        assert.ok(status === 101 || (status >= 400 && status < 500), `upgrade of ${path.slice(0, 80)}: HTTP ${status}`);
+        await stillServing();
+      }),
+      30,
+      { endOnFailure: true },
+    );
+    t.diagnostic(`upgrade answers: ${[...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${n}x ${s}`).join(', ')}`);
+  });
+
   it('HTTP: random bodies to the JSON API and malformed requests get a 4xx or a closed connection', { timeout }, async (t) => {
     // Not /api/auth/login or /api/users: a well-formed body costs a real scrypt hash (128 MiB, most of a
     // second); those bodies are fuzzed in process with a cheap hash (src/routes/body.fuzz.test.ts).
@@ -380,6 +416,34 @@ function rawUpgrade(agentEndpoint: boolean): Promise<Socket> {
     });
     req.on('response', (res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
     req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sends an upgrade request; resolves with 101 (then closes the socket) or the refusal's status. */
+function upgradeStatus(path: string, extra: Record<string, string>): Promise<number> {
+  const headers = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64'), ...extra };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`upgrade of ${path.slice(0, 80)}: no answer in ${ANSWER_MS} ms`));
+    }, ANSWER_MS);
+    const req = httpRequest({ host: '127.0.0.1', port: relay.port, path, headers });
+    req.on('upgrade', (_res, socket: Socket) => {
+      clearTimeout(timer);
+      socket.on('error', () => {});
+      socket.destroy();
+      resolve(101);
+    });
+    req.on('response', (res) => {
+      clearTimeout(timer);
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     req.end();
   });
 }

@@ -41,9 +41,11 @@ export const fuzzMode: 'bounded' | 'long' = runsOverride !== undefined || second
 export const fuzzSeed: number =
   seedOverride !== undefined ? Math.trunc(seedOverride) : fuzzMode === 'bounded' ? FIXED_SEED : (Math.random() * 2 ** 31) >>> 0;
 
+let replayHint = `fuzz ${fuzzMode}: seed ${fuzzSeed}`;
+
 /**
- * The seed line every fuzz file prints first (on stderr too, so it survives a watchdog kill), with the
- * command that replays the file.
+ * The line every fuzz file prints first: the seed and the command that replays the file. Written to
+ * stderr synchronously, so it is out even if the watchdog kills the process a moment later.
  */
 export function announceSeed(fileUrl: string): string {
   const file = relative(process.cwd(), fileURLToPath(fileUrl));
@@ -55,7 +57,6 @@ export function announceSeed(fileUrl: string): string {
   replayHint = line;
   return line;
 }
-let replayHint = `fuzz ${fuzzMode}: seed ${fuzzSeed}`;
 
 /** fast-check parameters for a target whose bounded run is `boundedRuns` inputs. */
 export function fuzzParameters<T>(boundedRuns: number, extra: fc.Parameters<T> = {}): fc.Parameters<T> {
