@@ -87,8 +87,8 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     const live = LIVE_PATH.exec(url.pathname);
     const endpoint = url.pathname === AGENT_PATH ? 'agent' : live ? 'viewer' : 'none';
     try {
-      // Before any credential check: guessing credentials costs the guesser its rate too.
-      if (endpoint !== 'none') deps.limits.takeUpgrade(address);
+      // Before any credential check: guessing credentials (or paths) costs the guesser its rate too.
+      deps.limits.takeUpgrade(address);
     } catch (err) {
       refuse(err, endpoint);
       return;
