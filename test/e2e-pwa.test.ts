@@ -410,4 +410,11 @@ test('phone: installable, one-row header, background tab at the live edge, scree
   });
 
   assert.deepEqual(errors, [], 'no errors on the page');
+
+  await step(page, 'with the relay down, the installed app still opens its stored shell', async () => {
+    await relay.stop();
+    const response = await page.goto(`${relay.url}/login`);
+    assert.ok(response?.fromServiceWorker(), 'the page came from the worker');
+    await page.getByTestId('login-form').waitFor({ timeout: 10_000 });
+  });
 });

@@ -7,9 +7,9 @@ import { SHELL_PAGE, cacheName, staleCaches, swAction } from './sw-policy.ts';
  * version hashed from them, so a new build is a new sw.js, which the browser installs beside the old
  * one; on activate the old build's cache is deleted.
  *
- * Pages load network-first with navigation preload (the page request starts while the worker boots,
- * so having a worker costs a first picture nothing measurable); the stored index.html is only the
- * fallback when the network fails. The worker does not claim open pages: a page is controlled from
+ * Pages load network-first with navigation preload (the page request starts while the worker boots);
+ * the stored index.html is only the fallback when the network fails or a proxy says the relay is
+ * down (502-504); the app then loads and says the relay did not answer. The worker does not claim open pages: a page is controlled from
  * its next load.
  */
 
@@ -62,16 +62,23 @@ worker.addEventListener('fetch', (event) => {
   const action = swAction(event.request, files, worker.location.origin);
   if (action.kind === 'page') event.respondWith(page(event));
   else if (action.kind === 'shell-asset') event.respondWith(shellAsset(event));
-  // 'network': no respondWith, the browser fetches as if there were no worker.
+  // 'network': no respondWith, the browser fetches as if there were no worker. A page left to the
+  // network (a share link) still had its navigation preload started: let it settle rather than be
+  // cancelled (which the browser reports as an error).
+  else if (event.request.mode === 'navigate') event.waitUntil(event.preloadResponse.catch(() => undefined));
 });
 
+/** What a proxy in front of a stopped relay answers: the stored shell does better (it says so itself). */
+const RELAY_DOWN = new Set([502, 503, 504]);
+
 async function page(event: FetchEvent): Promise<Response> {
+  const stored = () => caches.match(SHELL_PAGE, { cacheName: CACHE });
   try {
-    const preloaded = await event.preloadResponse;
-    return preloaded ?? (await fetch(event.request));
+    const response = (await event.preloadResponse) ?? (await fetch(event.request));
+    return RELAY_DOWN.has(response.status) ? ((await stored()) ?? response) : response;
   } catch (err) {
-    const stored = await caches.match(SHELL_PAGE, { cacheName: CACHE });
-    if (stored) return stored;
+    const shell = await stored();
+    if (shell) return shell;
     throw err;
   }
 }
