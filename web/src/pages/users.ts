@@ -84,7 +84,11 @@ export function usersPage(ctx: PageContext): Page {
       if (!(await confirmDialog(`Remove the account “${user.username}”? Its sessions end and the share links it made are revoked at once.`, 'Remove user'))) return;
       api
         .deleteUser(user.id)
-        .then(() => refresh())
+        .then(({ revokedShares }) => {
+          const n = revokedShares.length;
+          message.info(`Removed ${user.username}${n > 0 ? `; ${n} share link${n === 1 ? '' : 's'} they made ${n === 1 ? 'was' : 'were'} revoked` : ''}.`);
+          return refresh();
+        })
         .catch((err: unknown) => rowMessage.error(errorText(err)));
     };
     const el = h(
