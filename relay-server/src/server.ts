@@ -25,6 +25,8 @@ export interface StartOptions {
   log?: Logger;
   /** the browser app (static assets and pages); mounted after /api */
   web?: Hono;
+  /** how often live grants and device credentials are re-checked (default 60 s) */
+  sweepMs?: number;
 }
 
 export interface RunningRelay {
@@ -96,6 +98,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     trustProxy: config.trustProxy,
     socketLimits: config.socketLimits,
     agentHelloTimeoutMs: config.agentHelloTimeoutMs,
+    sweepMs: options.sweepMs,
   });
   const url = `http://${displayHost(config.host)}:${port}`;
   log.info({ url, publicUrl: config.publicUrl, dataDir: config.dataDir, metricsUrl }, 'relay listening');

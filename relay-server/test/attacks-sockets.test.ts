@@ -40,7 +40,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function startTestRelay(env: Record<string, string> = {}, options: { web?: Hono } = {}): Promise<TestRelay> {
+async function startTestRelay(env: Record<string, string> = {}, options: { web?: Hono; sweepMs?: number } = {}): Promise<TestRelay> {
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-attacks-sockets-'));
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env });
   const logs: Array<Record<string, unknown>> = [];
@@ -50,7 +50,7 @@ async function startTestRelay(env: Record<string, string> = {}, options: { web?:
       done();
     },
   });
-  const relay = await startRelay(config, { log: createLogger('info', sink), web: options.web ?? new Hono() });
+  const relay = await startRelay(config, { log: createLogger('info', sink), web: options.web ?? new Hono(), sweepMs: options.sweepMs });
   cleanups.push(async () => {
     await relay.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -206,6 +206,19 @@ test('1c. the credential is checked again at hello: revoked by another process, 
   hello(waiting.ws);
   assert.equal((await within(waiting.closed, 2_000, 'the hello to be refused')).code, CloseCode.Unauthenticated);
   assert.equal(await online(r, cam.id), false);
+});
+
+test('1f. the periodic sweep re-checks live agents too: a credential revoked by another process cuts its agent (4001)', async () => {
+  const r = await startTestRelay({}, { sweepMs: 200 });
+  const cam = await r.camera();
+  const live = agent(r, cam.credential);
+  assert.deepEqual(await live.opened, { kind: 'open' });
+  hello(live.ws);
+  await until(() => online(r, cam.id), 2_000, 'the camera to come online');
+  const db = new Database(join(r.dataDir, 'picam.db'));
+  db.prepare('UPDATE cameras SET credential_hash = NULL WHERE id = ?').run(cam.id);
+  db.close();
+  assert.equal((await within(live.closed, 3_000, 'the sweep to cut the agent')).code, CloseCode.Unauthenticated);
 });
 
 test('1d. at most two sockets per credential wait for hello; a third is refused 429 at the upgrade', async () => {

@@ -42,6 +42,8 @@ export interface WebSocketDeps {
   socketLimits: SocketLimitsConfig;
   agentHelloTimeoutMs: number;
   heartbeatMs?: number;
+  /** how often grants and device credentials are re-checked (default 60 s; tests shorten it) */
+  sweepMs?: number;
 }
 
 export interface RelaySockets {
@@ -81,7 +83,7 @@ export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySock
     const verdicts = new Map<string, boolean>();
     for (const viewer of connections.viewers()) viewer.recheck(verdicts);
     for (const agent of connections.agentSockets()) agent.recheck();
-  }, GRANT_SWEEP_MS);
+  }, deps.sweepMs ?? GRANT_SWEEP_MS);
   sweep.unref();
 
   async function close(): Promise<void> {
