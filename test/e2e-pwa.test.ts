@@ -279,6 +279,14 @@ test('phone: installable, one-row header, background tab at the live edge, scree
     await page.goto(`${relay.url}${shareUrl.pathname}${shareUrl.hash}`);
     await page.getByTestId('page-share').waitFor();
     await expectLiveVideo(page, { cameraId, timeoutMs: 30_000 });
+    await screenshot(page, 'e2e-pwa-390x844-share');
+    const shareHeader = await page.evaluate(() => {
+      const header = document.querySelector('.share-header')!;
+      const rects = [...header.children].filter((el) => el.getClientRects().length > 0).map((el) => el.getBoundingClientRect());
+      const centres = rects.map((r) => r.top + r.height / 2);
+      return { spread: Math.max(...centres) - Math.min(...centres), right: Math.max(...rects.map((r) => r.right)), width: window.innerWidth };
+    });
+    assert.ok(shareHeader.spread < 4 && shareHeader.right <= shareHeader.width, `the share page header is one row within the screen: ${JSON.stringify(shareHeader)}`);
     const shareLoad = responses.find((r) => new URL(r.url).pathname === shareUrl.pathname);
     assert.equal(shareLoad?.fromWorker, false, 'the share page came straight from the relay');
     assert.deepEqual(responses.filter((r) => r.fromWorker && new URL(r.url).pathname.startsWith('/api/')).map((r) => r.url), []);

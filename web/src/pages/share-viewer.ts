@@ -77,7 +77,7 @@ export function shareViewerPage(ctx: PageContext): Page {
       h(
         'header',
         { class: 'app-header share-header' },
-        h('span', { class: 'brand' }, h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), 'picam'),
+        h('span', { class: 'brand' }, h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), h('span', { class: 'brand-name' }, 'picam')),
         h('strong', { testid: 'share-camera-name' }, info.camera.name),
         info.share.label ? h('span', { class: 'muted' }, info.share.label) : null,
         h('span', { class: 'spacer' }),
