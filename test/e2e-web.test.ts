@@ -248,7 +248,9 @@ test('web app: an expiring share link ends with a full page; an offline camera s
   assert.equal(created.status, 201);
   const cameraId = created.json.camera.id as string;
   const configPath = join(tempDir(t, 'picam-e2e-agent-'), 'config.json');
-  const enroll = new AgentProcess(['enroll', ...(created.json.enrollment.command as string).split(/\s+/).slice(2), '--config', configPath], envWithFakeCameraOnPath());
+  const enroll = new AgentProcess(['enroll', ...(created.json.enrollment.command as string).split(/\s+/).slice(2), '--config', configPath], envWithFakeCameraOnPath(), {
+    stdin: `${created.json.enrollment.token as string}\n`,
+  });
   assert.equal((await enroll.exited).code, 0, enroll.stderr.join('\n'));
   const agent = new AgentProcess(['run', '--config', configPath, '--tuning', TEST_TUNING], envWithFakeCameraOnPath());
   t.after(() => agent.stop());
