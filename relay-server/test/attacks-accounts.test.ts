@@ -259,12 +259,17 @@ test('enroll takes the token from stdin (--token -) or a file (--token-file); th
 // ---- item 9: housekeeping
 
 test('housekeeping: old audit rows, expired sessions and enrollment tokens are pruned on schedule', async () => {
-  const { h, login } = await relay({ AUDIT_RETAIN_DAYS: '30' });
+  const { h, url, login } = await relay({ AUDIT_RETAIN_DAYS: '30' });
   const count = (sql: string) => (h.database.sqlite.prepare(sql).get() as { n: number }).n;
   const { token } = await login('admin', ADMIN_PASSWORD, '198.51.100.7');
-  await h.camera('Old'); // an enrollment token that will expire unused
+  const old = await h.camera('Old'); // an enrollment token that will expire unused
   assert.equal(count('SELECT count(*) AS n FROM sessions'), 2);
   assert.equal(count('SELECT count(*) AS n FROM enrollment_tokens'), 1);
+  // An hour after expiry the token's row is still there, so its holder hears "expired", not "unknown".
+  h.clock.now += h.config.enrollmentTtlSeconds * 1000 + 3600_000;
+  assert.equal(h.accounts.housekeeping().enrollments, 0);
+  const late = await fetch(`${url}/api/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: old.token }) });
+  assert.equal(late.status, 410);
   const auditBefore = count('SELECT count(*) AS n FROM audit_log');
   assert.ok(auditBefore >= 4);
 

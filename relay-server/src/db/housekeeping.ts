@@ -3,11 +3,14 @@ import type { Queryable } from './queryable.ts';
 import { auditLog, enrollmentTokens, sessions } from './schema.ts';
 
 /**
- * Rows that have done their job, deleted: sessions and enrollment tokens once expired (a session
- * JWT is refused after its expiry anyway, and a revoked one is kept until then because its row is
- * what says "revoked"), and audit rows older than the retention (AUDIT_RETAIN_DAYS). Share rows
- * stay: the admin's list shows expired and revoked links.
+ * Rows that have done their job, deleted: sessions once expired (the JWT is refused after its
+ * expiry anyway; a revoked one is kept until then because its row is what says "revoked"),
+ * enrollment tokens a day after they expired (until then an agent presenting one is told it
+ * expired rather than unknown), and audit rows older than the retention (AUDIT_RETAIN_DAYS).
+ * Share rows stay: the admin's list shows expired and revoked links.
  */
+
+export const ENROLLMENT_KEPT_AFTER_EXPIRY_MS = 24 * 3600 * 1000;
 
 export interface Pruned {
   sessions: number;
@@ -18,7 +21,7 @@ export interface Pruned {
 export function pruneExpired(db: Queryable, now: number, auditRetainMs: number): Pruned {
   return {
     sessions: db.delete(sessions).where(lte(sessions.expiresAt, now)).run().changes,
-    enrollments: db.delete(enrollmentTokens).where(lte(enrollmentTokens.expiresAt, now)).run().changes,
+    enrollments: db.delete(enrollmentTokens).where(lte(enrollmentTokens.expiresAt, now - ENROLLMENT_KEPT_AFTER_EXPIRY_MS)).run().changes,
     audit: db.delete(auditLog).where(lt(auditLog.at, now - auditRetainMs)).run().changes,
   };
 }
