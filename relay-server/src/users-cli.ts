@@ -156,7 +156,7 @@ export async function runKeysCommand(argv: string[], config: RelayConfig, io: Cl
 
   cmd
     .command('rotate')
-    .description('add a new signing key (old keys keep verifying until you delete their files)')
+    .description('add a new signing key (old keys keep verifying until `keys remove <kid>`)')
     .action(async () => {
       const info = await rotateSigningKey(config.dataDir);
       const opened = openDatabase(config.dataDir);
