@@ -1,52 +1,78 @@
-import { AAC_LC_CODEC, ADTS_HEADER_BYTES, adtsFrameDurationUs, audioSpecificConfig, isAdtsSync, parseAdtsHeader, type AdtsHeader, type InitMessage } from '@picam/protocol';
-import type { IncomingFrame } from './renderer.ts';
+import { AAC_LC_CODEC, AAC_SAMPLES_PER_BLOCK, ADTS_HEADER_BYTES, adtsFrameDurationUs, audioSpecificConfig, isAdtsSync, parseAdtsHeader, type AdtsHeader, type InitMessage } from '@picam/protocol';
+import type { IncomingFrame, PresentationClock } from './renderer.ts';
 
 /**
  * Sound on the WebCodecs path: ADTS AAC (track 2) -> WebCodecs AudioDecoder -> one
  * AudioBufferSourceNode per decoded chunk in a Web Audio AudioContext, started at a chosen time.
  *
- * Synchronisation (the design choice). One timeline for both tracks, in performance.now() ms:
+ * Synchronisation: the sound is the master clock and the picture follows it.
  *
- *     due(captureUs) = captureUs / 1000 + decodeLatencyMs + lagMs
+ * - One fixed mapping from capture time (agent clock) to AudioContext time,
+ *       ctxStart(capture) = (capture - baseUs) / 1e6 + offsetS,
+ *   and each decoded chunk is started exactly there. Consecutive chunks therefore play back to back,
+ *   sample-accurate, without playbackRate games; `offsetS` (the playout delay) changes only in a
+ *   re-anchor, which is counted (`audioResyncs`).
+ * - The picture is held until the moment its capture time is HEARD: `presentationTimeMs(capture)`
+ *   maps ctxStart(capture) to performance.now() through `getOutputTimestamp()`, which pairs the context
+ *   time of the sample leaving the output device with a performance.now() value, so the device's
+ *   output latency (Bluetooth: 150-300 ms) delays the picture by as much, and only by as much.
+ *   The renderer asks at paint time, so a re-anchor moves the picture with the sound.
+ * - The playout delay is learnt from what each track needs: a chunk can be started no earlier than
+ *   the render position plus a margin (`audio need`), a picture can be shown no earlier than it is
+ *   decoded (`video need`). offsetS = the largest need seen recently + headroom. It steps UP at
+ *   once when a chunk arrives too late for its place (the chunk is played at its new place) or
+ *   pictures keep arriving too late, and steps DOWN only after a quiet spell in which every need
+ *   stayed more than HYSTERESIS_S below it. The sound already queued moves with it (one silence or
+ *   one skip, at the same moment the picture moves). Learnt once, it stays put: jitter within the
+ *   headroom and hysteresis changes nothing, so there is no re-anchor storm.
+ * - Capture times of decoded chunks come from what was fed, not from AudioData.timestamp: the
+ *   decoder gets a sample count as timestamp and the capture time is looked up by it. Decoders time
+ *   their output by the samples they have put out (Chromium's AAC decoder does), so with capture
+ *   times as input timestamps every gap in the stream (a skipped chunk, a microphone restart) would
+ *   shift all later sound later against the picture, for good.
+ * - Drift between the agent's sample clock and the output device shows up as the back-to-back
+ *   schedule moving away from ctxStart(); past DRIFT_S it is re-anchored (a few times an hour).
  *
- * decodeLatencyMs is the smoothed (performance.now() when a picture finished decoding - its capture
- * time) — the live edge, which also absorbs any offset between the agent's clock and this browser's.
- * lagMs is how much later than that the sound can be played at the earliest: the audio path is
- * burstier than the video (the encoder and its pipe deliver AAC in blocks: ~200 ms behind the picture
- * with the fake microphone), so it is learnt from the chunks that arrive too late for their due time
- * (they are dropped; after a quarter second of that, lagMs grows by the worst lateness + 60 ms).
- * The sound is scheduled to be HEARD at due(); while it plays, the WebCodecs renderer holds each
- * picture until the same due() (`onDelay(lagMs)` -> renderer.setDelay). Muted, the delay is 0: the
- * video is at the live edge exactly as without audio; latency grows by lagMs only while sound is on.
- * (The alternative, video at the live edge and audio at "when the picture was shown", cannot work
- * when audio arrives later than the picture is shown, which is the normal case here.)
- *
- * A performance.now() instant maps to AudioContext time through `getOutputTimestamp()`, which pairs
- * the context time of the sample leaving the output device with a performance.now() value, so the
- * output latency is accounted for.
- *
- * Consecutive chunks are scheduled back to back (gapless) as long as that stays within RESYNC_MS of
- * the target; beyond it (sample-clock drift, a jump in video latency, a gap in the stream) the schedule
- * is re-anchored on the target. RESYNC_MS is tighter than the usual ~150 ms because the product
- * promise is "within 100 ms"; a re-anchor costs one click at most.
- *
- * Browsers allow sound only after a gesture: no AudioContext exists until `setMuted(false)` is called
- * from a click. While muted nothing is decoded or scheduled.
+ * Muted, nothing is decoded or scheduled and the picture is at the live edge: latency grows by the
+ * audio's playout delay only while sound is on. Browsers allow sound only after a gesture: no
+ * AudioContext exists until `setMuted(false)` is called from a click.
  */
 
-/** Keep consecutive chunks back to back while they are within this of their target time. */
-const RESYNC_MS = 45;
-/** Never schedule closer to the context's render position than this (s). */
-const SCHEDULE_MARGIN_S = 0.015;
-/** How fast the video latency estimate follows the painted frames (per frame). */
-const LATENCY_SMOOTHING = 0.05;
-/** Chunks remembered for the "what is playing now" clock. */
-const MAX_SCHEDULED = 64;
-/** Late chunks within this window teach the extra delay. */
-const LATE_WINDOW_MS = 2_000;
-/** headroom added to the worst lateness seen: fewer re-learn steps (each is a moment of silence) */
-const LATE_MARGIN_MS = 60;
-const MAX_EXTRA_DELAY_MS = 1_000;
+/** Never start a chunk closer to the context's render position than this (s). */
+const SCHEDULE_MARGIN_S = 0.02;
+/** A picture is due no earlier than this after it decodes (ms): it still has to be painted. */
+const PAINT_MARGIN_MS = 8;
+/** Playout delay above the largest need seen (s): the jitter it absorbs without a re-anchor.
+ * Doubled at each step up that follows another within SETTLE_MS (a machine that is late again soon
+ * after needs more than the last excess), back to this after a quiet spell. */
+const HEADROOM_S = 0.04;
+const MAX_HEADROOM_S = 0.32;
+/** The delay comes down only when every need stayed this much further below it (s). */
+const HYSTERESIS_S = 0.06;
+/** Quiet spell before the delay may come down: short after the first anchor (decoder warm-up makes
+ * the first chunks late), long after a step up (a machine that stalled once will stall again). */
+const FIRST_SETTLE_MS = 4_000;
+const SETTLE_MS = 20_000;
+/** Needs are remembered this long, in buckets of NEED_BUCKET_MS. */
+const NEED_WINDOW_MS = 20_000;
+const NEED_BUCKET_MS = 1_000;
+/** Pictures later than the playout delay by more than this, LATE_PICTURES times within
+ * LATE_PICTURES_WINDOW_MS, raise it (a picture or two late is a hiccup, not a pattern). */
+const LATE_PICTURE_S = 0.03;
+const LATE_PICTURES = 3;
+const LATE_PICTURES_WINDOW_MS = 2_000;
+/** The back-to-back schedule may stray this far from ctxStart() before it is re-anchored (s). */
+const DRIFT_S = 0.02;
+const MAX_OFFSET_S = 2;
+/** Encoded chunks waiting in the AudioDecoder beyond which new ones are skipped: a page too busy to
+ * decode in real time catches up with a gap instead of falling further and further behind. */
+const MAX_DECODE_QUEUE = 12;
+/** How fast the decode-latency figures in stats follow (per chunk / picture). */
+const SMOOTHING = 0.05;
+/** Decoder inputs remembered until their output (far more than a decoder holds). */
+const MAX_IN_FLIGHT = 256;
+/** Chunks remembered for the "what is playing now" clock: all that are queued (the delay is capped) and a little played. */
+const MAX_SCHEDULED = 512;
 /** Decoder errors in ERROR_WINDOW_MS after which audio gives up (video goes on). */
 const FATAL_ERRORS = 3;
 const ERROR_WINDOW_MS = 10_000;
@@ -57,21 +83,68 @@ export type InitAudio = NonNullable<InitMessage['audio']>;
 
 export interface LiveAudioStats {
   audioFramesDecoded: number;
+  /** decoded chunks not played: before the first picture, or skipped when the playout delay came down */
   audioFramesDropped: number;
   /** sound is coming out now (unmuted, context running, a chunk playing) */
   audioPlaying: boolean;
-  /** capture time (agent clock, µs) of the sample playing now, from the AudioContext output clock */
+  /** capture time (agent clock, µs) of the sample heard now, from the AudioContext output clock */
   audioClockUs: number | null;
-  /** when sound and picture are due after capture (decode latency + lag; browser clock - agent clock, ms) */
+  /** the AudioContext time being heard now, as this page reckons it (getOutputTimestamp); null when silent */
+  audioOutputTime: number | null;
+  /** capture -> heard (browser clock - agent clock, ms): the playout delay, which the picture follows */
   audioTargetLatencyMs: number | null;
-  /** extra delay of sound behind picture learnt because audio arrived too late (ms) */
+  /** how much later than the muted live edge sound and picture play (playout delay - video decode latency, ms) */
   audioLagMs: number;
+  /** capture -> AudioDecoder output, smoothed (ms) */
+  audioDecodeLatencyMs: number | null;
+  /** the context's outputLatency + baseLatency (ms) */
+  audioOutputLatencyMs: number | null;
+  /** re-anchors of the schedule (the playout delay stepped, or drift): each a short silence or skip */
   audioResyncs: number;
   audioError: string | null;
 }
 
+/** What a player without WebCodecs sound reports. */
+export const NO_LIVE_AUDIO_STATS: Readonly<LiveAudioStats> = {
+  audioFramesDecoded: 0,
+  audioFramesDropped: 0,
+  audioPlaying: false,
+  audioClockUs: null,
+  audioOutputTime: null,
+  audioTargetLatencyMs: null,
+  audioLagMs: 0,
+  audioDecodeLatencyMs: null,
+  audioOutputLatencyMs: null,
+  audioResyncs: 0,
+  audioError: null,
+};
+
+/** The largest value seen over a sliding window, in buckets (O(1) memory, no sorting). */
+class WindowMax {
+  private readonly buckets: { start: number; max: number }[] = [];
+
+  add(now: number, value: number): void {
+    const last = this.buckets.at(-1);
+    if (last && now - last.start < NEED_BUCKET_MS) last.max = Math.max(last.max, value);
+    else this.buckets.push({ start: now, max: value });
+    while (this.buckets.length > 0 && now - this.buckets[0]!.start > NEED_WINDOW_MS) this.buckets.shift();
+  }
+
+  /** Largest value in buckets that started at or after `since` (-Infinity when none). */
+  maxSince(since: number): number {
+    let max = Number.NEGATIVE_INFINITY;
+    for (const b of this.buckets) if (b.start >= since) max = Math.max(max, b.max);
+    return max;
+  }
+
+  clear(): void {
+    this.buckets.length = 0;
+  }
+}
+
 interface Scheduled {
   source: AudioBufferSourceNode;
+  buffer: AudioBuffer;
   startCtx: number;
   endCtx: number;
   captureUs: number;
@@ -117,17 +190,38 @@ export class LiveAudio {
   private muted = true;
   private destroyed = false;
 
-  /** capture time of the first chunk, so decoder timestamps stay small */
+  /** capture time of the first chunk: the schedule counts from it */
   private baseUs = -1;
-  private latencyMs: number | null = null;
-  private extraDelayMs = 0;
-  private lateSince = 0;
-  private maxLateMs = 0;
+  /**
+   * Decoder input timestamps: a count of the samples fed (not capture times), with the capture time
+   * each stands for. Decoders time their output by the samples they put out since the first input
+   * (Chromium's AAC decoder does), so a chunk skipped or a gap in the stream would otherwise shift
+   * every later output's capture time: the sound would drift later and later behind the picture.
+   */
+  private samplesFed = 0;
+  private readonly captureByTimestamp = new Map<number, number>();
+  /** ctxStart(capture) = (capture - baseUs) / 1e6 + offsetS; null until the first chunk is placed */
+  private offsetS: number | null = null;
+  /** performance.now() of the first anchor since unmute, and of the latest */
+  private firstAnchorAt = 0;
+  private anchoredAt = 0;
+  /** the next chunk goes exactly to ctxStart() (or is skipped), not back to back */
+  private reanchored = false;
+  /** what the sound and the picture need (capture -> earliest heard/shown, ms), over NEED_WINDOW_MS */
+  private readonly needs = new WindowMax();
+  private latePictures: number[] = [];
+  private headroomS = HEADROOM_S;
 
   private nextStartCtx = -1;
   private nextCaptureUs = -1;
+  /** the back-to-back schedule minus ctxStart() for the newest chunk (s) */
+  private chainDriftS = 0;
+  /** chunks are being skipped to catch up with the schedule (one resync per episode) */
+  private skipping = false;
   private readonly scheduled: Scheduled[] = [];
 
+  private videoDecodeMs: number | null = null;
+  private audioDecodeMs: number | null = null;
   private framesDecoded = 0;
   private framesDropped = 0;
   private resyncs = 0;
@@ -135,17 +229,28 @@ export class LiveAudio {
   private errorTimes: number[] = [];
   private failed = false;
 
-  private readonly onDelay: (delayMs: number) => void;
+  private readonly onClock: (clock: PresentationClock | null) => void;
+  private readonly clock: PresentationClock = (captureTimeUs) => this.presentationTimeMs(captureTimeUs);
 
-  /** onDelay: how long the video must hold pictures for lip sync (0 when muted). */
-  constructor(onDelay: (delayMs: number) => void) {
-    this.onDelay = onDelay;
+  /** onClock: when pictures are due for lip sync (null: muted, show them at once). */
+  constructor(onClock: (clock: PresentationClock | null) => void) {
+    this.onClock = onClock;
   }
 
   /** A picture finished decoding: its capture time (µs) and performance.now() then. */
   videoDecoded(captureTimeUs: number, decodedPerfMs: number): void {
-    const latency = decodedPerfMs - captureTimeUs / 1000;
-    this.latencyMs = this.latencyMs === null ? latency : this.latencyMs + (latency - this.latencyMs) * LATENCY_SMOOTHING;
+    const latency = decodedPerfMs - perfOf(captureTimeUs);
+    this.videoDecodeMs = this.videoDecodeMs === null ? latency : this.videoDecodeMs + (latency - this.videoDecodeMs) * SMOOTHING;
+    this.needs.add(decodedPerfMs, latency + PAINT_MARGIN_MS);
+    if (this.muted || this.offsetS === null) return;
+    const due = this.presentationTimeMs(captureTimeUs);
+    if (due === null || decodedPerfMs + PAINT_MARGIN_MS - due <= LATE_PICTURE_S * 1000) return;
+    // This picture will be shown late, behind its sound.
+    this.latePictures = [...this.latePictures.filter((t) => decodedPerfMs - t < LATE_PICTURES_WINDOW_MS), decodedPerfMs];
+    if (this.latePictures.length >= LATE_PICTURES) {
+      this.latePictures = [];
+      this.stepUp(captureTimeUs, latency + PAINT_MARGIN_MS);
+    }
   }
 
   /** Must be called from a user gesture when unmuting (that is when the AudioContext may start). */
@@ -155,12 +260,13 @@ export class LiveAudio {
     if (!muted) {
       if (!this.ctx || this.ctx.state === 'closed') this.ctx = new AudioContext({ latencyHint: 'interactive' });
       void this.ctx.resume().catch(() => {});
-      this.onDelay(this.extraDelayMs);
+      this.onClock(this.clock);
       return;
     }
-    this.onDelay(0);
+    this.onClock(null);
     this.stopAll();
     this.closeDecoder();
+    this.forgetSchedule();
     void this.ctx?.suspend().catch(() => {});
   }
 
@@ -188,21 +294,34 @@ export class LiveAudio {
   /** The connection restarted: forget the schedule (the sound already queued plays out). */
   reset(): void {
     this.closeDecoder();
-    this.nextStartCtx = -1;
-    this.nextCaptureUs = -1;
-    this.baseUs = -1;
-    this.latencyMs = null;
+    this.forgetSchedule();
+    this.needs.clear();
+    this.videoDecodeMs = null;
+  }
+
+  /** performance.now() at which the sound captured at captureTimeUs is heard; null when none is scheduled. */
+  presentationTimeMs(captureTimeUs: number): number | null {
+    const ctx = this.ctx;
+    if (this.muted || !ctx || ctx.state !== 'running' || this.offsetS === null) return null;
+    return perfTimeAt(ctx, (captureTimeUs - this.baseUs) / 1e6 + this.offsetS + this.chainDriftS);
   }
 
   stats(): LiveAudioStats {
-    const clock = this.clockUs();
+    const ctx = this.ctx;
+    const playing = !this.muted && ctx !== null && ctx.state === 'running';
+    const heard = playing ? this.heardNow(ctx) : null;
+    const due = this.offsetS === null ? null : this.presentationTimeMs(this.baseUs);
+    const targetMs = due === null ? null : due - perfOf(this.baseUs);
     return {
       audioFramesDecoded: this.framesDecoded,
       audioFramesDropped: this.framesDropped,
-      audioPlaying: clock !== null,
-      audioClockUs: clock,
-      audioTargetLatencyMs: this.latencyMs === null ? null : Math.round((this.latencyMs + performance.timeOrigin + this.extraDelayMs) * 10) / 10,
-      audioLagMs: Math.round(this.extraDelayMs),
+      audioPlaying: heard !== null,
+      audioClockUs: heard?.captureUs ?? null,
+      audioOutputTime: heard?.contextTime ?? null,
+      audioTargetLatencyMs: targetMs === null ? null : round1(targetMs),
+      audioLagMs: targetMs === null || this.videoDecodeMs === null ? 0 : Math.round(targetMs - this.videoDecodeMs),
+      audioDecodeLatencyMs: this.audioDecodeMs === null ? null : round1(this.audioDecodeMs),
+      audioOutputLatencyMs: ctx ? round1(((ctx.outputLatency || 0) + (ctx.baseLatency || 0)) * 1000) : null,
       audioResyncs: this.resyncs,
       audioError: this.lastError,
     };
@@ -238,8 +357,16 @@ export class LiveAudio {
       this.configuredAs = key;
     }
     if (this.baseUs < 0) this.baseUs = captureUs;
+    if (this.decoder.decodeQueueSize > MAX_DECODE_QUEUE) {
+      this.framesDropped++;
+      return;
+    }
+    const timestamp = Math.round((this.samplesFed * 1e6) / adts.sampleRate);
+    this.samplesFed += adts.rawBlocks * AAC_SAMPLES_PER_BLOCK;
+    this.captureByTimestamp.set(timestamp, captureUs);
+    if (this.captureByTimestamp.size > MAX_IN_FLIGHT) this.captureByTimestamp.delete(this.captureByTimestamp.keys().next().value!);
     try {
-      this.decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: Math.round(captureUs - this.baseUs), data: raw }));
+      this.decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp, data: raw }));
     } catch (err) {
       this.onError(err);
     }
@@ -250,6 +377,13 @@ export class LiveAudio {
       this.framesDecoded++;
       const ctx = this.ctx;
       if (this.muted || this.destroyed || !ctx || ctx.state !== 'running' || this.baseUs < 0) return;
+      const captureUs = this.captureOf(data.timestamp);
+      if (captureUs === null) {
+        this.framesDropped++;
+        return;
+      }
+      const latency = performance.now() - perfOf(captureUs);
+      this.audioDecodeMs = this.audioDecodeMs === null ? latency : this.audioDecodeMs + (latency - this.audioDecodeMs) * SMOOTHING;
       const channels = data.numberOfChannels;
       const frames = data.numberOfFrames;
       const buffer = ctx.createBuffer(channels, frames, data.sampleRate);
@@ -258,7 +392,7 @@ export class LiveAudio {
         data.copyTo(plane, { planeIndex: c, format: 'f32-planar' });
         buffer.copyToChannel(plane, c);
       }
-      this.schedule(ctx, buffer, this.baseUs + data.timestamp);
+      this.schedule(ctx, buffer, captureUs);
     } catch (err) {
       this.lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     } finally {
@@ -266,86 +400,174 @@ export class LiveAudio {
     }
   }
 
-  // ---- scheduling -------------------------------------------------------------------------------
-
-  /** AudioContext time at which a sample started then is heard at performance.now() == perfMs. */
-  private contextTimeAt(ctx: AudioContext, perfMs: number): number {
-    const ts = ctx.getOutputTimestamp();
-    if (ts.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) {
-      return ts.contextTime + (perfMs - ts.performanceTime) / 1000;
+  /** The capture time of the chunk a decoder output came from (null: not one this decoder was fed). */
+  private captureOf(timestamp: number): number | null {
+    let capture = this.captureByTimestamp.get(timestamp);
+    if (capture === undefined) {
+      // Rounded differently by the decoder: the nearest input within a few samples.
+      for (const [ts, c] of this.captureByTimestamp) if (Math.abs(ts - timestamp) < 100) capture = c;
     }
-    // Output not started yet: estimate from the render position minus the output latency.
-    const outputLatency = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
-    return ctx.currentTime - outputLatency + (perfMs - performance.now()) / 1000;
+    if (capture === undefined) return null;
+    // Outputs come in order: everything before this one is done with.
+    for (const ts of this.captureByTimestamp.keys()) {
+      if (ts > timestamp) break;
+      this.captureByTimestamp.delete(ts);
+    }
+    return capture;
   }
 
+  // ---- scheduling -------------------------------------------------------------------------------
+
   private schedule(ctx: AudioContext, buffer: AudioBuffer, captureUs: number): void {
-    if (this.latencyMs === null) {
-      // No picture yet to align to.
-      this.framesDropped++;
-      return;
-    }
-    const target = this.contextTimeAt(ctx, captureUs / 1000 + this.latencyMs + this.extraDelayMs);
-    let start = target;
-    const contiguous = this.nextStartCtx >= 0 && Math.abs(captureUs - this.nextCaptureUs) < 2_000;
-    if (contiguous) {
-      start = this.nextStartCtx;
-      if (Math.abs(start - target) * 1000 > RESYNC_MS) {
-        start = target;
-        this.resyncs++;
-      }
-    }
+    const now = performance.now();
     const earliest = ctx.currentTime + SCHEDULE_MARGIN_S;
+    // The soonest this chunk can be heard, as a latency from capture.
+    const needMs = perfTimeAt(ctx, earliest) - perfOf(captureUs);
+    this.needs.add(now, needMs);
+    if (this.offsetS === null) {
+      // First chunk since unmute: everything seen so far (the pictures too) decides the delay.
+      this.anchor(ctx, captureUs, Math.max(needMs, this.needs.maxSince(now - NEED_WINDOW_MS)) + this.headroomS * 1000);
+      this.firstAnchorAt = now;
+    } else if ((captureUs - this.baseUs) / 1e6 + this.offsetS < earliest) {
+      if (needMs > MAX_OFFSET_S * 1000) {
+        // Hopelessly late (the page stalled for seconds): not worth moving everything for.
+        this.framesDropped++;
+        return;
+      }
+      // Too late for its place: play it at a later one, and everything after it too.
+      this.stepUp(captureUs, needMs);
+    } else {
+      this.maybeStepDown(ctx, captureUs, now);
+    }
+
+    const target = (captureUs - this.baseUs) / 1e6 + this.offsetS!;
+    let start = target;
+    if (this.nextStartCtx >= 0) {
+      const contiguous = Math.abs(captureUs - this.nextCaptureUs) < 2_000;
+      const strayS = target - this.nextStartCtx;
+      if (this.reanchored ? strayS < -0.001 : strayS < -DRIFT_S) {
+        // It would overlap sound already queued (the delay came down, or the schedule ran late):
+        // skip ahead to where the queued sound ends.
+        if (contiguous && !this.skipping && !this.reanchored) this.resyncs++;
+        this.skipping = true;
+        this.framesDropped++;
+        return;
+      }
+      if (!this.reanchored && Math.abs(strayS) <= DRIFT_S) start = this.nextStartCtx;
+      else if (contiguous && !this.reanchored && !this.skipping) this.resyncs++; // drift re-anchor
+    }
+    this.skipping = false;
+    this.reanchored = false;
     if (start < earliest) {
-      this.noteLate((earliest - target) * 1000);
+      // Only when the context stalled between the check and here.
       this.framesDropped++;
       this.nextStartCtx = -1;
       return;
     }
-    this.noteOnTime();
-    const source = ctx.createBufferSource();
-    source.buffer = buffer;
-    source.connect(ctx.destination);
-    source.start(start);
-    const entry: Scheduled = { source, startCtx: start, endCtx: start + buffer.duration, captureUs };
+    const entry: Scheduled = { source: this.play(ctx, buffer, start), buffer, startCtx: start, endCtx: start + buffer.duration, captureUs };
     // Kept after `ended` (which fires when rendered, an output latency before it is heard) for the
     // clock; the oldest go once the list is long.
     this.scheduled.push(entry);
-    if (this.scheduled.length > MAX_SCHEDULED) this.scheduled.shift();
+    const playedBefore = start - MAX_OFFSET_S - 1;
+    while (this.scheduled.length > MAX_SCHEDULED || (this.scheduled.length > 0 && this.scheduled[0]!.endCtx < playedBefore)) this.scheduled.shift();
     this.nextStartCtx = entry.endCtx;
     this.nextCaptureUs = captureUs + buffer.duration * 1e6;
+    this.chainDriftS = start - target;
   }
 
-  /** Audio too late for the video's latency: after a while of that, delay sound by what it needs. */
-  private noteLate(lateMs: number): void {
-    const now = performance.now();
-    if (!this.lateSince) {
-      this.lateSince = now;
-      this.maxLateMs = 0;
+  /** Place ctxStart() so that sound captured at captureUs is heard latencyMs after capture. */
+  private anchor(ctx: AudioContext, captureUs: number, latencyMs: number): void {
+    const ms = Math.min(latencyMs, MAX_OFFSET_S * 1000);
+    const previous = this.offsetS;
+    this.offsetS = contextTimeAt(ctx, perfOf(captureUs) + ms) - (captureUs - this.baseUs) / 1e6;
+    this.anchoredAt = performance.now();
+    this.reanchored = true;
+    this.chainDriftS = 0;
+    if (previous !== null) this.moveQueued(ctx, this.offsetS - previous);
+  }
+
+  /**
+   * The sound already queued moves with the anchor, so that it and the picture (which asks the new
+   * anchor at once) switch together: a step up is one silence now, a step down one skip now, instead
+   * of sound and picture apart for as long as the queue is.
+   */
+  private moveQueued(ctx: AudioContext, deltaS: number): void {
+    const earliest = ctx.currentTime + SCHEDULE_MARGIN_S;
+    const kept: Scheduled[] = [];
+    for (const s of this.scheduled) {
+      if (s.startCtx < earliest) {
+        kept.push(s); // started, or about to: it plays out where it is
+        continue;
+      }
+      try {
+        s.source.stop();
+      } catch {
+        // already stopped
+      }
+      const start = s.startCtx + deltaS;
+      if (start < earliest) {
+        this.framesDropped++;
+        continue;
+      }
+      kept.push({ ...s, source: this.play(ctx, s.buffer, start), startCtx: start, endCtx: start + s.buffer.duration });
     }
-    this.maxLateMs = Math.max(this.maxLateMs, lateMs);
-    // A single late chunk is a hiccup; late for a quarter second is a pattern.
-    if (now - this.lateSince > 250) {
-      this.extraDelayMs = Math.min(MAX_EXTRA_DELAY_MS, this.extraDelayMs + this.maxLateMs + LATE_MARGIN_MS);
-      this.lateSince = 0;
-      if (!this.muted) this.onDelay(this.extraDelayMs);
-    }
+    this.scheduled.length = 0;
+    this.scheduled.push(...kept);
+    const last = kept.at(-1);
+    if (this.nextStartCtx >= 0 && last) this.nextStartCtx = Math.max(last.endCtx, this.nextStartCtx + deltaS);
   }
 
-  private noteOnTime(): void {
-    if (this.lateSince && performance.now() - this.lateSince > LATE_WINDOW_MS) this.lateSince = 0;
+  private play(ctx: AudioContext, buffer: AudioBuffer, startCtx: number): AudioBufferSourceNode {
+    const source = ctx.createBufferSource();
+    source.buffer = buffer;
+    source.connect(ctx.destination);
+    source.start(startCtx);
+    return source;
   }
 
-  /** Capture time of the sample being heard now, or null when nothing is playing. */
-  private clockUs(): number | null {
+  /** Sound or pictures arrive later than the delay allows: raise it past the largest need seen. */
+  private stepUp(captureUs: number, needMs: number): void {
     const ctx = this.ctx;
-    if (this.muted || !ctx || ctx.state !== 'running') return null;
-    const now = this.contextTimeAt(ctx, performance.now());
+    if (!ctx || this.offsetS === null) return;
+    const now = performance.now();
+    if (now - this.anchoredAt < SETTLE_MS) this.headroomS = Math.min(MAX_HEADROOM_S, this.headroomS * 2);
+    this.anchor(ctx, captureUs, Math.max(needMs, this.needs.maxSince(now - NEED_WINDOW_MS)) + this.headroomS * 1000);
+    this.resyncs++;
+  }
+
+  /** Bring the delay down once every need stayed well below it for a quiet spell. */
+  private maybeStepDown(ctx: AudioContext, captureUs: number, now: number): void {
+    const settleMs = this.anchoredAt - this.firstAnchorAt < FIRST_SETTLE_MS * 2 ? FIRST_SETTLE_MS : SETTLE_MS;
+    if (now - this.anchoredAt < settleMs) return;
+    const needMs = this.needs.maxSince(this.anchoredAt);
+    if (!Number.isFinite(needMs)) return;
+    const currentMs = perfTimeAt(ctx, (captureUs - this.baseUs) / 1e6 + this.offsetS!) - perfOf(captureUs);
+    this.headroomS = HEADROOM_S;
+    if (needMs + (HEADROOM_S + HYSTERESIS_S) * 1000 >= currentMs) return;
+    this.anchor(ctx, captureUs, needMs + HEADROOM_S * 1000);
+    this.resyncs++;
+  }
+
+  /** The capture time and context time of the sample heard now, or null when nothing is playing. */
+  private heardNow(ctx: AudioContext): { captureUs: number; contextTime: number } | null {
+    const now = contextTimeAt(ctx, performance.now());
     for (let i = this.scheduled.length - 1; i >= 0; i--) {
       const s = this.scheduled[i]!;
-      if (now >= s.startCtx && now < s.endCtx) return Math.round(s.captureUs + (now - s.startCtx) * 1e6);
+      if (now >= s.startCtx && now < s.endCtx) return { captureUs: Math.round(s.captureUs + (now - s.startCtx) * 1e6), contextTime: now };
     }
     return null;
+  }
+
+  private forgetSchedule(): void {
+    this.nextStartCtx = -1;
+    this.nextCaptureUs = -1;
+    this.baseUs = -1;
+    this.offsetS = null;
+    this.chainDriftS = 0;
+    this.skipping = false;
+    this.reanchored = false;
+    this.latePictures = [];
+    this.headroomS = HEADROOM_S;
   }
 
   private stopAll(): void {
@@ -373,6 +595,8 @@ export class LiveAudio {
     const decoder = this.decoder;
     this.decoder = null;
     this.configuredAs = '';
+    this.samplesFed = 0;
+    this.captureByTimestamp.clear();
     if (decoder && decoder.state !== 'closed') {
       try {
         decoder.close();
@@ -382,3 +606,33 @@ export class LiveAudio {
     }
   }
 }
+
+/** A capture time (agent clock, µs) on this page's performance.now() scale (ms). */
+function perfOf(captureTimeUs: number): number {
+  return captureTimeUs / 1000 - performance.timeOrigin;
+}
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
+/**
+ * One point pairing the context time of the sample leaving the output device with performance.now()
+ * then (so the output latency is in it); before output starts, an estimate from the render position.
+ */
+function outputPoint(ctx: AudioContext): { contextTime: number; perfMs: number } {
+  const ts = ctx.getOutputTimestamp();
+  if (ts.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) return { contextTime: ts.contextTime, perfMs: ts.performanceTime };
+  return { contextTime: ctx.currentTime - (ctx.outputLatency || 0) - (ctx.baseLatency || 0), perfMs: performance.now() };
+}
+
+/** AudioContext time of the sample heard at performance.now() == perfMs. */
+function contextTimeAt(ctx: AudioContext, perfMs: number): number {
+  const p = outputPoint(ctx);
+  return p.contextTime + (perfMs - p.perfMs) / 1000;
+}
+
+/** performance.now() at which the sample at AudioContext time contextTime is heard. */
+function perfTimeAt(ctx: AudioContext, contextTime: number): number {
+  const p = outputPoint(ctx);
+  return p.perfMs + (contextTime - p.contextTime) * 1000;
+}
+

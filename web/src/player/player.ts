@@ -2,7 +2,7 @@ import type { FrameHeader, InitMessage, RelayToViewerMessage } from '@picam/prot
 import { CloseCode } from '@picam/protocol';
 import { h, icon } from '../dom.ts';
 import { ClockOffset } from './clock.ts';
-import { LiveAudio, webCodecsAudioSupported, type LiveAudioStats } from './live-audio.ts';
+import { LiveAudio, NO_LIVE_AUDIO_STATS, webCodecsAudioSupported, type LiveAudioStats } from './live-audio.ts';
 import { LiveConnection } from './connection.ts';
 import { MseRenderer, mseAvailable } from './mse-renderer.ts';
 import type { IncomingFrame, PlayerPath, PresentedFrame, Renderer } from './renderer.ts';
@@ -241,14 +241,8 @@ export class Player {
   stats(): PlayerFullStats {
     const r = this.renderer?.stats();
     const audio: LiveAudioStats = this.audio?.stats() ?? {
-      audioFramesDecoded: 0,
-      audioFramesDropped: 0,
+      ...NO_LIVE_AUDIO_STATS,
       audioPlaying: this.renderer?.path === 'mse' && this.init?.audio != null && !this.muted && this.state === 'live',
-      audioClockUs: null,
-      audioTargetLatencyMs: null,
-      audioLagMs: 0,
-      audioResyncs: 0,
-      audioError: null,
     };
     return {
       ...audio,
@@ -550,7 +544,7 @@ export class Player {
   private updateAudio(init: InitMessage): void {
     const want = this.renderer?.path === 'webcodecs' && init.audio !== null && this.audioViaWebCodecs;
     if (want && !this.audio) {
-      this.audio = new LiveAudio((delayMs) => this.renderer?.setDelay?.(delayMs));
+      this.audio = new LiveAudio((clock) => this.renderer?.setPresentationClock?.(clock));
       // A context may only start in a gesture; re-applying "unmuted" here works when one already ran
       // (the AudioContext is created but stays suspended otherwise, until the next click).
       if (!this.muted) this.audio.setMuted(false);

@@ -4,6 +4,9 @@ import type { FrameHeader, InitMessage } from '@picam/protocol';
 
 export type PlayerPath = 'webcodecs' | 'mse';
 
+/** performance.now() at which a picture captured at captureTimeUs (agent clock) should appear; null: at once. */
+export type PresentationClock = (captureTimeUs: number) => number | null;
+
 export interface IncomingFrame {
   header: FrameHeader;
   payload: Uint8Array;
@@ -54,8 +57,8 @@ export interface Renderer {
   /** move to the newest picture now (tab visible again) */
   jumpToLive(): void;
   setMuted(muted: boolean): void;
-  /** lip sync: hold pictures this many ms after decoding (WebCodecs; 0 = live edge) */
-  setDelay?(delayMs: number): void;
+  /** lip sync: hold each picture until the clock says its sound is heard (WebCodecs; null = live edge) */
+  setPresentationClock?(clock: PresentationClock | null): void;
   snapshot(): Promise<Blob | null>;
   stats(): RendererStats;
   destroy(): void;

@@ -1,6 +1,7 @@
 import { buildAvcDecoderConfigurationRecord, describeAccessUnit, parseSps, type InitMessage } from '@picam/protocol';
 import { annexBToLengthPrefixed, sameBytes } from './annexb.ts';
-import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererStats } from './renderer.ts';
+import { PaintPace } from './paint-pace.ts';
+import type { IncomingFrame, PresentationClock, PresentedFrame, Renderer, RendererEvents, RendererStats } from './renderer.ts';
 
 /**
  * The low-latency path: every access unit goes to a WebCodecs VideoDecoder the moment it arrives,
@@ -17,14 +18,29 @@ import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererS
  *   page open's first picture waits on exactly that (bench/README.md, "First picture").
  * - A slow device: when live frames pile up in the decode queue, delta frames are dropped up to the
  *   next keyframe instead of showing an ever older picture.
- * - Lip sync (only while sound plays, see live-audio.ts): `setDelay(ms)` holds each decoded picture
- *   until decode time + ms (smoothed), so it appears when its sound is heard. 0 (the default, and
- *   always when muted) is the live edge.
+ * - A browser that decodes the pictures but cannot paint them at the stream's pace (paint-pace.ts;
+ *   WebKitGTK without a GPU) gives this path up: the player moves to MSE, whose <video> it paints.
+ * - Lip sync (only while sound plays, see live-audio.ts): with a presentation clock set, each picture
+ *   must appear when the clock says its capture time is being heard. The encoded chunk waits (costs
+ *   nothing) and goes to the decoder a decode time before that; the decoded VideoFrame waits the
+ *   last few ms, the clock asked again at every paint so the picture follows the sound when its
+ *   schedule moves. (Holding decoded pictures for the whole delay would either stall the decoder,
+ *   whose VideoFrame pool is small, or cost a copy per picture, which on a software path is enough
+ *   CPU to make both tracks late.) Without a clock (the default, and always when muted) a picture is
+ *   decoded at once and goes up on the next animation frame: the live edge.
  */
 
-/** Pictures held for lip sync at most (VideoFrames come from the decoder's limited pool). */
-const MAX_DELAYED_FRAMES = 30;
-const DECODE_LATENCY_SMOOTHING = 0.05;
+/** Decoded pictures held for lip sync at most (VideoFrames come from the decoder's limited pool). */
+const MAX_DELAYED_FRAMES = 10;
+/** The lead (decode time + how late pictures still reached the screen) is capped at this (ms): a
+ * decoder slowed by the pictures it has out would otherwise be fed earlier and earlier, holding more
+ * and more of them. */
+const MAX_DECODE_LEAD_MS = 250;
+/** Encoded chunks waiting for lip sync at most, in seconds of video (the sound's delay is capped lower). */
+const MAX_GATED_SECONDS = 3;
+/** A waiting chunk goes to the decoder this long before its picture is due, beyond the decode time (ms). */
+const DECODE_LEAD_MARGIN_MS = 12;
+const DECODE_TIME_SMOOTHING = 0.1;
 
 /** Live frames allowed in the decode queue before skipping to the next keyframe (at least this many). */
 const MIN_QUEUE_LIMIT = 3;
@@ -36,13 +52,13 @@ const ERROR_WINDOW_MS = 10_000;
 /** Frame metadata kept for decodes in flight; a decoder that loses frames must not grow this. */
 const MAX_IN_FLIGHT_META = 300;
 
-/** a decoded picture: straight from the decoder, or copied out of it while held for lip sync */
-type Picture = VideoFrame | ImageBitmap;
-
 interface FrameMeta {
   sequence: number;
   captureTimeUs: number;
   catchUp: boolean;
+  /** performance.now() when the chunk arrived, and when it went to the decoder */
+  arrivedMs: number;
+  fedMs: number;
 }
 
 export class WebCodecsRenderer implements Renderer {
@@ -68,16 +84,21 @@ export class WebCodecsRenderer implements Renderer {
   /** chunks held back until the first picture since configure is out; null when not holding */
   private held: EncodedVideoChunk[] | null = null;
 
-  private pending: Picture | null = null;
+  private pending: VideoFrame | null = null;
   private pendingMeta: FrameMeta | undefined;
-  /** lip-sync delay (ms) and the pictures waiting for their time */
-  private delayMs = 0;
-  private delayed: { frame: Picture; meta: FrameMeta; dueMs: number }[] = [];
-  /** bumped when held pictures are dropped, so conversions still in flight are discarded */
-  private delayEpoch = 0;
-  /** smoothed performance.now() at decode - capture time (ms) */
-  private decodeLatencyMs: number | null = null;
+  /** lip sync: when each picture is due (null: at once) */
+  private presentationClock: PresentationClock | null = null;
+  /** encoded chunks waiting to be decoded just in time for their picture, in order */
+  private gated: { chunk: EncodedVideoChunk; meta: FrameMeta }[] = [];
+  private gateTimer = 0;
+  /** decoded pictures waiting for their time (a few ms, a few pictures) */
+  private delayed: { frame: VideoFrame; meta: FrameMeta }[] = [];
+  /** smoothed time from decode() to the picture, and how late held pictures were painted (ms) */
+  private decodeTimeMs = 15;
+  private paintLateMs = 0;
   private rafId = 0;
+  /** gives up on this path where decoded pictures do not reach the screen (paint-pace.ts) */
+  private readonly pace = new PaintPace();
 
   private framesDecoded = 0;
   private framesShown = 0;
@@ -141,14 +162,36 @@ export class WebCodecsRenderer implements Renderer {
     let timestamp = header.captureTimeUs - this.baseUs;
     if (timestamp <= this.lastTimestamp) timestamp = this.lastTimestamp + 1; // unique, increasing keys
     this.lastTimestamp = timestamp;
-    if (this.meta.size >= MAX_IN_FLIGHT_META) this.meta.clear();
-    this.meta.set(timestamp, { sequence: header.sequence, captureTimeUs: header.captureTimeUs, catchUp: header.catchUp });
+    const meta: FrameMeta = { sequence: header.sequence, captureTimeUs: header.captureTimeUs, catchUp: header.catchUp, arrivedMs: performance.now(), fedMs: 0 };
     if (header.catchUp) {
       this.newestCatchUp = timestamp;
       this.catchUpInFlight++;
     }
+    let chunk: EncodedVideoChunk;
     try {
-      const chunk = new EncodedVideoChunk({ type: header.keyframe ? 'key' : 'delta', timestamp, data: annexBToLengthPrefixed(payload) });
+      chunk = new EncodedVideoChunk({ type: header.keyframe ? 'key' : 'delta', timestamp, data: annexBToLengthPrefixed(payload) });
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    this.waitingForKeyframe = false;
+    if (this.presentationClock && !header.catchUp) {
+      this.gated.push({ chunk, meta });
+      if (this.gated.length > MAX_GATED_SECONDS * this.framerate) this.feed(this.gated.shift()!);
+      this.releaseGated();
+    } else {
+      this.feed({ chunk, meta });
+    }
+  }
+
+  /** To the decoder (or behind the first picture since configure). */
+  private feed({ chunk, meta }: { chunk: EncodedVideoChunk; meta: FrameMeta }): void {
+    const decoder = this.decoder;
+    if (!decoder || decoder.state !== 'configured') return;
+    if (this.meta.size >= MAX_IN_FLIGHT_META) this.meta.clear();
+    meta.fedMs = performance.now();
+    this.meta.set(chunk.timestamp, meta);
+    try {
       if (this.held) {
         this.held.push(chunk);
       } else {
@@ -158,10 +201,26 @@ export class WebCodecsRenderer implements Renderer {
           this.held = [];
         }
       }
-      this.waitingForKeyframe = false;
     } catch (err) {
-      this.meta.delete(timestamp);
+      this.meta.delete(chunk.timestamp);
       this.failed(err);
+    }
+  }
+
+  /** Feeds the waiting chunks whose picture is due within a decode time; wakes up for the next one. */
+  private releaseGated(): void {
+    if (this.gateTimer) clearTimeout(this.gateTimer);
+    this.gateTimer = 0;
+    const leadMs = Math.min(this.decodeTimeMs + this.paintLateMs, MAX_DECODE_LEAD_MS) + DECODE_LEAD_MARGIN_MS;
+    while (this.gated.length > 0) {
+      const next = this.gated[0]!;
+      const due = this.presentationClock?.(next.meta.captureTimeUs) ?? null;
+      const waitMs = due === null ? 0 : due - leadMs - performance.now();
+      if (waitMs > 1) {
+        this.gateTimer = window.setTimeout(() => this.releaseGated(), waitMs);
+        return;
+      }
+      this.feed(this.gated.shift()!);
     }
   }
 
@@ -171,7 +230,6 @@ export class WebCodecsRenderer implements Renderer {
 
   reset(): void {
     this.closeDecoder();
-    this.decodeLatencyMs = null;
     this.waitingForKeyframe = true;
   }
 
@@ -181,15 +239,15 @@ export class WebCodecsRenderer implements Renderer {
 
   setMuted(): void {}
 
-  /** Lip sync: show pictures this many ms after they decode (0: at once, the live edge). */
-  setDelay(delayMs: number): void {
-    this.delayMs = Math.max(0, delayMs);
-    if (this.delayMs === 0) {
-      // Back to the live edge: the newest held picture goes up now, the rest are dropped.
+  /** Lip sync: each picture appears when `clock` says it is due (null: at once, the live edge). */
+  setPresentationClock(clock: PresentationClock | null): void {
+    this.presentationClock = clock;
+    if (!clock) {
+      // Back to the live edge: what waits is decoded now, the newest held picture goes up now.
+      this.releaseGated();
       const newest = this.delayed.pop();
       for (const d of this.delayed) d.frame.close();
       this.delayed = [];
-      this.delayEpoch++;
       if (newest) this.showNext(newest.frame, newest.meta);
     }
   }
@@ -223,6 +281,9 @@ export class WebCodecsRenderer implements Renderer {
   }
 
   private configure(sps: Uint8Array, pps: Uint8Array[]): boolean {
+    // Chunks waiting for lip sync belong to the old configuration: they go to the decoder first.
+    for (const waiting of this.gated) this.feed(waiting);
+    this.gated = [];
     let config: VideoDecoderConfig;
     try {
       const info = parseSps(sps);
@@ -287,39 +348,44 @@ export class WebCodecsRenderer implements Renderer {
       frame.close();
       return;
     }
-    if (meta && !meta.catchUp) {
-      const latency = performance.now() - meta.captureTimeUs / 1000;
-      this.decodeLatencyMs = this.decodeLatencyMs === null ? latency : this.decodeLatencyMs + (latency - this.decodeLatencyMs) * DECODE_LATENCY_SMOOTHING;
-      this.events.onDecoded?.(meta.captureTimeUs, performance.now());
+    const paintsBehind = meta && !meta.catchUp ? this.pace.decodedOne(performance.now()) : null;
+    if (paintsBehind) {
+      frame.close();
+      this.events.onFatal(paintsBehind);
+      return;
     }
-    if (this.delayMs > 0 && meta && !meta.catchUp && this.decodeLatencyMs !== null) {
-      // Due at capture + smoothed decode latency + delay: the same instant live-audio.ts plays its sound.
-      const dueMs = meta.captureTimeUs / 1000 + this.decodeLatencyMs + this.delayMs;
-      // Held pictures are copied out of the decoder's VideoFrame pool at once: a held VideoFrame
-      // would stall the decoder (its pool is small), which raises decode latency, which raises dueMs.
-      const epoch = this.delayEpoch;
-      createImageBitmap(frame)
-        .then((bitmap) => {
-          if (this.destroyed || epoch !== this.delayEpoch || this.delayMs === 0) {
-            bitmap.close();
-            return;
-          }
-          this.delayed.push({ frame: bitmap, meta, dueMs });
-          while (this.delayed.length > MAX_DELAYED_FRAMES) {
-            const oldest = this.delayed.shift()!;
-            this.showNext(oldest.frame, oldest.meta);
-          }
-          if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
-        })
-        .catch(() => {})
-        .finally(() => frame.close());
+    const now = performance.now();
+    if (meta && !meta.catchUp) {
+      const decodeMs = now - meta.fedMs;
+      this.decodeTimeMs += (decodeMs - this.decodeTimeMs) * DECODE_TIME_SMOOTHING;
+      // When it would have been ready had it gone to the decoder on arrival (the sound's schedule
+      // learns from that, not from the lip-sync wait).
+      this.events.onDecoded?.(meta.captureTimeUs, meta.arrivedMs + decodeMs);
+    }
+    const dueMs = meta && !meta.catchUp ? this.presentationClock?.(meta.captureTimeUs) : null;
+    if (meta && dueMs != null && meta.fedMs > meta.arrivedMs) {
+      // A picture that waited for lip sync: out of the decoder after its time means feed earlier.
+      this.paintLateMs += (Math.max(0, now - dueMs) - this.paintLateMs) * DECODE_TIME_SMOOTHING;
+    }
+    if (meta && dueMs != null && dueMs > now) {
+      this.delayed.push({ frame, meta });
+      while (this.delayed.length > MAX_DELAYED_FRAMES) {
+        const oldest = this.delayed.shift()!;
+        this.showNext(oldest.frame, oldest.meta);
+      }
+      if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
       return;
     }
     this.showNext(frame, meta);
   }
 
   /** Newest wins: a picture not yet painted is replaced, never queued. */
-  private showNext(frame: Picture, meta: FrameMeta | undefined): void {
+  private showNext(frame: VideoFrame, meta: FrameMeta | undefined): void {
+    if (this.pending && meta && this.pendingMeta && meta.captureTimeUs < this.pendingMeta.captureTimeUs) {
+      // A held picture coming due after a newer one went up at once: never step back.
+      frame.close();
+      return;
+    }
     this.pending?.close();
     this.pending = frame;
     this.pendingMeta = meta;
@@ -330,13 +396,14 @@ export class WebCodecsRenderer implements Renderer {
     this.rafId = 0;
     if (this.delayed.length > 0) {
       const now = performance.now();
-      while (this.delayed.length > 0 && this.delayed[0]!.dueMs <= now) {
+      // Asked now, not at decode: when the sound's schedule moves, the picture moves with it.
+      while (this.delayed.length > 0) {
+        const dueMs = this.presentationClock?.(this.delayed[0]!.meta.captureTimeUs) ?? 0;
+        if (dueMs > now) break;
         const due = this.delayed.shift()!;
-        this.pending?.close();
-        this.pending = due.frame;
-        this.pendingMeta = due.meta;
+        this.showNext(due.frame, due.meta);
       }
-      if (this.delayed.length > 0) this.rafId = requestAnimationFrame(() => this.paint());
+      if (this.delayed.length > 0 && !this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
     }
     const frame = this.pending;
     const meta = this.pendingMeta;
@@ -344,14 +411,15 @@ export class WebCodecsRenderer implements Renderer {
     this.pendingMeta = undefined;
     if (!frame) return;
     try {
-      const width = 'displayWidth' in frame ? frame.displayWidth : frame.width;
-      const height = 'displayHeight' in frame ? frame.displayHeight : frame.height;
+      const width = frame.displayWidth;
+      const height = frame.displayHeight;
       if (this.element.width !== width || this.element.height !== height) {
         this.element.width = width;
         this.element.height = height;
       }
       this.ctx.drawImage(frame, 0, 0, width, height);
       this.framesShown++;
+      this.pace.shownOne();
       if (meta) {
         const presented: PresentedFrame = { sequence: meta.sequence, captureTimeUs: meta.captureTimeUs, shownEpochMs: Date.now() };
         this.events.onPresent(presented);
@@ -378,6 +446,7 @@ export class WebCodecsRenderer implements Renderer {
     this.pps = [];
     this.meta.clear();
     this.catchUpInFlight = 0;
+    this.pace.reset();
     this.newestCatchUp = -1;
     this.holdAfterNext = false;
     this.held = null;
@@ -385,7 +454,10 @@ export class WebCodecsRenderer implements Renderer {
     this.pending = null;
     for (const d of this.delayed) d.frame.close();
     this.delayed = [];
-    this.delayEpoch++;
+    this.gated = [];
+    if (this.gateTimer) clearTimeout(this.gateTimer);
+    this.gateTimer = 0;
+    this.paintLateMs = 0;
     if (decoder && decoder.state !== 'closed') {
       try {
         decoder.close();
