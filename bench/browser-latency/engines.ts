@@ -139,7 +139,7 @@ export async function runEngineLatency(options: BenchOptions): Promise<EngineLat
                 `p50 ${m.p50.toFixed(1)} p95 ${m.p95.toFixed(1)} ms, unmatched ${m.unmatched}, probe ${m.probeMsPerRead.toFixed(2)} ms/read, box ${m.boxBusyPct.toFixed(0)} %`,
             );
           } catch (err) {
-            const error = (err as Error).message.split('\n')[0]!;
+            const error = (err as Error).message.split('\n')[0]!.slice(0, 160);
             measurements.push({ ...base, actualPath: null, seconds: 0, frames: 0, unmatched: 0, p50: Number.NaN, p95: Number.NaN, fps: 0, probeMsPerRead: Number.NaN, boxBusyPct: Number.NaN, error });
             log(`${ENGINE_LABEL[name]} ${path}: ${error}`);
           }

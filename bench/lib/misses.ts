@@ -42,6 +42,11 @@ const EXPLANATIONS: Explanation[] = [
     summary: "the app's start on the main thread (parse, first render, player) and the first decode; the stage timeline printed above for each row shows where",
   },
   {
+    figure: /^browser (Chromium|Firefox|WebKitGTK) .*frames shown/,
+    section: 'Browser engines',
+    summary: 'WebKitGTK without a GPU: drawing a decoded VideoFrame into the canvas starves its rendering updates (WebCodecs), and its <video> converts in software too (MSE); on the other engines, a busy machine (the box % beside the p50)',
+  },
+  {
     figure: /^browser WebCodecs .*latency p50/,
     section: 'Browser latency, What was learned: "WebCodecs"',
     summary: "quantised by the 60 Hz refresh: the 30 Hz camera's phase against the display's decides a run's p50 (one refresh apart)",
