@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { selectMediaSource, mediaSourceAvailable } from '../src/player/media-source.ts';
 import { BackgroundPause, type VisibilitySource } from '../src/player/visibility.ts';
 import { RELEASE_DELAY_MS, ScreenWakeLock, type WakeLockEnvironment, type WakeLockSentinelLike } from '../src/player/wake-lock.ts';
-import { cacheName, staleCaches, swAction } from '../src/pwa/sw-policy.ts';
+import { LIVE_OR_PRIVATE_PATTERNS, cacheName, isLiveOrPrivate, staleCaches, swAction } from '../src/pwa/sw-policy.ts';
 
 /** A document whose visibility the test sets. */
 class FakeDocument implements VisibilitySource {
@@ -212,4 +212,12 @@ test('service worker policy: only the shell of this build is cached; /api, the l
   assert.equal(swAction({ url: 'not a url', method: 'GET', mode: 'navigate' }, shell, origin).kind, 'network');
 
   assert.deepEqual(staleCaches([cacheName('v1'), cacheName('v2'), 'someone-else', cacheName('v3')], 'v2'), [cacheName('v1'), cacheName('v3')]);
+});
+
+test('service worker static routes cover exactly the paths the fetch handler leaves alone', () => {
+  // URLPattern pathnames as used here: exact, or a prefix ending in "/*".
+  const matches = (path: string) => LIVE_OR_PRIVATE_PATTERNS.some((p) => (p.endsWith('/*') ? path.startsWith(p.slice(0, -1)) : path === p));
+  for (const path of ['/api', '/api/', '/api/auth/me', '/api/cameras/x/live', '/s', '/s/', '/s/shr1', '/', '/login', '/app.js', '/apis', '/sx', '/cameras/s', '/icons/icon-192.png']) {
+    assert.equal(matches(path), isLiveOrPrivate(path), path);
+  }
 });

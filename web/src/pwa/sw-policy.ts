@@ -26,6 +26,9 @@ export function isLiveOrPrivate(pathname: string): boolean {
   return pathname === '/api' || pathname.startsWith('/api/') || pathname === '/s' || pathname.startsWith('/s/');
 }
 
+/** The same paths as URLPattern pathnames, for the browser's static routing (sw.ts). */
+export const LIVE_OR_PRIVATE_PATTERNS = ['/api', '/api/*', '/s', '/s/*'] as const;
+
 /**
  * `shell`: the build's list (sw.ts gets it from the build), each a path with its query (`/app.js?v=…`).
  * `origin`: the worker's own origin; anything else is never touched.

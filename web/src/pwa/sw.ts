@@ -1,4 +1,4 @@
-import { SHELL_PAGE, cacheName, staleCaches, swAction } from './sw-policy.ts';
+import { LIVE_OR_PRIVATE_PATTERNS, SHELL_PAGE, cacheName, staleCaches, swAction } from './sw-policy.ts';
 
 /**
  * The service worker, served as /sw.js (scope /). It makes the app installable and lets an installed
@@ -20,6 +20,10 @@ declare const __PICAM_SHELL__: { version: string; files: string[] };
 interface ExtendableEvent extends Event {
   waitUntil(promise: Promise<unknown>): void;
 }
+/** Static routing (Chromium 123+): requests matched here never wake the worker at all. */
+interface InstallEvent extends ExtendableEvent {
+  addRoutes?(rules: { condition: { urlPattern: unknown }; source: 'network' }[]): Promise<void>;
+}
 interface FetchEvent extends ExtendableEvent {
   readonly request: Request;
   readonly preloadResponse: Promise<Response | undefined>;
@@ -29,7 +33,8 @@ interface WorkerScope {
   readonly location: Location;
   readonly registration: { navigationPreload?: { enable(): Promise<void> } };
   skipWaiting(): Promise<void>;
-  addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void;
+  addEventListener(type: 'install', listener: (event: InstallEvent) => void): void;
+  addEventListener(type: 'activate', listener: (event: ExtendableEvent) => void): void;
   addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void;
 }
 
@@ -40,6 +45,7 @@ const CACHE = cacheName(version);
 worker.addEventListener('install', (event) => {
   event.waitUntil(
     (async () => {
+      await bypassWorker(event);
       const cache = await caches.open(CACHE);
       // `cache: 'no-cache'`: revalidate, so a stale HTTP-cached index.html is never stored as this build's.
       await cache.addAll(files.map((path) => new Request(path, { cache: 'no-cache' })));
@@ -48,6 +54,21 @@ worker.addEventListener('install', (event) => {
     })(),
   );
 });
+
+/**
+ * The API and share pages go straight to the network where the browser can be told so: otherwise
+ * each API call would still wait for the worker's fetch handler to say "not mine" (sw-policy.ts
+ * answers the same for browsers without static routing).
+ */
+async function bypassWorker(event: InstallEvent): Promise<void> {
+  const Pattern = (globalThis as { URLPattern?: new (init: { pathname: string }) => unknown }).URLPattern;
+  if (!event.addRoutes || !Pattern) return;
+  try {
+    await event.addRoutes(LIVE_OR_PRIVATE_PATTERNS.map((pathname) => ({ condition: { urlPattern: new Pattern({ pathname }) }, source: 'network' })));
+  } catch (err) {
+    console.warn('picam: service worker static routes not set:', err instanceof Error ? err.message : err);
+  }
+}
 
 worker.addEventListener('activate', (event) => {
   event.waitUntil(
