@@ -39,13 +39,16 @@ const envSchema = z.object({
     }),
   // ---- live sockets: caps per holder and per address, and how fast an address may open them.
   // 0 turns a cap off (load tests); a share's own maxViewers applies on top of MAX_VIEWERS_PER_SHARE.
-  MAX_VIEWERS_PER_SESSION: cap(16),
-  MAX_VIEWERS_PER_USER: cap(32),
-  MAX_VIEWERS_PER_SHARE: cap(32),
-  MAX_VIEWERS_PER_ADDRESS: cap(64),
-  MAX_AGENTS_PER_ADDRESS: cap(16),
+  // The defaults leave room for honest use: a grid of 64 cameras in one tab, a household's tabs
+  // behind one NAT address, a link passed round a family, a site with dozens of Pis behind one
+  // router, and a grid that reconnects every tile each time its tab comes back into view.
+  MAX_VIEWERS_PER_SESSION: cap(64),
+  MAX_VIEWERS_PER_USER: cap(128),
+  MAX_VIEWERS_PER_SHARE: cap(100),
+  MAX_VIEWERS_PER_ADDRESS: cap(128),
+  MAX_AGENTS_PER_ADDRESS: cap(64),
   /** WebSocket upgrades (viewers and agents, refused ones included) per client address per minute */
-  WS_UPGRADES_PER_MINUTE: cap(120),
+  WS_UPGRADES_PER_MINUTE: cap(600),
   /** seconds an agent socket may stay open without sending `hello` */
   AGENT_HELLO_TIMEOUT: z.coerce.number().min(0.1).max(60).default(5),
   // ---- /metrics: never on the public port unless METRICS_TOKEN is presented as a Bearer token
