@@ -94,16 +94,24 @@ export async function watchLiveVideo(page: EnginePage, cameraId: string, options
     if (Date.now() > deadline) throw new Error(`no live video from camera ${cameraId} in ${timeoutMs} ms: ${JSON.stringify(first ?? 'no player on the page')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const latencies: number[] = [];
+  let latencies: number[] = [];
   let last = first;
   while (last.at - first.at < seconds * 1000) {
     await new Promise((r) => setTimeout(r, 200));
     const now = await playerOn(page, cameraId);
     if (!now) throw new Error(`the player of camera ${cameraId} went away while watched`);
+    if (now.path !== last.path || now.framesShown < last.framesShown || now.state !== 'live') {
+      // The player changed decoding path (or reconnected): the window starts again on the new one.
+      if (Date.now() > deadline) throw new Error(`camera ${cameraId}'s player did not settle in ${timeoutMs} ms: ${JSON.stringify(now)}`);
+      first = now;
+      last = now;
+      latencies = [];
+      continue;
+    }
     if (now.latencyMs !== null) latencies.push(now.latencyMs);
     last = now;
   }
-  const windowMs = last.at - first.at;
+  const windowMs = last.at - first!.at;
   const perSecond = (a: number, b: number) => ((b - a) * 1000) / windowMs;
   return {
     path: last.path,
