@@ -1,8 +1,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DEFAULT_CAMERA_SETTINGS, readFrameHeader } from '@picam/protocol';
 import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
 import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
@@ -17,6 +18,8 @@ import { WsViewer } from './helpers/ws-viewer.ts';
 
 const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
 const AUDIO_FRAME_MS = (1024 * 1000) / 48000;
+/** Sampling interval of the event-loop stall control (its readings include it). */
+const LOOP_RESOLUTION_MS = 10;
 
 interface Arrival {
   track: number;
@@ -31,7 +34,11 @@ async function setup(t: TestContext, agentEnv: NodeJS.ProcessEnv = {}) {
   const relay = await startRelayProcess();
   t.after(() => relay.stop());
   const camera = await relay.createCamera('with sound');
-  const config = join(mkdtempSync(join(tmpdir(), 'picam-audio-e2e-')), 'config.json');
+  const dir = mkdtempSync(join(tmpdir(), 'picam-audio-e2e-'));
+  const config = join(dir, 'config.json');
+  // The fake camera's own record of when it wrote each frame: the control for gap assertions.
+  const cameraWriteLog = join(dir, 'camera-writes.log');
+  agentEnv = { FAKE_CAMERA_WRITE_LOG: cameraWriteLog, ...agentEnv };
   writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: camera.id, credential: camera.credential, settings: DEFAULT_CAMERA_SETTINGS }));
   const env = cleanAgentEnv(envWithFakeCamera(agentEnv));
   delete env.PICAM_AUDIO_COMMAND;
@@ -47,7 +54,15 @@ async function setup(t: TestContext, agentEnv: NodeJS.ProcessEnv = {}) {
     const h = readFrameHeader(data);
     arrivals.push({ track: h.track, sequence: h.sequence, captureUs: h.captureTimeUs, catchUp: h.catchUp, at: performance.now() });
   });
-  return { relay, agent, viewer, arrivals };
+  return { relay, agent, viewer, arrivals, cameraWriteLog };
+}
+
+/** The fake camera's write times (epoch ms), one per frame in the order written ("<index> <loop> <epoch µs>" lines). */
+function cameraWrites(path: string): number[] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => Number(line.split(' ')[2]) / 1000);
 }
 
 const live = (arrivals: Arrival[], track: number) => arrivals.filter((a) => a.track === track && !a.catchUp);
@@ -119,7 +134,9 @@ test('both tracks arrive, audio announced in init, per-track monotonic, audio/vi
 
 test('an audio source that keeps dying is restarted while the video flows on without a gap', async (t) => {
   // Every audio process writes 50 frames (~1.07 s), then exits 1 like a lost USB microphone.
-  const { agent, viewer, arrivals } = await setup(t, { FAKE_AUDIO_DIE_AFTER: '50' });
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loopDelay.enable();
+  const { agent, viewer, arrivals, cameraWriteLog } = await setup(t, { FAKE_AUDIO_DIE_AFTER: '50' });
   const deaths = () => agent.logs.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('audio exited')).length;
   await agent.waitForLog(() => deaths() >= 2, 30_000, 'two audio deaths');
   const afterSecondDeath = performance.now();
@@ -131,16 +148,28 @@ test('an audio source that keeps dying is restarted while the video flows on wit
   const audio = live(arrivals, 2);
   assertMonotonic(video, 'video');
   assertMonotonic(audio, 'audio');
-  const gapsMs = video.slice(1).map((v, i) => v.at - video[i]!.at);
-  const captureGapsMs = video.slice(1).map((v, i) => (v.captureUs - video[i]!.captureUs) / 1000);
+  // Two controls measured in this run. The fake camera's own record of when it wrote each frame (it
+  // was started once, so the agent's video sequence numbers count its writes from 0): a gap its
+  // writing already had is the machine's, not the product's. And, for arrival times, this process's
+  // own event-loop stalls: a frame it could not read for 200 ms arrived on time all the same.
+  loopDelay.disable();
+  const loopStallMs = Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS);
+  const writes = cameraWrites(cameraWriteLog);
+  assert.ok(video.at(-1)!.sequence < writes.length, `the camera logged every frame the viewer got (${writes.length} writes, last sequence ${video.at(-1)!.sequence})`);
+  const writeGapMs = (i: number) => writes[video[i + 1]!.sequence]! - writes[video[i]!.sequence]!;
+  const arrivalExcessMs = Math.max(...video.slice(1).map((v, i) => v.at - video[i]!.at - writeGapMs(i)));
+  const captureExcessMs = Math.max(...video.slice(1).map((v, i) => (v.captureUs - video[i]!.captureUs) / 1000 - writeGapMs(i)));
+  const maxWriteGapMs = Math.max(...video.slice(1).map((_, i) => writeGapMs(i)));
   const audioGapsMs = audio.slice(1).map((a, i) => (a.captureUs - audio[i]!.captureUs) / 1000).filter((g) => g > 150);
-  t.diagnostic(
-    `audio restarts seen: ${deaths()}, audio capture gaps ${audioGapsMs.map((g) => g.toFixed(0)).join(', ')} ms; ` +
-      `video: ${video.length} frames, max arrival gap ${Math.max(...gapsMs).toFixed(1)} ms, max capture gap ${Math.max(...captureGapsMs).toFixed(1)} ms`,
-  );
+  const figures =
+    `audio restarts seen: ${deaths()}, audio capture gaps ${audioGapsMs.map((g) => g.toFixed(0)).join(', ')} ms; video: ${video.length} frames, ` +
+    `camera's own max write gap ${maxWriteGapMs.toFixed(1)} ms; gaps beyond it: arrival ${arrivalExcessMs.toFixed(1)} ms, capture ${captureExcessMs.toFixed(1)} ms; ` +
+    `this process's longest stall ${loopStallMs.toFixed(1)} ms`;
+  t.diagnostic(figures);
   assert.ok(audioGapsMs.length >= 2, 'the audio stream shows the restarts as gaps');
-  assert.ok(Math.max(...gapsMs) < 200, `video arrival gap ${Math.max(...gapsMs).toFixed(1)} ms`);
-  assert.ok(Math.max(...captureGapsMs) < 200, `video capture gap ${Math.max(...captureGapsMs).toFixed(1)} ms`);
+  // No frame lost is asserted above (sequences continue); here: no hold-up a viewer would see.
+  assert.ok(captureExcessMs < 150, `video capture gap ${captureExcessMs.toFixed(1)} ms longer than the camera's own write gap (${figures})`);
+  assert.ok(arrivalExcessMs < 150 + loopStallMs, `video arrival gap ${arrivalExcessMs.toFixed(1)} ms longer than the camera's own write gap (${figures})`);
   // Audio failures touch neither the camera nor the connection.
   assert.equal(agent.logs.filter((r) => r.msg === 'starting the camera').length, 1, 'the camera was started once');
   assert.equal(agent.logs.filter((r) => r.msg === 'connected to the relay').length, 1, 'one connection');
