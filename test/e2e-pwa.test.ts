@@ -125,6 +125,12 @@ async function startCamera(t: TestContext, relay: RelayProcess, token: string): 
   writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: id, credential: enrolled.json.credential, settings: DEFAULT_CAMERA_SETTINGS }));
   const agent = new AgentProcess(['run', '--config', config, '--tuning', TEST_TUNING], cleanAgentEnv(envWithFakeCamera()));
   t.after(() => agent.stop('SIGKILL'));
+  // Streaming before any page opens: this file is about the phone, not about joining a camera that
+  // is still connecting.
+  await waitFor('the camera to stream', 30_000, async () => {
+    const res = await api(relay, 'GET', `/api/cameras/${id}`, undefined, token);
+    return res.status === 200 && res.json.camera.status.online === true && res.json.camera.status.lastFrameAt !== null;
+  });
   return id;
 }
 
