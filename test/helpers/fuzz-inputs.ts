@@ -56,7 +56,8 @@ function byteMutation(tokens: readonly Uint8Array[]): fc.Arbitrary<ByteMutation>
 
 /** Applies mutations in order; positions wrap modulo the current length, so any position is valid. */
 export function applyByteMutations(source: Uint8Array, mutations: readonly ByteMutation[]): Uint8Array {
-  let data: Uint8Array = source.slice();
+  // A copy as a plain Uint8Array: Buffer#slice is a view, and mutating it would change the sample.
+  let data: Uint8Array = new Uint8Array(source);
   for (const m of mutations) {
     const n = data.length;
     switch (m.op) {
