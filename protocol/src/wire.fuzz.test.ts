@@ -199,7 +199,7 @@ for (const { name, parse, valid } of SCHEMAS) {
         const again = parse(JSON.stringify(result.value));
         assert.equal(JSON.stringify(again), JSON.stringify(result.value));
       }),
-      1500,
+      1000,
     );
   });
 }
