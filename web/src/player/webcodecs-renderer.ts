@@ -31,11 +31,11 @@ import type { IncomingFrame, PresentationClock, PresentedFrame, Renderer, Render
  */
 
 /** Decoded pictures held for lip sync at most (VideoFrames come from the decoder's limited pool). */
-const MAX_DELAYED_FRAMES = 10;
+const MAX_DELAYED_FRAMES = 14;
 /** The lead (decode time + how late pictures still reached the screen) is capped at this (ms): a
  * decoder slowed by the pictures it has out would otherwise be fed earlier and earlier, holding more
  * and more of them. */
-const MAX_DECODE_LEAD_MS = 250;
+const MAX_DECODE_LEAD_MS = 400;
 /** Encoded chunks waiting for lip sync at most, in seconds of video (the sound's delay is capped lower). */
 const MAX_GATED_SECONDS = 3;
 /** A waiting chunk goes to the decoder this long before its picture is due, beyond the decode time (ms). */
@@ -91,6 +91,7 @@ export class WebCodecsRenderer implements Renderer {
   /** encoded chunks waiting to be decoded just in time for their picture, in order */
   private gated: { chunk: EncodedVideoChunk; meta: FrameMeta }[] = [];
   private gateTimer = 0;
+  private skipGatedToKey = false;
   /** decoded pictures waiting for their time (a few ms, a few pictures) */
   private delayed: { frame: VideoFrame; meta: FrameMeta }[] = [];
   /** smoothed time from decode() to the picture, and how late held pictures were painted (ms) */
@@ -151,7 +152,8 @@ export class WebCodecsRenderer implements Renderer {
       return;
     }
     const queued = decoder.decodeQueueSize + (this.held?.length ?? 0);
-    if (!header.keyframe && !header.catchUp && queued - this.catchUpInFlight > this.queueLimit()) {
+    // (While pictures wait for lip sync the chunks reach the decoder in bursts: checked as they go to it.)
+    if (!header.keyframe && !header.catchUp && !this.presentationClock && queued - this.catchUpInFlight > this.queueLimit()) {
       // The device decodes slower than the camera sends: skip to the next keyframe.
       this.waitingForKeyframe = true;
       this.framesDropped++;
@@ -214,13 +216,21 @@ export class WebCodecsRenderer implements Renderer {
     const leadMs = Math.min(this.decodeTimeMs + this.paintLateMs, MAX_DECODE_LEAD_MS) + DECODE_LEAD_MARGIN_MS;
     while (this.gated.length > 0) {
       const next = this.gated[0]!;
-      const due = this.presentationClock?.(next.meta.captureTimeUs) ?? null;
+      const due = this.dueMs(next.meta.captureTimeUs);
       const waitMs = due === null ? 0 : due - leadMs - performance.now();
       if (waitMs > 1) {
         this.gateTimer = window.setTimeout(() => this.releaseGated(), waitMs);
         return;
       }
-      this.feed(this.gated.shift()!);
+      const chunk = this.gated.shift()!;
+      if (chunk.chunk.type === 'key') this.skipGatedToKey = false;
+      else if (this.skipGatedToKey || (this.decoder?.decodeQueueSize ?? 0) > 2 * this.queueLimit()) {
+        // The device decodes slower than the camera sends: skip to the next keyframe.
+        this.skipGatedToKey = true;
+        this.framesDropped++;
+        continue;
+      }
+      this.feed(chunk);
     }
   }
 
@@ -362,7 +372,7 @@ export class WebCodecsRenderer implements Renderer {
       // learns from that, not from the lip-sync wait).
       this.events.onDecoded?.(meta.captureTimeUs, meta.arrivedMs + decodeMs);
     }
-    const dueMs = meta && !meta.catchUp ? this.presentationClock?.(meta.captureTimeUs) : null;
+    const dueMs = meta && !meta.catchUp ? this.dueMs(meta.captureTimeUs) : null;
     if (meta && dueMs != null && meta.fedMs > meta.arrivedMs) {
       // A picture that waited for lip sync: out of the decoder after its time means feed earlier.
       this.paintLateMs += (Math.max(0, now - dueMs) - this.paintLateMs) * DECODE_TIME_SMOOTHING;
@@ -377,6 +387,16 @@ export class WebCodecsRenderer implements Renderer {
       return;
     }
     this.showNext(frame, meta);
+  }
+
+  /**
+   * When a held picture goes up: half a frame interval before its sound, so that the picture, which
+   * stands for the frame interval starting at its capture time, is on screen around the middle of it
+   * (and the paint on the next animation frame after this is not late on average).
+   */
+  private dueMs(captureTimeUs: number): number | null {
+    const due = this.presentationClock?.(captureTimeUs);
+    return due == null ? null : due - 500 / this.framerate;
   }
 
   /** Newest wins: a picture not yet painted is replaced, never queued. */
@@ -398,7 +418,7 @@ export class WebCodecsRenderer implements Renderer {
       const now = performance.now();
       // Asked now, not at decode: when the sound's schedule moves, the picture moves with it.
       while (this.delayed.length > 0) {
-        const dueMs = this.presentationClock?.(this.delayed[0]!.meta.captureTimeUs) ?? 0;
+        const dueMs = this.dueMs(this.delayed[0]!.meta.captureTimeUs) ?? 0;
         if (dueMs > now) break;
         const due = this.delayed.shift()!;
         this.showNext(due.frame, due.meta);
