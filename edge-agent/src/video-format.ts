@@ -20,7 +20,7 @@ export class VideoFormatTracker {
         codec: info.codecString,
         width: info.width,
         height: info.height,
-        framerate: info.frameRate ?? fallbackFramerate,
+        framerate: info.framerate ?? fallbackFramerate,
       };
       return this.current;
     } catch {

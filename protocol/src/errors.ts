@@ -1,6 +1,9 @@
+import { PROTOCOL_ERROR_CLOSE_CODES, type CloseCode } from './close-codes.ts';
+
 /**
  * Every failure the protocol package reports is a ProtocolError with a stable `code`,
- * so callers (agent, relay, browser) can map it to a log line, a close code or a retry
+ * and the WebSocket close code it calls for (`closeCode`), so callers (agent, relay, browser) can
+ * turn it into a log line, a close or a retry
  * without matching on message text. Modelled on ws' `WS_ERR_*` and jose's `ERR_*` codes.
  */
 export type ProtocolErrorCode =
@@ -21,10 +24,13 @@ export type ProtocolErrorCode =
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
   readonly code: ProtocolErrorCode;
+  /** How a WebSocket peer that received the bad input closes (close-codes.ts). */
+  readonly closeCode: CloseCode;
 
   constructor(code: ProtocolErrorCode, message: string) {
     super(message);
     this.code = code;
+    this.closeCode = PROTOCOL_ERROR_CLOSE_CODES[code];
   }
 }
 

@@ -4,8 +4,9 @@ import type { ApiErrorCode } from '@picam/protocol';
 
 /**
  * Every request-time failure is an ApiError with a stable code; one error handler (app.ts) turns it
- * into `{ "error": { "code", "message" } }` with its status. WebSocket upgrades map the same codes
- * to close codes through `closeCodeFor`. The codes are the API's (protocol/src/api.ts).
+ * into `{ "error": { "code", "message" } }` with its status. A WebSocket upgrade that fails is
+ * refused with the same status before any socket exists, so close codes (protocol/src/close-codes.ts)
+ * are only for sockets already open. The codes are the API's (protocol/src/api.ts).
  */
 export type { ApiErrorCode };
 

@@ -13,7 +13,8 @@ import { createWebRoutes } from './routes/web.ts';
 import type { LiveCameras } from './services.ts';
 import { InProcessHub } from './streams/in-process-hub.ts';
 import { attachWebSockets } from './ws/index.ts';
-import { ConnectionRegistry } from './ws/live-cameras.ts';
+import { ConnectionRegistry } from './ws/connection-registry.ts';
+import { preparedFrames } from './ws/prepared-frames.ts';
 
 /**
  * The relay process in one call: database (migrated), accounts, stream hub, the Hono app, the HTTP
@@ -49,7 +50,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   const startedAt = Date.now();
   const database = openDatabase(config.dataDir);
   const metrics = createMetrics();
-  const hub = new InProcessHub({ metrics });
+  const hub = new InProcessHub({ metrics, encoder: preparedFrames });
   // Created before accounts: the accounts side reaches the live side only through this seam.
   const connections = new ConnectionRegistry(hub);
   const live = (): LiveCameras => connections;

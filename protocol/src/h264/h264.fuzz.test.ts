@@ -310,7 +310,7 @@ test('parseSps reads back every field of a generated SPS (all profiles, scaling 
       assert.deepEqual([info.profileIdc, info.constraintFlags, info.levelIdc, info.spsId], [f.profile, f.constraint, f.level, f.spsId]);
       assert.equal(info.frameMbsOnly, f.frameMbsOnly);
       if (f.high) assert.deepEqual([info.chromaFormatIdc, info.bitDepthLuma, info.bitDepthChroma], [f.chroma, f.bitDepthLuma, f.bitDepthChroma]);
-      assert.equal(info.frameRate, f.timing ? f.timing[1] / (2 * f.timing[0]) : undefined);
+      assert.equal(info.framerate, f.timing ? f.timing[1] / (2 * f.timing[0]) : undefined);
     }),
     1000,
   );
@@ -334,7 +334,7 @@ test('parseSps: mutated and random SPS give a sane picture or a ProtocolError', 
       assert.ok(info.width > 0 && info.height > 0 && info.width <= info.codedWidth && info.height <= info.codedHeight, 'size');
       assert.ok(info.codedWidth <= 2048 * 16 && info.codedHeight <= 2 * 2048 * 16, 'coded size bounded');
       assert.match(info.codecString, /^avc1\.[0-9a-f]{6}$/);
-      assert.ok(info.frameRate === undefined || (Number.isFinite(info.frameRate) && info.frameRate > 0), 'frame rate');
+      assert.ok(info.framerate === undefined || (Number.isFinite(info.framerate) && info.framerate > 0), 'frame rate');
     }),
     3000,
   );

@@ -47,7 +47,7 @@ test('parseSps matches ffprobe on every fixture clip', () => {
     assert.equal(info.height, c.height, c.clip);
     assert.deepEqual([info.codedWidth, info.codedHeight], c.coded, c.clip);
     assert.equal(info.frameMbsOnly, !c.interlaced, c.clip);
-    assert.equal(info.frameRate, c.fps, c.clip);
+    assert.equal(info.framerate, c.fps, c.clip);
     assert.equal(info.chromaFormatIdc, 1, c.clip);
     assert.equal(info.bitDepthLuma, 8, c.clip);
     // Constrained Baseline is Baseline with constraint_set1_flag (A.2.1.1).
@@ -73,9 +73,9 @@ test('SPS scaling lists: x264 fixture SPS re-written with 8 and 12 lists, checke
   const twelve =
     '67f4001591b74e9d3a74d08c408042ba74e9d3a72ba215d10ae8857442ba215d10ae8857442ba215d10ae8857442ba84657442ba215d10ae8857442ba215d10ae8857442ba215d10ae8857484657442ba215d10ae8857442ba215d10ae8857442ba215d10ae88575b28691e79b011000000300100000030321f1429960';
   const a = parseSps(hexBytes(eight));
-  assert.deepEqual([a.profileIdc, a.width, a.height, a.codedWidth, a.frameRate], [100, 854, 480, 864, 30]);
+  assert.deepEqual([a.profileIdc, a.width, a.height, a.codedWidth, a.framerate], [100, 854, 480, 864, 30]);
   const b = parseSps(hexBytes(twelve));
-  assert.deepEqual([b.profileIdc, b.chromaFormatIdc, b.width, b.height, b.frameMbsOnly, b.frameRate], [244, 3, 202, 118, false, 25]);
+  assert.deepEqual([b.profileIdc, b.chromaFormatIdc, b.width, b.height, b.frameMbsOnly, b.framerate], [244, 3, 202, 118, false, 25]);
   // The fixture itself: matrices in the PPS (pic_scaling_matrix_present_flag = 1), none in the SPS.
   const r = new BitReader(removeEmulationPrevention(spsOf('sps-scaling-lists-854x480.h264')).subarray(4));
   r.readUe(); // seq_parameter_set_id
@@ -245,10 +245,10 @@ test('hand-made SPS: full VUI up to timing_info gives 29.97 fps; broken VUI give
     w.u(1, 1).ue(1).ue(1); // chroma location
     w.u(1, 1).u(32, 1001).u(32, 60000).u(1, 1); // timing
   };
-  assert.equal(parseSps(buildSps({ profile: 77, mbs: [80, 45], vui })).frameRate, 60000 / 2002);
+  assert.equal(parseSps(buildSps({ profile: 77, mbs: [80, 45], vui })).framerate, 60000 / 2002);
   const truncatedVui = (w: SpsWriter): void => void w.u(1, 1).u(8, 255).u(4, 0);
   const info = parseSps(buildSps({ profile: 77, mbs: [80, 45], vui: truncatedVui }));
-  assert.equal(info.frameRate, undefined);
+  assert.equal(info.framerate, undefined);
   assert.equal(info.width, 1280);
 });
 

@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.ts';
+import type { VideoFormat } from '../messages.ts';
 import { BitReader } from './exp-golomb.ts';
 import { NalType, nalType, removeEmulationPrevention } from './nal.ts';
 
@@ -23,9 +24,18 @@ export interface SpsInfo {
   width: number;
   height: number;
   /** From VUI timing_info when present: time_scale / (2 * num_units_in_tick). */
-  frameRate?: number;
+  framerate?: number;
   /** RFC 6381 / WebCodecs codec string, `avc1.PPCCLL` in lower-case hex, e.g. `avc1.64001f`. */
   codecString: string;
+}
+
+/** The part of a stream's VideoFormat an SPS tells: the frame rate only when its VUI carries one. */
+export type SpsVideoFormat = Omit<VideoFormat, 'framerate'> & Partial<Pick<VideoFormat, 'framerate'>>;
+
+export function videoFormatOfSps(info: SpsInfo): SpsVideoFormat {
+  const format: SpsVideoFormat = { codec: info.codecString, width: info.width, height: info.height };
+  if (info.framerate !== undefined) format.framerate = info.framerate;
+  return format;
 }
 
 /**
@@ -115,7 +125,7 @@ export function parseSps(spsNal: Uint8Array): SpsInfo {
     check(width > 0 && height > 0, `cropping leaves ${width}x${height}`);
   }
 
-  const frameRate = r.readFlag() ? readVuiFrameRate(r) : undefined;
+  const framerate = r.readFlag() ? readVuiFrameRate(r) : undefined;
   return {
     profileIdc,
     constraintFlags,
@@ -130,7 +140,7 @@ export function parseSps(spsNal: Uint8Array): SpsInfo {
     codedHeight,
     width,
     height,
-    ...(frameRate === undefined ? {} : { frameRate }),
+    ...(framerate === undefined ? {} : { framerate }),
     codecString: `avc1.${hex2(profileIdc)}${hex2(constraintFlags)}${hex2(levelIdc)}`,
   };
 }

@@ -5,21 +5,37 @@ import { FrameFlag, type Track } from '@picam/protocol';
  * validated), plus the header fields the hub needs, read once at ingest.
  */
 export interface HubFrame {
-  /** Shared by every viewer and the GOP cache: never modified after publish() re-stamped it. */
+  /**
+   * Shared by every viewer and the GOP cache: never modified after Stream.publish() stamped it
+   * (and, when it had the viewers' transport encode the frame, made it a view into that encoding).
+   */
   message: Buffer;
   track: Track;
   keyframe: boolean;
   captureTimeUs: number;
   /** relay-side sequence number (set by the stream) */
   sequence: number;
-  /**
-   * The whole message as the viewers' transport sends it (its framing in front of `message`, which
-   * is then a view into it), built once at ingest so fan-out writes the same bytes to every viewer.
-   * Optional: a transport that frames per send leaves it out.
-   */
-  wire?: Buffer;
   /** The catch-up copy for joiners, made on first need and dropped with the GOP. */
   catchUp?: Buffer;
+}
+
+/**
+ * The viewers' transport, as the stream sees it: it can encode a message once for all of a camera's
+ * viewers (for WebSocket: the frame header in front, ws/prepared-frames.ts), which pays for its
+ * copy only from `minViewers` viewers up. The stream asks for it once per frame, after stamping.
+ */
+export interface FrameEncoder {
+  readonly minViewers: number;
+  /**
+   * `message` as the transport sends it (`wire`), and `message` itself as a view into it (`payload`),
+   * so whoever keeps the frame (the GOP cache) holds its bytes once.
+   */
+  encode(message: Buffer): EncodedFrame;
+}
+
+export interface EncodedFrame {
+  wire: Buffer;
+  payload: Buffer;
 }
 
 export const SEQUENCE_OFFSET = 4;

@@ -1,7 +1,7 @@
-import type { CameraProcessStatus } from '@picam/protocol';
+import type { CameraProcessStatus, SpsVideoFormat } from '@picam/protocol';
 import type { LiveCameraStatus } from '../services.ts';
 import type { HubFrame } from './frame.ts';
-import type { PublisherInfo, SpsFormat } from './stream.ts';
+import type { PublisherInfo } from './stream.ts';
 import type { ViewerLimits, ViewerSink } from './viewer-session.ts';
 
 /**
@@ -33,10 +33,8 @@ export interface PublisherOptions {
 export interface Publisher {
   hello(info: PublisherInfo): void;
   /** `frame.message` must be a validated frame; keyframes come with their parsed SPS */
-  publish(frame: HubFrame, sps?: SpsFormat): void;
+  publish(frame: HubFrame, sps?: SpsVideoFormat): void;
   cameraState(state: CameraProcessStatus): void;
-  /** still the camera's publisher */
-  readonly current: boolean;
   close(): void;
 }
 

@@ -1,5 +1,6 @@
 import type { RelayMetrics } from '../metrics.ts';
 import type { StreamHub, Publisher, PublisherOptions, Subscription, SubscribeOptions } from './hub.ts';
+import type { FrameEncoder } from './frame.ts';
 import { Stream } from './stream.ts';
 import { ViewerSession, type ViewerSink } from './viewer-session.ts';
 
@@ -10,6 +11,8 @@ import { ViewerSession, type ViewerSink } from './viewer-session.ts';
  */
 export interface InProcessHubOptions {
   metrics: RelayMetrics;
+  /** the viewers' transport's encode-once-for-all-viewers (ws/prepared-frames.ts in the relay) */
+  encoder: FrameEncoder;
   gopCacheBytes?: number;
   now?: () => number;
 }
@@ -31,9 +34,6 @@ export class InProcessHub implements StreamHub {
       hello: (info) => stream.hello(epoch, info),
       publish: (frame, sps) => stream.publish(epoch, frame, sps),
       cameraState: (state) => stream.cameraState(epoch, state),
-      get current() {
-        return stream.isCurrent(epoch);
-      },
       close: () => stream.detachPublisher(epoch),
     };
   }
@@ -82,6 +82,7 @@ export class InProcessHub implements StreamHub {
         cameraId,
         name,
         metrics: this.options.metrics.forCamera(cameraId),
+        encoder: this.options.encoder,
         gopCacheBytes: this.options.gopCacheBytes,
         now: this.options.now,
       });

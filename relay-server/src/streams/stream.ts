@@ -1,16 +1,17 @@
-import { Track, encodeMessage, type AudioFormat, type CameraProcessStatus, type VideoFormat } from '@picam/protocol';
+import { Track, encodeMessage, type AudioFormat, type CameraProcessStatus, type SpsVideoFormat, type VideoFormat } from '@picam/protocol';
 import type { CameraMetrics } from '../metrics.ts';
 import type { LiveCameraStatus } from '../services.ts';
 import { AudioTail } from './audio-tail.ts';
-import { SEQUENCE_OFFSET, catchUpMessage, type HubFrame } from './frame.ts';
+import { SEQUENCE_OFFSET, catchUpMessage, type FrameEncoder, type HubFrame } from './frame.ts';
 import { GopCache } from './gop-cache.ts';
 import { StreamRates } from './stream-rates.ts';
 import { Offer, type StreamContext, type ViewerSession } from './viewer-session.ts';
 
 /**
  * One camera's live stream: its publisher (the agent connection of the moment), the current GOP,
- * a short audio tail, the format, and the viewers. publish() is the per-frame path: no allocation
- * but the HubFrame, no copy of the frame, no database, metrics updated once per frame.
+ * a short audio tail, the format, and the viewers. publish() is the per-frame path: no database,
+ * metrics updated once per frame, and no copy of the frame but the one encoding for all viewers
+ * that the transport makes when enough of them watch (FrameEncoder).
  */
 
 export const MIN_BUDGET_BYTES = 1024 * 1024;
@@ -28,18 +29,12 @@ export interface PublisherInfo {
   audio: AudioFormat | null;
 }
 
-/** The picture format parsed from a keyframe's SPS. */
-export interface SpsFormat {
-  codec: string;
-  width: number;
-  height: number;
-  frameRate?: number;
-}
-
 export interface StreamOptions {
   cameraId: string;
   name: string;
   metrics: CameraMetrics;
+  /** the viewers' transport: encodes a frame once for all viewers when there are enough of them */
+  encoder: FrameEncoder;
   gopCacheBytes?: number;
   now?: () => number;
 }
@@ -48,6 +43,7 @@ export class Stream implements StreamContext {
   readonly cameraId: string;
   private name: string;
   private readonly metrics: CameraMetrics;
+  private readonly encoder: FrameEncoder;
   private readonly now: () => number;
   private readonly viewers = new Set<ViewerSession>();
   private readonly gop: GopCache;
@@ -66,7 +62,7 @@ export class Stream implements StreamContext {
 
   private online = false;
   private info: PublisherInfo | null = null;
-  private sps: SpsFormat | null = null;
+  private sps: SpsVideoFormat | null = null;
   private video: VideoFormat | null = null;
   private camera: CameraProcessStatus | null = null;
   private connectedAt: number | null = null;
@@ -77,6 +73,7 @@ export class Stream implements StreamContext {
     this.cameraId = options.cameraId;
     this.name = options.name;
     this.metrics = options.metrics;
+    this.encoder = options.encoder;
     this.now = options.now ?? Date.now;
     this.gop = new GopCache(options.gopCacheBytes);
   }
@@ -141,23 +138,38 @@ export class Stream implements StreamContext {
   }
 
   /**
-   * The per-frame path. `frame.message` is the validated agent message; its sequence number is
-   * re-stamped in place, then the same buffer goes to every viewer and into the GOP cache.
+   * The per-frame path. `frame.message` is the validated agent message. In this order: the relay's
+   * sequence number is stamped into it in place; with `encoder.minViewers` viewers or more the
+   * transport encodes it once for all of them (`wire`, and `message` becomes a view into it); then
+   * the frame goes into the GOP cache (or audio tail) and is offered to every viewer.
    * `sps` comes with keyframes (parsed by the ingest, which validated it).
    */
-  publish(epoch: number, frame: HubFrame, sps?: SpsFormat): void {
+  publish(epoch: number, frame: HubFrame, sps?: SpsVideoFormat): void {
     if (!this.isCurrent(epoch)) return;
     const nowMs = this.now();
     const bytes = frame.message.byteLength;
+    const video = frame.track === Track.Video;
     this.lastFrameAt = nowMs;
     let sent = 0;
     let slow = 0;
     let lag = 0;
 
-    if (frame.track === Track.Video) {
+    if (video) {
       frame.sequence = this.nextVideoSeq;
       this.nextVideoSeq = (this.nextVideoSeq + 1) >>> 0;
-      frame.message.writeUInt32BE(frame.sequence, SEQUENCE_OFFSET);
+    } else {
+      frame.sequence = this.nextAudioSeq;
+      this.nextAudioSeq = (this.nextAudioSeq + 1) >>> 0;
+    }
+    frame.message.writeUInt32BE(frame.sequence, SEQUENCE_OFFSET);
+    let wire: Buffer | undefined;
+    if (this.viewers.size >= this.encoder.minViewers) {
+      const encoded = this.encoder.encode(frame.message);
+      frame.message = encoded.payload;
+      wire = encoded.wire;
+    }
+
+    if (video) {
       this.metrics.videoFramesIn.inc();
       this.metrics.videoBytesIn.inc(bytes);
       if (this.meter.add(bytes, true, nowMs)) this.refreshBudget(nowMs);
@@ -167,21 +179,18 @@ export class Stream implements StreamContext {
       }
       if (!this.gop.add(frame) && this.hadKeyframe) this.metrics.dropped.cache.inc();
       for (const viewer of this.viewers) {
-        const result = viewer.offerVideo(frame, this, nowMs);
+        const result = viewer.offerVideo(frame, wire, this, nowMs);
         if (result === Offer.Sent) sent++;
         else if (result === Offer.Slow) slow++;
         else if (result === Offer.Lag) lag++;
       }
     } else {
-      frame.sequence = this.nextAudioSeq;
-      this.nextAudioSeq = (this.nextAudioSeq + 1) >>> 0;
-      frame.message.writeUInt32BE(frame.sequence, SEQUENCE_OFFSET);
       this.metrics.audioFramesIn.inc();
       this.metrics.audioBytesIn.inc(bytes);
       if (this.meter.add(bytes, false, nowMs)) this.refreshBudget(nowMs);
       this.audioTail.add(frame);
       for (const viewer of this.viewers) {
-        const result = viewer.offerAudio(frame, this);
+        const result = viewer.offerAudio(frame, wire, this);
         if (result === Offer.Sent) sent++;
         else if (result === Offer.Slow) slow++;
       }
@@ -253,9 +262,9 @@ export class Stream implements StreamContext {
     for (const viewer of this.viewers) viewer.restart();
   }
 
-  private setSps(sps: SpsFormat): void {
+  private setSps(sps: SpsVideoFormat): void {
     const old = this.sps;
-    if (old && old.codec === sps.codec && old.width === sps.width && old.height === sps.height && old.frameRate === sps.frameRate) return;
+    if (old && old.codec === sps.codec && old.width === sps.width && old.height === sps.height && old.framerate === sps.framerate) return;
     this.sps = sps;
     this.rebuildInit();
   }
@@ -267,7 +276,7 @@ export class Stream implements StreamContext {
       codec: this.sps.codec,
       width: this.sps.width,
       height: this.sps.height,
-      framerate: this.info?.framerate ?? this.sps.frameRate ?? DEFAULT_FRAMERATE,
+      framerate: this.info?.framerate ?? this.sps.framerate ?? DEFAULT_FRAMERATE,
     };
     const audio = this.info?.audio ?? null;
     this.video = video;

@@ -34,11 +34,11 @@ describe('ViewerSession', () => {
   it('waits for a keyframe, sends init once, then every frame', () => {
     const sink = new FakeSink();
     const v = new ViewerSession(sink);
-    assert.equal(v.offerVideo(frame(false, 0), ctx, 0), Offer.Waiting);
-    assert.equal(v.offerAudio(frame(false, 0, Track.Audio), ctx), Offer.Waiting);
-    assert.equal(v.offerVideo(frame(true, 33), ctx, 33), Offer.Sent);
-    assert.equal(v.offerVideo(frame(false, 66), ctx, 66), Offer.Sent);
-    assert.equal(v.offerVideo(frame(true, 99), ctx, 99), Offer.Sent);
+    assert.equal(v.offerVideo(frame(false, 0), undefined, ctx, 0), Offer.Waiting);
+    assert.equal(v.offerAudio(frame(false, 0, Track.Audio), undefined, ctx), Offer.Waiting);
+    assert.equal(v.offerVideo(frame(true, 33), undefined, ctx, 33), Offer.Sent);
+    assert.equal(v.offerVideo(frame(false, 66), undefined, ctx, 66), Offer.Sent);
+    assert.equal(v.offerVideo(frame(true, 99), undefined, ctx, 99), Offer.Sent);
     assert.deepEqual(sink.text, [ctx.initText]);
     assert.equal(sink.binary.length, 3);
   });
@@ -46,25 +46,25 @@ describe('ViewerSession', () => {
   it('over its byte budget skips to the next keyframe that finds the socket drained', () => {
     const sink = new FakeSink();
     const v = new ViewerSession(sink);
-    v.offerVideo(frame(true, 0), ctx, 0);
+    v.offerVideo(frame(true, 0), undefined, ctx, 0);
     sink.bufferedAmount = 5000;
-    assert.equal(v.offerVideo(frame(false, 33), ctx, 33), Offer.Slow);
+    assert.equal(v.offerVideo(frame(false, 33), undefined, ctx, 33), Offer.Slow);
     sink.bufferedAmount = 0;
-    assert.equal(v.offerVideo(frame(false, 66), ctx, 66), Offer.Slow, 'still skipping: no keyframe yet');
-    assert.equal(v.offerAudio(frame(false, 70, Track.Audio), ctx), Offer.Sent, 'audio flows within budget');
+    assert.equal(v.offerVideo(frame(false, 66), undefined, ctx, 66), Offer.Slow, 'still skipping: no keyframe yet');
+    assert.equal(v.offerAudio(frame(false, 70, Track.Audio), undefined, ctx), Offer.Sent, 'audio flows within budget');
     sink.bufferedAmount = 5000;
-    assert.equal(v.offerVideo(frame(true, 99), ctx, 99), Offer.Slow, 'a keyframe while over budget does not resume');
-    assert.equal(v.offerAudio(frame(false, 100, Track.Audio), ctx), Offer.Slow);
+    assert.equal(v.offerVideo(frame(true, 99), undefined, ctx, 99), Offer.Slow, 'a keyframe while over budget does not resume');
+    assert.equal(v.offerAudio(frame(false, 100, Track.Audio), undefined, ctx), Offer.Slow);
     sink.bufferedAmount = 0;
-    assert.equal(v.offerVideo(frame(true, 132), ctx, 132), Offer.Sent);
-    assert.equal(v.offerVideo(frame(false, 165), ctx, 165), Offer.Sent);
+    assert.equal(v.offerVideo(frame(true, 132), undefined, ctx, 132), Offer.Sent);
+    assert.equal(v.offerVideo(frame(false, 165), undefined, ctx, 165), Offer.Sent);
   });
 
   it('skips on lag from acks, waits for the backlog to drain before resuming, and ignores a viewer that never acks', () => {
     const sink = new FakeSink();
     const v = new ViewerSession(sink);
     const first = frame(true, 0);
-    v.offerVideo(first, ctx, 0);
+    v.offerVideo(first, undefined, ctx, 0);
     v.ack(first.sequence);
     let t = 0;
     let result: Offer = Offer.Sent;
@@ -72,33 +72,33 @@ describe('ViewerSession', () => {
     while (result === Offer.Sent) {
       t += 33;
       const next = frame(false, t);
-      result = v.offerVideo(next, ctx, t);
+      result = v.offerVideo(next, undefined, ctx, t);
       if (result === Offer.Sent) lastSentSequence = next.sequence;
     }
     assert.equal(result, Offer.Lag);
     assert.ok(t > 500 && t < 600, `lag detected after ~500 ms of unacknowledged frames (${t})`);
     // Its backlog is still in flight: restarting now would only skip again ~500 ms later, forever.
-    assert.equal(v.offerVideo(frame(true, t + 33), ctx, t + 33), Offer.Lag, 'no restart into an undrained backlog');
+    assert.equal(v.offerVideo(frame(true, t + 33), undefined, ctx, t + 33), Offer.Lag, 'no restart into an undrained backlog');
     // The viewer catches up with what it was sent (its acks reach the last frame sent)...
     v.ack(lastSentSequence);
     // ...and the next keyframe restarts it; the skipped interval itself does not count as lag.
-    assert.equal(v.offerVideo(frame(true, t + 66), ctx, t + 66), Offer.Sent, 'resumes at the next keyframe once drained');
-    assert.equal(v.offerVideo(frame(false, t + 99), ctx, t + 99), Offer.Sent);
+    assert.equal(v.offerVideo(frame(true, t + 66), undefined, ctx, t + 66), Offer.Sent, 'resumes at the next keyframe once drained');
+    assert.equal(v.offerVideo(frame(false, t + 99), undefined, ctx, t + 99), Offer.Sent);
 
     const silent = new ViewerSession(new FakeSink());
-    silent.offerVideo(frame(true, 0), ctx, 0);
-    for (let ms = 33; ms < 5000; ms += 33) assert.equal(silent.offerVideo(frame(false, ms), ctx, ms), Offer.Sent);
+    silent.offerVideo(frame(true, 0), undefined, ctx, 0);
+    for (let ms = 33; ms < 5000; ms += 33) assert.equal(silent.offerVideo(frame(false, ms), undefined, ctx, ms), Offer.Sent);
   });
 
   it('closes a viewer over budget for 20 s with 4010', () => {
     const sink = new FakeSink();
     const v = new ViewerSession(sink);
-    v.offerVideo(frame(true, 0), ctx, 0);
+    v.offerVideo(frame(true, 0), undefined, ctx, 0);
     sink.bufferedAmount = 5000;
-    assert.equal(v.offerVideo(frame(false, 1000), ctx, 1000), Offer.Slow);
-    assert.equal(v.offerVideo(frame(true, 20_000), ctx, 20_000), Offer.Slow);
+    assert.equal(v.offerVideo(frame(false, 1000), undefined, ctx, 1000), Offer.Slow);
+    assert.equal(v.offerVideo(frame(true, 20_000), undefined, ctx, 20_000), Offer.Slow);
     assert.equal(sink.closedWith, undefined);
-    assert.equal(v.offerVideo(frame(false, 21_500), ctx, 21_500), Offer.Closed);
+    assert.equal(v.offerVideo(frame(false, 21_500), undefined, ctx, 21_500), Offer.Closed);
     assert.equal(sink.closedWith, CloseCode.TooSlow);
   });
 
@@ -111,6 +111,6 @@ describe('ViewerSession', () => {
     assert.ok(sink.binary.every((m) => (m[2]! & 0b10) !== 0), 'catch-up flag set on the copies');
     assert.ok(gop.every((f) => (f.message[2]! & 0b10) === 0), 'live messages untouched');
     sink.bufferedAmount = 1000 + 60; // the burst itself, still in flight
-    assert.equal(v.offerVideo(frame(false, 99), ctx, 99), Offer.Sent);
+    assert.equal(v.offerVideo(frame(false, 99), undefined, ctx, 99), Offer.Sent);
   });
 });

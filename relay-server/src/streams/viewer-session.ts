@@ -18,7 +18,7 @@ import { catchUpMessage, type HubFrame } from './frame.ts';
 /** Where a viewer's frames go; the WebSocket in production, anything in unit tests. */
 export interface ViewerSink {
   readonly bufferedAmount: number;
-  /** `wire`, when given, is `message` already framed for this sink's transport (HubFrame.wire). */
+  /** `wire`, when given, is `message` already encoded for this sink's transport (FrameEncoder). */
   sendBinary(message: Buffer, wire?: Buffer): void;
   sendText(text: string): void;
   close(code: number, reason: string): void;
@@ -114,7 +114,8 @@ export class ViewerSession {
     this.allowance = 0;
   }
 
-  offerVideo(frame: HubFrame, ctx: StreamContext, nowMs: number): Offer {
+  /** `wire`: the frame as the stream had the transport encode it for all viewers, if it did. */
+  offerVideo(frame: HubFrame, wire: Buffer | undefined, ctx: StreamContext, nowMs: number): Offer {
     if (this.closed) return Offer.Closed;
     const over = this.overBudget(ctx.budgetBytes, nowMs);
     if (over === Offer.Closed) return Offer.Closed;
@@ -132,7 +133,7 @@ export class ViewerSession {
       this.skipping = Offer.Sent;
       // The skipped interval is not lag (nothing was in flight): measure again from here.
       this.ackedUs = frame.captureTimeUs;
-      this.send(frame);
+      this.send(frame, wire);
       return Offer.Sent;
     }
     if (over) {
@@ -144,16 +145,16 @@ export class ViewerSession {
       return Offer.Lag;
     }
     if (frame.keyframe) this.sendInit(ctx); // a new SPS mid-stream (format change)
-    this.send(frame);
+    this.send(frame, wire);
     return Offer.Sent;
   }
 
   /** Audio needs no keyframe: sent whenever the viewer is playing and within its byte budget. */
-  offerAudio(frame: HubFrame, ctx: StreamContext): Offer {
+  offerAudio(frame: HubFrame, wire: Buffer | undefined, ctx: StreamContext): Offer {
     if (this.closed) return Offer.Closed;
     if (!this.started) return Offer.Waiting;
     if (this.sink.bufferedAmount > ctx.budgetBytes + this.allowance) return Offer.Slow;
-    this.sink.sendBinary(frame.message, frame.wire);
+    this.sink.sendBinary(frame.message, wire);
     return Offer.Sent;
   }
 
@@ -177,8 +178,8 @@ export class ViewerSession {
     this.closed = true;
   }
 
-  private send(frame: HubFrame): void {
-    this.sink.sendBinary(frame.message, frame.wire);
+  private send(frame: HubFrame, wire: Buffer | undefined): void {
+    this.sink.sendBinary(frame.message, wire);
     this.remember(frame);
   }
 

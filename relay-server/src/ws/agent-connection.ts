@@ -1,13 +1,11 @@
 import type { WebSocket } from 'ws';
-import { CloseCode, encodeMessage, type CameraSettings, type HelloMessage } from '@picam/protocol';
+import { CloseCode, closeReason, encodeMessage, sameSettings, type CameraSettings, type HelloMessage } from '@picam/protocol';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
 import type { AccessControl, CameraRegistry } from '../services.ts';
 import type { StreamHub } from '../streams/hub.ts';
-import { IngestError, ingestFrame, ingestText, violationOf } from './agent-ingest.ts';
-import { closeReason } from './close-codes.ts';
-import { prepareForViewers } from './prepared-frames.ts';
-import type { ConnectionRegistry, AgentHandle } from './live-cameras.ts';
+import { AgentViolation, ingestFrame, ingestText, rejectionOf } from './agent-ingest.ts';
+import type { ConnectionRegistry, AgentHandle } from './connection-registry.ts';
 import type { SocketLease } from './socket-limits.ts';
 
 /**
@@ -140,28 +138,26 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
     if (ended) return;
     try {
       if (isBinary) {
-        if (!hello) throw new IngestError({ code: CloseCode.PolicyViolation, reason: 'out_of_order' }, 'frame before hello');
+        if (!hello) throw new AgentViolation(CloseCode.PolicyViolation, 'out_of_order', 'frame before hello');
         const { frame, sps } = ingestFrame(data);
-        // Framed for viewers once here when many watch, so fan-out writes the same bytes to every socket.
-        prepareForViewers(frame, deps.hub.viewerCount(cameraId));
         publisher!.publish(frame, sps);
         return;
       }
       const message = ingestText(data);
       if (message.type === 'hello') onHello(message);
-      else if (!hello) throw new IngestError({ code: CloseCode.PolicyViolation, reason: 'out_of_order' }, 'stats before hello');
+      else if (!hello) throw new AgentViolation(CloseCode.PolicyViolation, 'out_of_order', 'stats before hello');
       else publisher!.cameraState(message.camera);
     } catch (err) {
-      const violation = violationOf(err);
-      if (!violation) {
+      const rejection = rejectionOf(err, isBinary);
+      if (!rejection) {
         log.error({ err }, 'agent message handling failed');
         handle.close(CloseCode.InternalError, 'internal error');
         return;
       }
-      const reason = err instanceof Error ? err.message : String(err);
-      deps.metrics.agentRejected(violation.reason);
-      log.warn({ code: violation.code, reason }, 'agent closed: bad message');
-      handle.close(violation.code, closeReason(reason));
+      const reason = (err as Error).message;
+      deps.metrics.agentRejected(rejection.reason);
+      log.warn({ code: rejection.closeCode, reason }, 'agent closed: bad message');
+      handle.close(rejection.closeCode, closeReason(reason));
     }
   });
 
@@ -192,8 +188,4 @@ function markSeen(deps: AgentDeps, cameraId: string, log: Logger): void {
     // During shutdown the database may already be closed; a missed lastSeenAt is not worth a crash.
     log.debug({ err }, 'markSeen failed');
   }
-}
-
-function sameSettings(a: CameraSettings, b: CameraSettings): boolean {
-  return (Object.keys(a) as (keyof CameraSettings)[]).every((key) => a[key] === b[key]);
 }

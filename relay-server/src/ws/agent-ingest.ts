@@ -8,17 +8,19 @@ import {
   parseAdtsHeader,
   parseMessage,
   parseSps,
+  videoFormatOfSps,
   type AgentMessage,
+  type SpsVideoFormat,
 } from '@picam/protocol';
+import type { AgentRejectReason } from '../metrics.ts';
 import type { HubFrame } from '../streams/frame.ts';
-import type { SpsFormat } from '../streams/stream.ts';
-import { agentViolationFor, type AgentViolation } from './close-codes.ts';
 
 /**
  * Validation of everything an agent sends, apart from the socket so it can be tested alone.
  * Cheap per frame: the header and the first bytes of the payload. Only keyframes (one per GOP)
  * are scanned whole, to prove the IDR is there and read the format from the SPS.
- * Every failure is a ProtocolError; the connection maps it to a close code.
+ * Every failure is an error carrying its close code: a ProtocolError (closeCode from protocol's
+ * table) or an AgentViolation (closeCode and metric label given where it is thrown).
  */
 
 /** One access unit at most 4 MiB (the agent's splitter cap), plus the header: the agent maxPayload. */
@@ -29,31 +31,41 @@ export const MAX_TEXT_BYTES = 64 * 1024;
 
 export interface IngestedFrame {
   frame: HubFrame;
-  sps?: SpsFormat;
+  sps?: SpsVideoFormat;
 }
 
 function startsWithStartCode(p: Uint8Array): boolean {
   return p[0] === 0 && p[1] === 0 && (p[2] === 1 || (p[2] === 0 && p[3] === 1));
 }
 
-/** A message the protocol package accepts but the relay does not (content, order). */
-export class IngestError extends Error {
-  override readonly name = 'IngestError';
-  readonly violation: AgentViolation;
+/**
+ * A message the protocol package accepts but the relay does not (content, order), with the close
+ * code and the metric label (picam_agent_rejected_total's reason) it ends the connection with.
+ */
+export class AgentViolation extends Error {
+  override readonly name = 'AgentViolation';
+  readonly closeCode: CloseCode;
+  readonly reason: AgentRejectReason;
 
-  constructor(violation: AgentViolation, message: string) {
+  constructor(closeCode: CloseCode, reason: AgentRejectReason, message: string) {
     super(message);
-    this.violation = violation;
+    this.closeCode = closeCode;
+    this.reason = reason;
   }
 }
 
-const invalidFrame = (message: string) => new IngestError({ code: CloseCode.InvalidData, reason: 'invalid_frame' }, message);
+const invalidFrame = (message: string) => new AgentViolation(CloseCode.InvalidData, 'invalid_frame', message);
 
-/** The close code and metric label for anything ingest threw; undefined for a bug (not the agent's fault). */
-export function violationOf(err: unknown): AgentViolation | undefined {
-  if (err instanceof IngestError) return err.violation;
-  if (err instanceof ProtocolError) return agentViolationFor(err.code);
-  return undefined;
+/**
+ * How a message the agent got wrong ends its connection: the error's own close code, and the metric
+ * label (a ProtocolError's from the kind of message that failed). Undefined for anything else: a
+ * relay bug, not the agent's fault.
+ */
+export function rejectionOf(err: unknown, binary: boolean): { closeCode: CloseCode; reason: AgentRejectReason } | undefined {
+  if (err instanceof AgentViolation) return err;
+  if (!(err instanceof ProtocolError)) return undefined;
+  const reason = err.closeCode === CloseCode.MessageTooBig ? 'oversized' : binary ? 'invalid_frame' : 'invalid_message';
+  return { closeCode: err.closeCode, reason };
 }
 
 export function ingestFrame(message: Buffer): IngestedFrame {
@@ -76,11 +88,7 @@ export function ingestFrame(message: Buffer): IngestedFrame {
   const au = describeAccessUnit(payload);
   if (!au.keyframe) throw invalidFrame('keyframe-flagged frame holds no IDR slice');
   if (!au.sps || au.pps.length === 0) throw invalidFrame('keyframe without SPS/PPS in front (rpicam-vid needs --inline)');
-  const sps = parseSps(au.sps);
-  return {
-    frame,
-    sps: { codec: sps.codecString, width: sps.width, height: sps.height, ...(sps.frameRate ? { frameRate: sps.frameRate } : {}) },
-  };
+  return { frame, sps: videoFormatOfSps(parseSps(au.sps)) };
 }
 
 export function ingestText(data: Buffer): AgentMessage {

@@ -10,7 +10,7 @@ import type { StreamHub } from '../streams/hub.ts';
 import { acceptAgent } from './agent-connection.ts';
 import { AGENT_MAX_MESSAGE_BYTES } from './agent-ingest.ts';
 import { startHeartbeat } from './heartbeat.ts';
-import type { ConnectionRegistry } from './live-cameras.ts';
+import type { ConnectionRegistry } from './connection-registry.ts';
 import { SocketLimits } from './socket-limits.ts';
 import { createUpgradeHandler } from './upgrade.ts';
 import { acceptViewer } from './viewer-connection.ts';

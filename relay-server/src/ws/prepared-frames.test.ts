@@ -65,7 +65,7 @@ test('prepared frames of every header size arrive whole, in order with what ws s
   assert.deepEqual(got.at(-1), { data: Buffer.from('not prepared: through ws'), binary: true });
 });
 
-test('a change to the payload view after preparing (the hub stamps sequence numbers) goes out on the wire', async (t) => {
+test('the payload is a view into the prepared bytes (held once): a change to it goes out on the wire', async (t) => {
   const pair = await connectPair();
   t.after(() => pair.close());
   const { wire, payload: view } = prepareBinaryFrame(Buffer.alloc(200));

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import type { HubFrame } from '../streams/frame.ts';
+import type { EncodedFrame, FrameEncoder } from '../streams/frame.ts';
 
 /**
  * WebSocket frames built once per video frame and written whole to every viewer's socket.
@@ -16,7 +16,8 @@ import type { HubFrame } from '../streams/frame.ts';
  * ws' can sit half-written or queued between two of these writes. `ws.bufferedAmount` reads the
  * socket's own write queue, so byte budgets see these writes too.
  *
- * Memory: the frame is copied once at ingest into its prepared Buffer and the hub keeps only that
+ * The stream asks for this (`preparedFrames`, its FrameEncoder) right after stamping the sequence
+ * number. Memory: the frame is copied once into its prepared Buffer and the stream keeps only that
  * (`message` becomes a view into it), so nothing is held twice.
  *
  * Only for a camera with PREPARE_MIN_VIEWERS viewers or more. The copy is a new Buffer per frame,
@@ -39,9 +40,9 @@ function headerLength(payloadLength: number): number {
 
 /**
  * A copy of `payload` with a binary frame's header in front, in one Buffer (`wire`), and `payload`
- * as a view into it: changes to the view (the hub's sequence stamp) go out on the wire.
+ * as a view into it (a change to the view goes out on the wire).
  */
-export function prepareBinaryFrame(payload: Buffer): { wire: Buffer; payload: Buffer } {
+export function prepareBinaryFrame(payload: Buffer): EncodedFrame {
   const length = payload.byteLength;
   const offset = headerLength(length);
   const wire = Buffer.allocUnsafe(offset + length);
@@ -60,16 +61,8 @@ export function prepareBinaryFrame(payload: Buffer): { wire: Buffer; payload: Bu
   return { wire, payload: wire.subarray(offset) };
 }
 
-/**
- * Frames an ingested frame for its camera's viewers (HubFrame.wire) when there are enough of them,
- * before the hub stamps and fans it out.
- */
-export function prepareForViewers(frame: HubFrame, viewers: number): void {
-  if (viewers < PREPARE_MIN_VIEWERS) return;
-  const { wire, payload } = prepareBinaryFrame(frame.message);
-  frame.wire = wire;
-  frame.message = payload;
-}
+/** The WebSocket transport's FrameEncoder, handed to the stream hub at start (server.ts). */
+export const preparedFrames: FrameEncoder = { minViewers: PREPARE_MIN_VIEWERS, encode: prepareBinaryFrame };
 
 /** Options for the messages not prepared here: ws.send does not copy a Buffer. */
 const BINARY = { binary: true, compress: false } as const;

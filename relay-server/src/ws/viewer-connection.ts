@@ -1,12 +1,11 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { CloseCode, encodeMessage, parseMessage, viewerMessageSchema } from '@picam/protocol';
+import { CloseCode, ProtocolError, closeReason, encodeMessage, parseMessage, viewerMessageSchema } from '@picam/protocol';
 import type { Logger } from '../logger.ts';
 import type { AccessControl, CameraRegistry, ViewerGrant } from '../services.ts';
 import type { StreamHub } from '../streams/hub.ts';
 import type { ViewerSink } from '../streams/viewer-session.ts';
-import { closeReason, grantEndedCode } from './close-codes.ts';
-import type { ConnectionRegistry, ViewerHandle } from './live-cameras.ts';
+import type { ConnectionRegistry, ViewerHandle } from './connection-registry.ts';
 import { sendBinary } from './prepared-frames.ts';
 
 /**
@@ -71,7 +70,11 @@ export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, 
       }
       verdicts?.set(key, valid);
     }
-    if (!valid) end(grantEndedCode(grant.kind), grant.kind === 'share' ? 'link expired or revoked' : 'session ended');
+    // Session and share grants end with different codes, so the page can say why.
+    if (!valid) {
+      if (grant.kind === 'share') end(CloseCode.LinkExpired, 'link expired or revoked');
+      else end(CloseCode.Unauthenticated, 'session ended');
+    }
   }
 
   function armExpiry(): void {
@@ -103,7 +106,9 @@ export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, 
       const message = parseMessage(viewerMessageSchema, data.toString('utf8'));
       subscription.ack(message.sequence);
     } catch (err) {
-      end(CloseCode.InvalidData, closeReason(err instanceof Error ? err.message : 'bad message'));
+      // parseMessage throws only ProtocolErrors; anything else would be a relay bug.
+      if (err instanceof ProtocolError) end(err.closeCode, closeReason(err.message));
+      else end(CloseCode.InternalError, 'internal error');
     }
   });
 

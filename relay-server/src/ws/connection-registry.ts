@@ -18,8 +18,7 @@ export interface AgentHandle {
 export interface ViewerHandle {
   readonly grant: ViewerGrant;
   close(code: number, reason: string): void;
-  /** re-checks the grant; closes the viewer when it no longer holds */
-  /** re-checks the grant; `verdicts` caches one answer per grant within a sweep */
+  /** re-checks the grant and closes the viewer when it no longer holds; `verdicts` caches one answer per grant within a sweep */
   recheck(verdicts?: Map<string, boolean>): void;
 }
 
