@@ -6,8 +6,7 @@ import { openDatabase } from './db/client.ts';
 import { findUserByName, listUsers, toPublicUser } from './db/users.ts';
 import { KeyStoreError, keysDir, openKeyStore, removeSigningKey, rotateSigningKey } from './auth/jwt-keys.ts';
 import { createPasswordHasher, generatePassword } from './auth/passwords.ts';
-import { newPasswordSchema, roleSchema, usernameSchema } from './auth/policy.ts';
-import { addUser, changeUser, removeUser, type UserAdminDeps } from './auth/user-admin.ts';
+import { addUser, changeUser, newPasswordSchema, removeUser, roleSchema, usernameSchema, type UserAdminDeps } from './auth/user-admin.ts';
 
 /**
  * `picam-relay users add|list|passwd|remove` and `picam-relay keys rotate|list|remove`, as functions

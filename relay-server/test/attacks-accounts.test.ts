@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import { addressKey } from '../src/auth/address-key.ts';
+import { addressKey } from '../src/auth/rate-limit.ts';
 import { loadConfig, type RelayConfig } from '../src/config.ts';
 import { runKeysCommand, type CliIo } from '../src/users-cli.ts';
 import { ADMIN_PASSWORD, createHarness, type Harness } from './accounts-harness.ts';

@@ -9,9 +9,8 @@ import type { AccessControl, ViewerGrant, ViewerUpgradeRequest } from '../servic
 import type { AuthDeps } from './deps.ts';
 import { authenticateAgent } from './device-credentials.ts';
 import { isOwnOrigin, type HeaderGetter } from './origin.ts';
-import { SESSION_COOKIE, SESSION_TOKEN } from './session-tokens.ts';
-import { authenticateSession, canView } from './sessions.ts';
-import { SHARE_TOKEN } from './share-tokens.ts';
+import { SESSION_TOKEN, SHARE_TOKEN } from './jwt.ts';
+import { SESSION_COOKIE, authenticateSession, canView } from './sessions.ts';
 import { authenticateShare, isShareActive } from './share-links.ts';
 
 /**

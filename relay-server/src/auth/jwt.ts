@@ -80,3 +80,27 @@ export async function verifyToken(keys: KeyStore, kind: TokenKind, token: string
 export function looksLikeJwt(token: string): boolean {
   return token.length < 4096 && /^[\w-]+\.[\w-]+\.[\w-]*$/.test(token);
 }
+
+/** Session JWTs: `sub` = user id, `jti` = sessions row id (checked on every use, so revocable). */
+export const SESSION_TOKEN: TokenKind = {
+  typ: 'session+jwt',
+  aud: 'picam-relay/session',
+  maxLifetimeSeconds: 90 * 24 * 3600,
+};
+
+export const signSessionToken = (keys: KeyStore, claims: TokenClaims) => signToken(keys, SESSION_TOKEN, claims);
+
+export const verifySessionToken = (keys: KeyStore, token: string, now: number) => verifyToken(keys, SESSION_TOKEN, token, now);
+
+/** Share-link JWTs: `sub` = camera id, `jti` = shares row id (checked on every use, so revocable). */
+export const MAX_SHARE_LIFETIME_SECONDS = 30 * 24 * 3600;
+
+export const SHARE_TOKEN: TokenKind = {
+  typ: 'share+jwt',
+  aud: 'picam-relay/share',
+  maxLifetimeSeconds: MAX_SHARE_LIFETIME_SECONDS,
+};
+
+export const signShareToken = (keys: KeyStore, claims: TokenClaims) => signToken(keys, SHARE_TOKEN, claims);
+
+export const verifyShareToken = (keys: KeyStore, token: string, now: number) => verifyToken(keys, SHARE_TOKEN, token, now);

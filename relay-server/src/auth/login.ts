@@ -3,10 +3,9 @@ import { ApiError } from '../errors.ts';
 import { audit } from '../db/audit.ts';
 import { auditLog } from '../db/schema.ts';
 import { findUserByName, type UserRow } from '../db/users.ts';
-import { addressKey } from './address-key.ts';
 import type { AuthDeps } from './deps.ts';
-import { createRateLimiter } from './rate-limit.ts';
-import { SemaphoreFullError } from './semaphore.ts';
+import { SemaphoreFullError } from './passwords.ts';
+import { addressKey, createRateLimiter } from './rate-limit.ts';
 
 /**
  * Password login and its limits. Every limit is decided and counted when an attempt is ADMITTED,

@@ -5,7 +5,7 @@ import type { RelayConfig } from '../config.ts';
 import type { AuthDeps } from './deps.ts';
 import { viaTrustedProxy } from '../client-address.ts';
 import { isOwnOrigin } from './origin.ts';
-import { SESSION_COOKIE } from './session-tokens.ts';
+import { SESSION_COOKIE } from './sessions.ts';
 import { authenticateSession, requireAdminRole, type Principal } from './sessions.ts';
 
 /** Hono glue for the /api app: who is asking (session), what they may do, and CSRF. */

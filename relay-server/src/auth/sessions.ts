@@ -3,14 +3,16 @@ import { findSession, insertSession, isSessionLive, type SessionRow } from '../d
 import { findUserById, isGranted, type UserRow } from '../db/users.ts';
 import type { AuthDeps } from './deps.ts';
 import { randomId } from './ids.ts';
-import { looksLikeJwt, TokenError } from './jwt.ts';
-import { signSessionToken, verifySessionToken } from './session-tokens.ts';
+import { looksLikeJwt, signSessionToken, TokenError, verifySessionToken } from './jwt.ts';
 
 /**
  * Sessions: a row per login plus a JWT naming it. The JWT alone is never enough: every use also
  * checks the row (not revoked, not expired) and that the user still exists, so logout, password
  * change and user removal take effect at once.
  */
+
+/** The browser's session cookie: the same session JWT, HttpOnly (routes/auth.ts sets it). */
+export const SESSION_COOKIE = 'picam_session';
 
 export interface Principal {
   user: UserRow;

@@ -3,8 +3,7 @@ import { findCamera, type CameraRow } from '../db/cameras.ts';
 import { findShare, insertShare, shareState, type ShareRow } from '../db/shares.ts';
 import type { AuthDeps } from './deps.ts';
 import { randomId } from './ids.ts';
-import { looksLikeJwt, TokenError } from './jwt.ts';
-import { signShareToken, verifyShareToken } from './share-tokens.ts';
+import { looksLikeJwt, signShareToken, TokenError, verifyShareToken } from './jwt.ts';
 
 /**
  * Share links: a row (listing, revocation, viewer cap) plus a JWT scoped to one camera. The URL

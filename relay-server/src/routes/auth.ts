@@ -10,8 +10,8 @@ import type { PasswordCheck } from '../auth/login.ts';
 import { requireSession, type ApiEnv } from '../auth/middleware.ts';
 import { isSecureRequest } from '../auth/origin.ts';
 import { clientAddress, viaTrustedProxy } from '../client-address.ts';
-import { newPasswordSchema } from '../auth/policy.ts';
-import { SESSION_COOKIE } from '../auth/session-tokens.ts';
+import { newPasswordSchema } from '../auth/user-admin.ts';
+import { SESSION_COOKIE } from '../auth/sessions.ts';
 import { issueSession } from '../auth/sessions.ts';
 import { readJson } from './body.ts';
 

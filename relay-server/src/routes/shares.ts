@@ -8,7 +8,7 @@ import { findShare, listShares, revokeShare, shareState, type ShareRow } from '.
 import type { AuthDeps } from '../auth/deps.ts';
 import { bearerToken, requireAdmin, type ApiEnv } from '../auth/middleware.ts';
 import { clientAddress } from '../client-address.ts';
-import { MAX_SHARE_LIFETIME_SECONDS } from '../auth/share-tokens.ts';
+import { MAX_SHARE_LIFETIME_SECONDS } from '../auth/jwt.ts';
 import { authenticateShare, createShare } from '../auth/share-links.ts';
 import { readJson } from './body.ts';
 import { relayOrigin } from './cameras.ts';

@@ -5,8 +5,7 @@ import { listUsers, toPublicUser } from '../db/users.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import { requireAdmin, type ApiEnv } from '../auth/middleware.ts';
 import { clientAddress } from '../client-address.ts';
-import { newPasswordSchema, roleSchema, usernameSchema } from '../auth/policy.ts';
-import { addUser, changeUser, removeUser } from '../auth/user-admin.ts';
+import { addUser, changeUser, newPasswordSchema, removeUser, roleSchema, usernameSchema } from '../auth/user-admin.ts';
 import { readJson } from './body.ts';
 
 /** /api/users: admin-only account management. */
