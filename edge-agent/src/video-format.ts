@@ -1,4 +1,4 @@
-import { describeAccessUnit, parseSps, sameBytes, type VideoFormat } from '@picam/protocol';
+import { describeAccessUnit, parseSps, sameBytes, videoFormatOfSps, type VideoFormat } from '@picam/protocol';
 
 /**
  * The stream's format (codec string, size, frame rate) as the camera actually encodes it, read
@@ -15,13 +15,7 @@ export class VideoFormatTracker {
     if (sps === undefined || (this.lastSps !== null && sameBytes(sps, this.lastSps))) return null;
     this.lastSps = sps.slice();
     try {
-      const info = parseSps(sps);
-      this.current = {
-        codec: info.codecString,
-        width: info.width,
-        height: info.height,
-        framerate: info.framerate ?? fallbackFramerate,
-      };
+      this.current = { framerate: fallbackFramerate, ...videoFormatOfSps(parseSps(sps)) };
       return this.current;
     } catch {
       // An SPS we cannot parse still streams; the relay reads the stream too.
