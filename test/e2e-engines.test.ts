@@ -21,6 +21,9 @@ import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
 const MIN_FPS = 25;
 /** The player's latency (shown - captured) a viewer would call "live"; Chromium measures 15-40 ms here. */
 const LATENCY_P50_LIMIT_MS = 200;
+/** With sound on the picture waits for its sound (decode, output latency, playout headroom: see
+ * e2e-audio.test.ts, which measures lip sync itself); this much more is still live. */
+const SOUND_ON_EXTRA_MS = 250;
 /** PICAM_ENGINES=webkit,firefox runs only those (while working on one engine); CI runs all three. */
 const ONLY = process.env.CI ? undefined : process.env.PICAM_ENGINES?.split(',');
 const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
@@ -62,11 +65,11 @@ async function step<T>(page: EnginePage, name: string, fn: () => Promise<T>): Pr
   }
 }
 
-function assertLive(page: EnginePage, where: string, live: LiveVideo, log: string[]): void {
+function assertLive(page: EnginePage, where: string, live: LiveVideo, log: string[], latencyLimitMs = LATENCY_P50_LIMIT_MS): void {
   log.push(`${ENGINE_LABEL[page.engine]} ${where}: ${describeLive(live)}`);
   assert.equal(`${live.width}x${live.height}`, '1280x720', `${where}: picture size`);
   assert.ok(live.fps >= MIN_FPS, `${where}: ${live.fps.toFixed(1)} pictures/s, want >= ${MIN_FPS} (${describeLive(live)})`);
-  assert.ok(live.latencyP50 <= LATENCY_P50_LIMIT_MS, `${where}: latency p50 ${live.latencyP50.toFixed(0)} ms, want <= ${LATENCY_P50_LIMIT_MS} (${describeLive(live)})`);
+  assert.ok(live.latencyP50 <= latencyLimitMs, `${where}: latency p50 ${live.latencyP50.toFixed(0)} ms, want <= ${latencyLimitMs} (${describeLive(live)})`);
 }
 
 test('every engine: log in, grid, camera page, sound on, share link, revoked link, live at >= 25 fps', { timeout: 600_000 }, async (t) => {
@@ -139,7 +142,7 @@ test('every engine: log in, grid, camera page, sound on, share link, revoked lin
         );
         assert.equal(playing.muted, false);
         const live = await watchLiveVideo(admin, cameraId);
-        assertLive(admin, 'camera page, sound on', live, log);
+        assertLive(admin, 'camera page, sound on', live, log, LATENCY_P50_LIMIT_MS + SOUND_ON_EXTRA_MS);
         const after = await playerOn(admin, cameraId);
         assert.equal(after?.audioError ?? null, null, 'no audio error');
       });

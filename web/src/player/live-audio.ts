@@ -19,10 +19,12 @@ import type { IncomingFrame, PresentationClock } from './renderer.ts';
  *   The renderer asks at paint time, so a re-anchor moves the picture with the sound.
  * - The playout delay is learnt from what each track needs: a chunk can be started no earlier than
  *   the render position plus a margin (`audio need`), a picture can be shown no earlier than it is
- *   decoded (`video need`). offsetS = the largest need seen recently + headroom. It steps UP at
- *   once when a chunk arrives too late for its place (the chunk is played at its new place) or
- *   pictures keep arriving too late, and steps DOWN only after a quiet spell in which every need
- *   stayed more than HYSTERESIS_S below it. The sound already queued moves with it (one silence or
+ *   decoded (`video need`). offsetS = a high quantile of the recent needs of either track, plus
+ *   headroom: one slow decode or one late chunk must not delay everything after it. A chunk too
+ *   late for its place is left out (a 21 ms gap in the sound) and a late picture is shown late; only
+ *   when chunks or pictures KEEP arriving too late (LATE_EVENTS within LATE_WINDOW_MS) does the
+ *   delay step UP at once, and it steps DOWN only after a quiet spell in which the needs stayed more
+ *   than HYSTERESIS_S below it. The sound already queued moves with it (one silence or
  *   one skip, at the same moment the picture moves). Learnt once, it stays put: jitter within the
  *   headroom and hysteresis changes nothing, so there is no re-anchor storm.
  * - Capture times of decoded chunks come from what was fed, not from AudioData.timestamp: the
@@ -46,21 +48,23 @@ const PAINT_MARGIN_MS = 8;
  * Doubled at each step up that follows another within SETTLE_MS (a machine that is late again soon
  * after needs more than the last excess), back to this after a quiet spell. */
 const HEADROOM_S = 0.04;
-const MAX_HEADROOM_S = 0.32;
-/** The delay comes down only when every need stayed this much further below it (s). */
-const HYSTERESIS_S = 0.06;
+const MAX_HEADROOM_S = 0.12;
+/** The delay comes down only when the needs stayed this much further below it (s). */
+const HYSTERESIS_S = 0.03;
 /** Quiet spell before the delay may come down: short after the first anchor (decoder warm-up makes
  * the first chunks late), long after a step up (a machine that stalled once will stall again). */
 const FIRST_SETTLE_MS = 4_000;
 const SETTLE_MS = 20_000;
-/** Needs are remembered this long, in buckets of NEED_BUCKET_MS. */
+/** Needs are remembered this long. */
 const NEED_WINDOW_MS = 20_000;
-const NEED_BUCKET_MS = 1_000;
-/** Pictures later than the playout delay by more than this, LATE_PICTURES times within
- * LATE_PICTURES_WINDOW_MS, raise it (a picture or two late is a hiccup, not a pattern). */
+/** The share of recent pictures and chunks the playout delay leaves time for. */
+const VIDEO_NEED_QUANTILE = 0.9;
+const AUDIO_NEED_QUANTILE = 0.98;
+/** Pictures later than the playout delay by more than this, or chunks too late for their place,
+ * LATE_EVENTS times within LATE_WINDOW_MS, raise it (one or two late is a hiccup, not a pattern). */
 const LATE_PICTURE_S = 0.03;
-const LATE_PICTURES = 3;
-const LATE_PICTURES_WINDOW_MS = 2_000;
+const LATE_EVENTS = 3;
+const LATE_WINDOW_MS = 2_000;
 /** The back-to-back schedule may stray this far from ctxStart() before it is re-anchored (s). */
 const DRIFT_S = 0.02;
 const MAX_OFFSET_S = 2;
@@ -73,6 +77,9 @@ const SMOOTHING = 0.05;
 const MAX_IN_FLIGHT = 256;
 /** Chunks remembered for the "what is playing now" clock: all that are queued (the delay is capped) and a little played. */
 const MAX_SCHEDULED = 512;
+/** Chunks left out after unmute or a restart: a new decoder and a new AudioContext put their first
+ * outputs out hundreds of ms late, and a delay learnt from those would hold for seconds. */
+const WARM_UP_CHUNKS = 4;
 /** Decoder errors in ERROR_WINDOW_MS after which audio gives up (video goes on). */
 const FATAL_ERRORS = 3;
 const ERROR_WINDOW_MS = 10_000;
@@ -119,26 +126,34 @@ export const NO_LIVE_AUDIO_STATS: Readonly<LiveAudioStats> = {
   audioError: null,
 };
 
-/** The largest value seen over a sliding window, in buckets (O(1) memory, no sorting). */
-class WindowMax {
-  private readonly buckets: { start: number; max: number }[] = [];
+/** Recent values over a sliding window, for a quantile (~600 pictures or ~940 chunks in the window). */
+class WindowValues {
+  private times: number[] = [];
+  private values: number[] = [];
 
   add(now: number, value: number): void {
-    const last = this.buckets.at(-1);
-    if (last && now - last.start < NEED_BUCKET_MS) last.max = Math.max(last.max, value);
-    else this.buckets.push({ start: now, max: value });
-    while (this.buckets.length > 0 && now - this.buckets[0]!.start > NEED_WINDOW_MS) this.buckets.shift();
+    this.times.push(now);
+    this.values.push(value);
+    let drop = 0;
+    while (drop < this.times.length && now - this.times[drop]! > NEED_WINDOW_MS) drop++;
+    if (drop > 0) {
+      this.times = this.times.slice(drop);
+      this.values = this.values.slice(drop);
+    }
   }
 
-  /** Largest value in buckets that started at or after `since` (-Infinity when none). */
-  maxSince(since: number): number {
-    let max = Number.NEGATIVE_INFINITY;
-    for (const b of this.buckets) if (b.start >= since) max = Math.max(max, b.max);
-    return max;
+  /** The q-quantile of the values added at or after `since` (-Infinity when none). */
+  quantileSince(since: number, q: number): number {
+    const recent: number[] = [];
+    for (let i = this.times.length - 1; i >= 0 && this.times[i]! >= since; i--) recent.push(this.values[i]!);
+    if (recent.length === 0) return Number.NEGATIVE_INFINITY;
+    recent.sort((a, b) => a - b);
+    return recent[Math.min(recent.length - 1, Math.floor(q * recent.length))]!;
   }
 
   clear(): void {
-    this.buckets.length = 0;
+    this.times = [];
+    this.values = [];
   }
 }
 
@@ -208,8 +223,11 @@ export class LiveAudio {
   /** the next chunk goes exactly to ctxStart() (or is skipped), not back to back */
   private reanchored = false;
   /** what the sound and the picture need (capture -> earliest heard/shown, ms), over NEED_WINDOW_MS */
-  private readonly needs = new WindowMax();
+  private readonly audioNeeds = new WindowValues();
+  private readonly videoNeeds = new WindowValues();
   private latePictures: number[] = [];
+  private lateChunks: number[] = [];
+  private warmUpLeft = WARM_UP_CHUNKS;
   private headroomS = HEADROOM_S;
 
   private nextStartCtx = -1;
@@ -241,15 +259,15 @@ export class LiveAudio {
   videoDecoded(captureTimeUs: number, decodedPerfMs: number): void {
     const latency = decodedPerfMs - perfOf(captureTimeUs);
     this.videoDecodeMs = this.videoDecodeMs === null ? latency : this.videoDecodeMs + (latency - this.videoDecodeMs) * SMOOTHING;
-    this.needs.add(decodedPerfMs, latency + PAINT_MARGIN_MS);
+    this.videoNeeds.add(decodedPerfMs, latency + PAINT_MARGIN_MS);
     if (this.muted || this.offsetS === null) return;
     const due = this.presentationTimeMs(captureTimeUs);
     if (due === null || decodedPerfMs + PAINT_MARGIN_MS - due <= LATE_PICTURE_S * 1000) return;
     // This picture will be shown late, behind its sound.
-    this.latePictures = [...this.latePictures.filter((t) => decodedPerfMs - t < LATE_PICTURES_WINDOW_MS), decodedPerfMs];
-    if (this.latePictures.length >= LATE_PICTURES) {
+    this.latePictures = [...this.latePictures.filter((t) => decodedPerfMs - t < LATE_WINDOW_MS), decodedPerfMs];
+    if (this.latePictures.length >= LATE_EVENTS) {
       this.latePictures = [];
-      this.stepUp(captureTimeUs, latency + PAINT_MARGIN_MS);
+      this.stepUp(captureTimeUs, this.needSince(decodedPerfMs - LATE_WINDOW_MS));
     }
   }
 
@@ -295,7 +313,8 @@ export class LiveAudio {
   reset(): void {
     this.closeDecoder();
     this.forgetSchedule();
-    this.needs.clear();
+    this.audioNeeds.clear();
+    this.videoNeeds.clear();
     this.videoDecodeMs = null;
   }
 
@@ -423,10 +442,15 @@ export class LiveAudio {
     const earliest = ctx.currentTime + SCHEDULE_MARGIN_S;
     // The soonest this chunk can be heard, as a latency from capture.
     const needMs = perfTimeAt(ctx, earliest) - perfOf(captureUs);
-    this.needs.add(now, needMs);
+    if (this.offsetS === null && this.warmUpLeft > 0) {
+      this.warmUpLeft--;
+      this.framesDropped++;
+      return;
+    }
+    this.audioNeeds.add(now, needMs);
     if (this.offsetS === null) {
-      // First chunk since unmute: everything seen so far (the pictures too) decides the delay.
-      this.anchor(ctx, captureUs, Math.max(needMs, this.needs.maxSince(now - NEED_WINDOW_MS)) + this.headroomS * 1000);
+      // First chunk since unmute: this chunk and the pictures of the last seconds decide the delay.
+      this.anchor(ctx, captureUs, Math.max(needMs, this.needSince(now - FIRST_SETTLE_MS)) + this.headroomS * 1000);
       this.firstAnchorAt = now;
     } else if ((captureUs - this.baseUs) / 1e6 + this.offsetS < earliest) {
       if (needMs > MAX_OFFSET_S * 1000) {
@@ -434,7 +458,14 @@ export class LiveAudio {
         this.framesDropped++;
         return;
       }
-      // Too late for its place: play it at a later one, and everything after it too.
+      this.lateChunks = [...this.lateChunks.filter((t) => now - t < LATE_WINDOW_MS), now];
+      if (this.lateChunks.length < LATE_EVENTS) {
+        // Too late for its place, once: a short gap in the sound, the schedule stays.
+        this.framesDropped++;
+        return;
+      }
+      // Late again and again: play from a later place on, this chunk and everything after it.
+      this.lateChunks = [];
       this.stepUp(captureUs, needMs);
     } else {
       this.maybeStepDown(ctx, captureUs, now);
@@ -531,7 +562,7 @@ export class LiveAudio {
     if (!ctx || this.offsetS === null) return;
     const now = performance.now();
     if (now - this.anchoredAt < SETTLE_MS) this.headroomS = Math.min(MAX_HEADROOM_S, this.headroomS * 2);
-    this.anchor(ctx, captureUs, Math.max(needMs, this.needs.maxSince(now - NEED_WINDOW_MS)) + this.headroomS * 1000);
+    this.anchor(ctx, captureUs, Math.max(needMs, this.needSince(now - NEED_WINDOW_MS)) + this.headroomS * 1000);
     this.resyncs++;
   }
 
@@ -539,13 +570,18 @@ export class LiveAudio {
   private maybeStepDown(ctx: AudioContext, captureUs: number, now: number): void {
     const settleMs = this.anchoredAt - this.firstAnchorAt < FIRST_SETTLE_MS * 2 ? FIRST_SETTLE_MS : SETTLE_MS;
     if (now - this.anchoredAt < settleMs) return;
-    const needMs = this.needs.maxSince(this.anchoredAt);
+    const needMs = this.needSince(this.anchoredAt);
     if (!Number.isFinite(needMs)) return;
     const currentMs = perfTimeAt(ctx, (captureUs - this.baseUs) / 1e6 + this.offsetS!) - perfOf(captureUs);
     this.headroomS = HEADROOM_S;
     if (needMs + (HEADROOM_S + HYSTERESIS_S) * 1000 >= currentMs) return;
     this.anchor(ctx, captureUs, needMs + HEADROOM_S * 1000);
     this.resyncs++;
+  }
+
+  /** What both tracks need since `since` (ms from capture): see the class comment. */
+  private needSince(since: number): number {
+    return Math.max(this.audioNeeds.quantileSince(since, AUDIO_NEED_QUANTILE), this.videoNeeds.quantileSince(since, VIDEO_NEED_QUANTILE));
   }
 
   /** The capture time and context time of the sample heard now, or null when nothing is playing. */
@@ -567,6 +603,8 @@ export class LiveAudio {
     this.skipping = false;
     this.reanchored = false;
     this.latePictures = [];
+    this.lateChunks = [];
+    this.warmUpLeft = WARM_UP_CHUNKS;
     this.headroomS = HEADROOM_S;
   }
 
