@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
 import { REPO_ROOT } from './agent-process.ts';
+import { PULSEAUDIO_PATH, startSoundServer } from './sound-server.ts';
 import { MINIBROWSER_PATH, WEBKIT_DRIVER_PATH, WebKitDriver, XVFB_PATH } from './webdriver.ts';
 
 /**
@@ -28,7 +29,11 @@ const ARTIFACTS_DIR = join(REPO_ROOT, 'test-artifacts');
 /** What each engine needs on this machine, and the Debian package that provides it. */
 const REQUIREMENTS: Record<EngineName, Array<{ path: string; pkg: string; env: string }>> = {
   chromium: [{ path: process.env.PICAM_CHROMIUM ?? '/usr/bin/chromium', pkg: 'chromium', env: 'PICAM_CHROMIUM' }],
-  firefox: [{ path: process.env.PICAM_FIREFOX ?? '/usr/bin/firefox-esr', pkg: 'firefox-esr', env: 'PICAM_FIREFOX' }],
+  firefox: [
+    { path: process.env.PICAM_FIREFOX ?? '/usr/bin/firefox-esr', pkg: 'firefox-esr', env: 'PICAM_FIREFOX' },
+    // Its sound goes through a sound server; the tests start one with a null sink.
+    { path: PULSEAUDIO_PATH, pkg: 'pulseaudio', env: 'PICAM_PULSEAUDIO' },
+  ],
   webkit: [
     { path: WEBKIT_DRIVER_PATH, pkg: 'webkit2gtk-driver', env: 'PICAM_WEBKIT_DRIVER' },
     { path: MINIBROWSER_PATH, pkg: 'libwebkit2gtk-4.1-0', env: 'PICAM_MINIBROWSER' },
@@ -119,14 +124,21 @@ async function launchChromium(): Promise<Engine> {
 }
 
 async function launchFirefox(): Promise<Engine> {
-  const browser = await puppeteer.launch({
-    browser: 'firefox',
-    executablePath: REQUIREMENTS.firefox[0]!.path,
-    protocol: 'webDriverBiDi',
-    headless: true,
-    // Autoplay with sound stays blocked until a click, as for a visitor; nothing else is changed.
-    extraPrefsFirefox: { 'media.autoplay.default': 1, 'media.autoplay.blocking_policy': 0 },
-  });
+  const sound = startSoundServer();
+  const browser = await puppeteer
+    .launch({
+      browser: 'firefox',
+      executablePath: REQUIREMENTS.firefox[0]!.path,
+      protocol: 'webDriverBiDi',
+      headless: true,
+      env: { ...process.env, ...sound?.env },
+      // Autoplay with sound stays blocked until a click, as for a visitor; nothing else is changed.
+      extraPrefsFirefox: { 'media.autoplay.default': 1, 'media.autoplay.blocking_policy': 0 },
+    })
+    .catch((err: unknown) => {
+      sound?.stop();
+      throw err;
+    });
   const version = await browser.version();
   return {
     name: 'firefox',
@@ -147,12 +159,17 @@ async function launchFirefox(): Promise<Engine> {
         close: () => context.close(),
       };
     },
-    close: () => browser.close(),
+    close: async () => {
+      await browser.close();
+      sound?.stop();
+    },
   };
 }
 
 async function launchWebKit(): Promise<Engine> {
-  const driver = await WebKitDriver.start();
+  // WebKitWebDriver holds one session at a time, so each page (a visitor of its own, with its own
+  // cookies) gets its own driver and display.
+  const drivers = new Set<WebKitDriver>();
   const sessions = new Set<{ delete(): Promise<void> }>();
   let version = '';
   const engine: Engine = {
@@ -161,6 +178,8 @@ async function launchWebKit(): Promise<Engine> {
       return version;
     },
     async newPage(viewport = { width: 1280, height: 860 }) {
+      const driver = await WebKitDriver.start();
+      drivers.add(driver);
       const session = await driver.newSession();
       sessions.add(session);
       version = session.browserVersion;
@@ -188,13 +207,16 @@ async function launchWebKit(): Promise<Engine> {
         close: async () => {
           sessions.delete(session);
           await session.delete().catch(() => {});
+          drivers.delete(driver);
+          await driver.close();
         },
       };
     },
     async close() {
       for (const s of sessions) await s.delete().catch(() => {});
       sessions.clear();
-      await driver.close();
+      for (const d of drivers) await d.close();
+      drivers.clear();
     },
   };
   return engine;
