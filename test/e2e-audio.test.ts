@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
-import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
-import { ADMIN_PASSWORD, expectLiveVideo, launchBrowser, screenshot, startRelayWithWeb, step, tempDir, type RelayProcess } from './helpers/browser.ts';
+import { ADMIN_PASSWORD, expectLiveVideo, launchBrowser, screenshot, startRelayWithWeb, step, type RelayProcess } from './helpers/browser.ts';
 import { audioProbeScript, type AudioProbeReading } from './helpers/audio-probe.ts';
-import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
+import { api, startStreamingCamera } from './helpers/camera-setup.ts';
 
 /**
  * Sound in sync with the picture, in a real (headless) Chromium: relay CLI + a real agent streaming
@@ -21,7 +17,6 @@ import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
  * latency, really delaying the sound: test/helpers/audio-probe.ts).
  */
 
-const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
 const SYNC_SECONDS = Number(process.env.PICAM_AV_SYNC_SECONDS ?? 60);
 const MAX_SKEW_MS = 100;
 const SAMPLE_MS = 500;
@@ -79,32 +74,8 @@ function avReading(page: Page, cameraId: string): Promise<{ s: AvStats; heard: A
   }, cameraId);
 }
 
-async function api(relay: RelayProcess, method: string, path: string, body?: unknown, token?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${relay.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers are read ad hoc
-  return { status: res.status, json: (await res.json().catch(() => ({}))) as any };
-}
 
 /** A camera created and enrolled through the API, and its agent running (with or without sound). */
-async function startCamera(t: TestContext, relay: RelayProcess, token: string, name: string, audio: boolean): Promise<{ id: string; agent: AgentProcess }> {
-  const created = await api(relay, 'POST', '/api/cameras', { name }, token);
-  assert.equal(created.status, 201, `create camera: ${JSON.stringify(created.json)}`);
-  const enrolled = await api(relay, 'POST', '/api/enroll', { token: created.json.enrollment.token });
-  assert.equal(enrolled.status, 200, `enroll: ${JSON.stringify(enrolled.json)}`);
-  const id = created.json.camera.id as string;
-  const config = join(tempDir(t, 'picam-e2e-audio-'), 'config.json');
-  writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: id, credential: enrolled.json.credential, settings: DEFAULT_CAMERA_SETTINGS }));
-  const env = cleanAgentEnv(envWithFakeCamera());
-  delete env.PICAM_AUDIO_COMMAND;
-  const args = ['run', '--config', config, '--tuning', TEST_TUNING];
-  if (audio) args.push('--audio', '--audio-command', FAKE_AUDIO);
-  const agent = new AgentProcess(args, env);
-  t.after(() => agent.stop('SIGKILL'));
-  if (audio) await agent.waitForLog((r) => r.msg === 'audio format', 20_000, 'the first audio frame');
-  return { id, agent };
-}
 
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
 
@@ -250,7 +221,7 @@ test(`browser audio: unmute, audio and video clocks within ${MAX_SKEW_MS} ms for
   const { browser, relay, token } = ready;
   const { page, errors } = await openPage(browser, relay, 0);
 
-  const silent = await startCamera(t, relay, token, 'No microphone', false);
+  const silent = await startStreamingCamera(t, relay, token, { name: 'No microphone', audio: false });
   await step(page, 'a camera without audio has no mute button', async () => {
     await page.goto(`${relay.url}/cameras/${silent.id}`);
     await expectLiveVideo(page, { cameraId: silent.id, timeoutMs: 30_000 });
@@ -260,7 +231,7 @@ test(`browser audio: unmute, audio and video clocks within ${MAX_SKEW_MS} ms for
   });
   await silent.agent.stop('SIGKILL');
 
-  const loud = await startCamera(t, relay, token, 'With microphone', true);
+  const loud = await startStreamingCamera(t, relay, token, { name: 'With microphone', audio: true });
   const mutedLatencyMs = await playMuted(page, relay, loud.id);
   await assertSyncWithSound(t, page, loud.id, mutedLatencyMs, 0, 'device');
   assert.deepEqual(errors, [], 'no uncaught page errors');
@@ -298,7 +269,7 @@ test(
     if (!ready) return;
     const { browser, relay, token } = ready;
     const { page, errors } = await openPage(browser, relay, BLUETOOTH_LATENCY_S);
-    const loud = await startCamera(t, relay, token, 'With microphone', true);
+    const loud = await startStreamingCamera(t, relay, token, { name: 'With microphone', audio: true });
     const mutedLatencyMs = await playMuted(page, relay, loud.id);
     await assertSyncWithSound(t, page, loud.id, mutedLatencyMs, BLUETOOTH_LATENCY_S, 'bluetooth');
     assert.deepEqual(errors, [], 'no uncaught page errors');

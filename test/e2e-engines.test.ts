@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
-import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
-import { ADMIN_PASSWORD, startRelayWithWeb, tempDir, type RelayProcess } from './helpers/browser.ts';
+import { ADMIN_PASSWORD, startRelayWithWeb } from './helpers/browser.ts';
 import { describeLive, playerOn, playersOn, watchLiveVideo, type LiveVideo } from './helpers/engine-player.ts';
 import { ENGINES, ENGINE_LABEL, type EngineName, launchEngine, testid, waitForTestId, waitInPage, type EnginePage } from './helpers/engines.ts';
-import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
+import { api, startStreamingCamera } from './helpers/camera-setup.ts';
 
 /**
  * The user's journey on each browser engine a viewer may have: Chromium, Firefox (ESR, over
@@ -47,32 +43,8 @@ const LATENCY_P50_LIMIT_MS = 200;
 const SOUND_ON_EXTRA_MS = 250;
 /** PICAM_ENGINES=webkit,firefox runs only those (while working on one engine); CI runs all three. */
 const ONLY = process.env.CI ? undefined : process.env.PICAM_ENGINES?.split(',');
-const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
 
-async function api(relay: RelayProcess, method: string, path: string, body?: unknown, token?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${relay.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers are read ad hoc
-  return { status: res.status, json: (await res.json().catch(() => ({}))) as any };
-}
 
-/** A camera with a microphone, enrolled through the API, its agent streaming. */
-async function startCamera(t: TestContext, relay: RelayProcess, token: string): Promise<string> {
-  const created = await api(relay, 'POST', '/api/cameras', { name: 'Garden' }, token);
-  assert.equal(created.status, 201, `create camera: ${JSON.stringify(created.json)}`);
-  const enrolled = await api(relay, 'POST', '/api/enroll', { token: created.json.enrollment.token });
-  assert.equal(enrolled.status, 200, `enroll: ${JSON.stringify(enrolled.json)}`);
-  const id = created.json.camera.id as string;
-  const config = join(tempDir(t, 'picam-e2e-engines-'), 'config.json');
-  writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: id, credential: enrolled.json.credential, settings: DEFAULT_CAMERA_SETTINGS }));
-  const env = cleanAgentEnv(envWithFakeCamera());
-  delete env.PICAM_AUDIO_COMMAND;
-  const agent = new AgentProcess(['run', '--config', config, '--tuning', TEST_TUNING, '--audio', '--audio-command', FAKE_AUDIO], env);
-  t.after(() => agent.stop('SIGKILL'));
-  await agent.waitForLog((r) => r.msg === 'audio format', 20_000, 'the first audio frame');
-  return id;
-}
 
 /** Runs one step; a failure names the engine and the step and saves a screenshot. */
 async function step<T>(page: EnginePage, name: string, fn: () => Promise<T>): Promise<T> {
@@ -98,7 +70,7 @@ test('every engine: log in, grid, camera page, sound on, share link, revoked lin
   const relay = await startRelayWithWeb(t);
   const login = await api(relay, 'POST', '/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
   assert.equal(login.status, 200, 'admin login');
-  const cameraId = await startCamera(t, relay, login.json.token as string);
+  const { id: cameraId } = await startStreamingCamera(t, relay, login.json.token as string, { name: 'Garden', audio: true });
   const log: string[] = [];
   t.after(() => process.stderr.write(`\n${log.join('\n')}\n`));
 

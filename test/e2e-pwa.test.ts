@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
-import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
-import { ADMIN_PASSWORD, expectLiveVideo, launchBrowser, playerStats, screenshot, startRelayWithWeb, step, tempDir, type RelayProcess } from './helpers/browser.ts';
-import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
+import { REPO_ROOT } from './helpers/agent-process.ts';
+import { ADMIN_PASSWORD, expectLiveVideo, launchBrowser, playerStats, screenshot, startRelayWithWeb, step, type RelayProcess } from './helpers/browser.ts';
+import { api, startStreamingCamera } from './helpers/camera-setup.ts';
 
 /**
  * The app on a phone, in a real Chromium against the real relay CLI and an agent streaming the fake
@@ -106,25 +105,10 @@ declare global {
   }
 }
 
-async function api(relay: RelayProcess, method: string, path: string, body?: unknown, token?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${relay.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers are read ad hoc
-  return { status: res.status, json: (await res.json().catch(() => ({}))) as any };
-}
 
 /** A camera created and enrolled through the API, its agent streaming the fake camera. */
 async function startCamera(t: TestContext, relay: RelayProcess, token: string): Promise<string> {
-  const created = await api(relay, 'POST', '/api/cameras', { name: 'Hallway' }, token);
-  assert.equal(created.status, 201, `create camera: ${JSON.stringify(created.json)}`);
-  const enrolled = await api(relay, 'POST', '/api/enroll', { token: created.json.enrollment.token });
-  assert.equal(enrolled.status, 200, `enroll: ${JSON.stringify(enrolled.json)}`);
-  const id = created.json.camera.id as string;
-  const config = join(tempDir(t, 'picam-e2e-pwa-'), 'config.json');
-  writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: id, credential: enrolled.json.credential, settings: DEFAULT_CAMERA_SETTINGS }));
-  const agent = new AgentProcess(['run', '--config', config, '--tuning', TEST_TUNING], cleanAgentEnv(envWithFakeCamera()));
-  t.after(() => agent.stop('SIGKILL'));
+  const { id } = await startStreamingCamera(t, relay, token, { name: 'Hallway', audio: false });
   // Streaming before any page opens: this file is about the phone, not about joining a camera that
   // is still connecting.
   await waitFor('the camera to stream', 30_000, async () => {

@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBundle } from './bundles.ts';
+import { UNCAPPED_SOCKETS } from '../../test/helpers/relay-process.ts';
 import { REPO_ROOT } from './children.ts';
 
 /**
@@ -14,14 +15,6 @@ import { REPO_ROOT } from './children.ts';
  */
 
 const PASSWORD = 'bench-admin-password';
-const UNCAPPED_SOCKETS = {
-  MAX_VIEWERS_PER_SESSION: '0',
-  MAX_VIEWERS_PER_USER: '0',
-  MAX_VIEWERS_PER_SHARE: '0',
-  MAX_VIEWERS_PER_ADDRESS: '0',
-  MAX_AGENTS_PER_ADDRESS: '0',
-  WS_UPGRADES_PER_MINUTE: '0',
-};
 
 export interface BenchRelay {
   url: string;
