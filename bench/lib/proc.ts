@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
-export function clockTicks(): number {
+function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     try {
       ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -45,7 +45,7 @@ function statusKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
  * CPU seconds of all of `pid`'s live threads from /proc/<pid>/task/<tid>/schedstat (nanoseconds):
  * for tiny figures (cat) where utime/stime's 10 ms ticks read as zero. NaN when gone.
  */
-export function preciseCpuSeconds(pid: number): number {
+function preciseCpuSeconds(pid: number): number {
   try {
     let ns = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -147,7 +147,3 @@ export function processTree(pid: number): number[] {
   return tree;
 }
 
-/** CPU seconds of a process tree (each member's own utime+stime). */
-export function treeCpuSeconds(pid: number): Map<number, number> {
-  return new Map(processTree(pid).map((p) => [p, cpuSeconds(p)]));
-}

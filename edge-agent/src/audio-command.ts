@@ -69,7 +69,7 @@ export function resolveAudioCommand(config: AudioConfig, path: string, exists: (
   return { command: ffmpeg, args: defaultAudioArgs(config) };
 }
 
-export function findOnPath(name: string, path: string, exists: (file: string) => boolean): string | null {
+function findOnPath(name: string, path: string, exists: (file: string) => boolean): string | null {
   for (const dir of path.split(':')) {
     if (dir === '') continue;
     const file = `${dir.replace(/\/+$/, '')}/${name}`;

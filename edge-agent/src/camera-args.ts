@@ -15,10 +15,10 @@ export interface CameraExtras {
  * - `--flush`: write each frame as soon as it is encoded (otherwise stdio holds 4 KiB blocks);
  * - `--nopreview -o -`: no window, H.264 Annex-B on stdout.
  */
-export const FIXED_CAMERA_ARGS: readonly string[] = ['-t', '0', '--inline', '--flush', '--nopreview', '-o', '-'];
+const FIXED_CAMERA_ARGS: readonly string[] = ['-t', '0', '--inline', '--flush', '--nopreview', '-o', '-'];
 
 /** A Pi 5 encodes in software through libav; `--low-latency` stops x264 using B-frames and frame threads. */
-export const PI5_CAMERA_ARGS: readonly string[] = ['--codec', 'libav', '--libav-format', 'h264', '--low-latency'];
+const PI5_CAMERA_ARGS: readonly string[] = ['--codec', 'libav', '--libav-format', 'h264', '--low-latency'];
 
 /** The rpicam-vid (or libcamera-vid) argv for the given settings. Pure: unit-tested. */
 export function buildCameraArgs(settings: CameraSettings, extras: CameraExtras = {}, pi5 = false): string[] {

@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
 /** Newer Raspberry Pi OS images ship rpicam-vid; Bullseye-era images only libcamera-vid. */
-export const CAMERA_COMMANDS = ['rpicam-vid', 'libcamera-vid'] as const;
+const CAMERA_COMMANDS = ['rpicam-vid', 'libcamera-vid'] as const;
 
 /** An executable file for this user (PATH look-ups of the camera and audio commands). */
 export function isExecutable(path: string): boolean {

@@ -65,7 +65,7 @@ export function parseConfigFile(text: string, path: string): AgentConfigFile {
 }
 
 /** The `audio` object of the config file: every field optional, each checked. */
-export function parseAudioConfig(input: unknown, where: string): AudioConfig {
+function parseAudioConfig(input: unknown, where: string): AudioConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new AgentError('ERR_CONFIG', `${where} must be an object`);
   const v = input as Record<string, unknown>;
   const audio: AudioConfig = { ...DEFAULT_AUDIO_CONFIG };

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
  * use libav (software x264) and, crucially, `--low-latency`, or it emits B-frames and uses frame
  * threads: 600-850 ms of added latency reported by Pi 5 users).
  */
-export const DEVICE_TREE_MODEL = '/proc/device-tree/model';
+const DEVICE_TREE_MODEL = '/proc/device-tree/model';
 
 /** "Raspberry Pi 5 Model B Rev 1.0", or null when not on a Pi (or not Linux). */
 export function readBoardModel(path = DEVICE_TREE_MODEL): string | null {

@@ -348,7 +348,7 @@ export class SupervisedProcess {
 }
 
 /** Signals the process's whole group (it was spawned detached), falling back to the process. */
-export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, signal);

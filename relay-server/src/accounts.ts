@@ -24,7 +24,7 @@ import { apiRoutes } from './routes/api.ts';
  */
 
 /** how often old sessions, enrollment tokens and audit rows are deleted */
-export const HOUSEKEEPING_INTERVAL_MS = 60 * 60 * 1000;
+const HOUSEKEEPING_INTERVAL_MS = 60 * 60 * 1000;
 
 export interface AccountsDeps {
   db: Db;

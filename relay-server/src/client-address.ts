@@ -95,7 +95,7 @@ function header(source: RequestSource, name: string): string | undefined {
 }
 
 /** The TCP peer's address, normalized; undefined when the socket is already gone. */
-export function peerAddress(source: RequestSource): string | undefined {
+function peerAddress(source: RequestSource): string | undefined {
   const remote = isIncoming(source)
     ? source.socket.remoteAddress
     : (source.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;

@@ -17,7 +17,7 @@ import { setFlagsFromString } from 'node:v8';
  * (`npm start`, systemd, the container, tests, benches) gets it. V8 reads this flag each time it
  * recomputes the limit after a GC, so setting it after start-up takes effect from the next GC.
  */
-export const HEAP_GROWING_PERCENT = 300;
+const HEAP_GROWING_PERCENT = 300;
 
 export function tuneGarbageCollector(): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);

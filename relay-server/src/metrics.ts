@@ -12,7 +12,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
  */
 
 /** A per-camera count the hot path bumps; read by the counters at scrape time. */
-export class Tally {
+class Tally {
   value = 0;
 
   inc(amount = 1): void {
@@ -20,7 +20,7 @@ export class Tally {
   }
 }
 
-export type DropReason = 'slow' | 'lag' | 'cache';
+type DropReason = 'slow' | 'lag' | 'cache';
 export type AgentRejectReason =
   | 'unauthenticated'
   | 'invalid_frame'

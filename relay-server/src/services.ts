@@ -45,7 +45,7 @@ export interface AccessControl {
   isGrantValid(grant: ViewerGrant): boolean;
 }
 
-export interface CameraRecord {
+interface CameraRecord {
   id: string;
   name: string;
   settings: CameraSettings;

@@ -35,8 +35,8 @@ declare global {
  * "what would the user have seen" for failure messages. Screenshots go to test-artifacts/.
  */
 
-export const CHROMIUM_PATH = process.env.PICAM_CHROMIUM ?? '/usr/bin/chromium';
-export const ARTIFACTS_DIR = join(REPO_ROOT, 'test-artifacts');
+const CHROMIUM_PATH = process.env.PICAM_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS_DIR = join(REPO_ROOT, 'test-artifacts');
 export const ADMIN_PASSWORD = 'e2e-admin-password-1';
 
 /**
@@ -71,7 +71,7 @@ export interface RelayProcess {
  * `node --import tsx relay-server/src/cli.ts` on a free port with a fresh DATA_DIR and a known admin
  * password; resolves once it prints where it listens.
  */
-export async function startRelayCli(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<RelayProcess> {
+async function startRelayCli(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<RelayProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-e2e-relay-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'relay-server/src/cli.ts'], {
     cwd: REPO_ROOT,

@@ -47,7 +47,7 @@ export function engineMissing(name: EngineName): string {
   return missing.map((r) => `${r.path} (apt package ${r.pkg}, or set ${r.env})`).join(', ');
 }
 
-export interface Viewport {
+interface Viewport {
   width: number;
   height: number;
 }

@@ -21,7 +21,7 @@ import fc from 'fast-check';
 
 const FIXED_SEED = 0x5eed_1e18;
 /** A parser call on inputs of at most a few hundred KiB takes a few ms at most; 2 s (on a loaded machine) is a bug. */
-export const SLOW_CALL_MS = 2000;
+const SLOW_CALL_MS = 2000;
 /** A call still running after this long is a hang. */
 const HANG_MS = 15_000;
 
@@ -37,8 +37,8 @@ const runsOverride = envNumber('PICAM_FUZZ_RUNS');
 const secondsBudget = envNumber('PICAM_FUZZ_SECONDS');
 const seedOverride = envNumber('PICAM_FUZZ_SEED');
 
-export const fuzzMode: 'bounded' | 'long' = runsOverride !== undefined || secondsBudget !== undefined ? 'long' : 'bounded';
-export const fuzzSeed: number =
+const fuzzMode: 'bounded' | 'long' = runsOverride !== undefined || secondsBudget !== undefined ? 'long' : 'bounded';
+const fuzzSeed: number =
   seedOverride !== undefined ? Math.trunc(seedOverride) : fuzzMode === 'bounded' ? FIXED_SEED : (Math.random() * 2 ** 31) >>> 0;
 
 let replayHint = `fuzz ${fuzzMode}: seed ${fuzzSeed}`;
@@ -59,7 +59,7 @@ export function announceSeed(fileUrl: string): string {
 }
 
 /** fast-check parameters for a target whose bounded run is `boundedRuns` inputs. */
-export function fuzzParameters<T>(boundedRuns: number, extra: fc.Parameters<T> = {}): fc.Parameters<T> {
+function fuzzParameters<T>(boundedRuns: number, extra: fc.Parameters<T> = {}): fc.Parameters<T> {
   if (fuzzMode === 'bounded') return { seed: fuzzSeed, numRuns: boundedRuns, ...extra };
   return {
     seed: fuzzSeed,

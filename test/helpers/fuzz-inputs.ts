@@ -9,7 +9,7 @@ import fc from 'fast-check';
 
 // ---- bytes --------------------------------------------------------------------------------------
 
-export type ByteMutation =
+type ByteMutation =
   | { op: 'flip'; at: number; bit: number }
   | { op: 'set'; at: number; value: number }
   | { op: 'insert'; at: number; bytes: Uint8Array }
@@ -18,7 +18,7 @@ export type ByteMutation =
   | { op: 'truncate'; at: number };
 
 /** Bytes that mean something to H.264 and ADTS parsers: start codes, NAL headers, syncwords, escapes. */
-export const MEDIA_TOKENS: readonly Uint8Array[] = [
+const MEDIA_TOKENS: readonly Uint8Array[] = [
   [0, 0, 1],
   [0, 0, 0, 1],
   [0, 0, 0],
@@ -55,7 +55,7 @@ function byteMutation(tokens: readonly Uint8Array[]): fc.Arbitrary<ByteMutation>
 }
 
 /** Applies mutations in order; positions wrap modulo the current length, so any position is valid. */
-export function applyByteMutations(source: Uint8Array, mutations: readonly ByteMutation[]): Uint8Array {
+function applyByteMutations(source: Uint8Array, mutations: readonly ByteMutation[]): Uint8Array {
   // A copy as a plain Uint8Array: Buffer#slice is a view, and mutating it would change the sample.
   let data: Uint8Array = new Uint8Array(source);
   for (const m of mutations) {
@@ -234,7 +234,7 @@ function slots(value: Json): Array<{ parent: Json[] | { [key: string]: Json } | 
   return out;
 }
 
-export function applyJsonMutations(source: Json, mutations: readonly JsonMutation[]): Json {
+function applyJsonMutations(source: Json, mutations: readonly JsonMutation[]): Json {
   let root: Json = structuredClone(source);
   for (const m of mutations) {
     const all = slots(root);
@@ -288,7 +288,7 @@ const textMutation: fc.Arbitrary<TextMutation> = fc.oneof(
   fc.record({ op: fc.constant('duplicateKey' as const), text: fc.constantFrom('"type":"stats",', '"type":"hello",', '"type":"ack",', '"sequence":-1,', '"name":"",') }),
 );
 
-export function applyTextMutation(text: string, m: TextMutation): string {
+function applyTextMutation(text: string, m: TextMutation): string {
   switch (m.op) {
     case 'truncate':
       return text.slice(0, m.at % (text.length + 1));

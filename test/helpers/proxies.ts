@@ -22,7 +22,7 @@ import { METRICS_TOKEN, UNCAPPED_SOCKETS } from './relay-process.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const INFRA_DIR = join(REPO_ROOT, 'infra');
 const RELAY_BIN = join(REPO_ROOT, 'relay-server/bin/picam-relay.js');
-export const ADMIN_PASSWORD = 'proxy-test-password';
+const ADMIN_PASSWORD = 'proxy-test-password';
 
 export function commandExists(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
@@ -41,7 +41,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Resolves once 127.0.0.1:port accepts a TCP connection (retried every 50 ms), or rejects after timeoutMs. */
-export async function waitForTcp(port: number, timeoutMs: number, what = `port ${port}`, alive: () => boolean = () => true): Promise<void> {
+async function waitForTcp(port: number, timeoutMs: number, what = `port ${port}`, alive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

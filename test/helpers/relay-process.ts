@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
  * DATA_DIR, driven through its real HTTP API: admin login, camera creation, enrollment.
  */
 
-export const ADMIN_PASSWORD = 'relay-test-password';
+const ADMIN_PASSWORD = 'relay-test-password';
 const BIN = fileURLToPath(new URL('../../relay-server/bin/picam-relay.js', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 /** opens /metrics on the relay's port for metric() (it is closed there without one) */

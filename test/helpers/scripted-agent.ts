@@ -24,7 +24,7 @@ export interface ClipUnit {
 
 const clips = new Map<string, ClipUnit[]>();
 
-export function loadClip(name: string): ClipUnit[] {
+function loadClip(name: string): ClipUnit[] {
   let units = clips.get(name);
   if (!units) {
     const bytes = readFileSync(fileURLToPath(new URL(`../fixtures/clips/${name}`, import.meta.url)));

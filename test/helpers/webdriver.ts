@@ -19,7 +19,7 @@ export const XVFB_PATH = process.env.PICAM_XVFB ?? '/usr/bin/Xvfb';
 /** the W3C "web element identifier" key */
 const ELEMENT_KEY = 'element-6066-11e4-a52e-4f735466cecf';
 
-export class WebDriverError extends Error {
+class WebDriverError extends Error {
   readonly command: string;
   readonly error: string;
   constructor(command: string, error: string, message: string) {

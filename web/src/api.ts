@@ -21,7 +21,7 @@ import { SESSION_GET, claimEarlyFetch } from './early-fetch.ts';
  * session cookie; a 401 on a session call sends the browser to /login (the `onUnauthenticated` hook).
  */
 
-export type { Camera, Enrollment, LiveCameraStatus, Share, ShareLookup, User } from '@picam/protocol';
+export type { Camera, Enrollment, Share, ShareLookup, User } from '@picam/protocol';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -67,7 +67,7 @@ function send(path: string, options: RequestOptions): Promise<Response> {
   });
 }
 
-export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
   let response: Response;
   try {
     response = await send(path, options);

@@ -26,7 +26,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
   return el;
 }
 
-export function append(parent: Node, children: (Child | Child[])[]): void {
+function append(parent: Node, children: (Child | Child[])[]): void {
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
     parent.appendChild(typeof child === 'string' || typeof child === 'number' ? document.createTextNode(String(child)) : child);
@@ -45,7 +45,7 @@ export function link(href: string, text: Child | Child[], attrs: Attrs = {}): HT
 }
 
 /** Copies text; falls back to selecting it where the Clipboard API is missing (plain http, old browsers). */
-export async function copyText(text: string, fallbackTarget?: HTMLElement): Promise<boolean> {
+async function copyText(text: string, fallbackTarget?: HTMLElement): Promise<boolean> {
   try {
     await navigator.clipboard.writeText(text);
     return true;

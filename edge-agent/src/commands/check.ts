@@ -119,7 +119,7 @@ export function formatReport(lines: CheckLine[]): string {
 }
 
 /** rpicam-vid --list-cameras: "0 : imx708 [4608x2592 10-bit RGGB] (/base/...)" per camera. */
-export function parseCameraList(output: string): string[] {
+function parseCameraList(output: string): string[] {
   return output
     .split('\n')
     .map((line) => /^\s*(\d+)\s*:\s*(\S.*)$/.exec(line))

@@ -9,7 +9,7 @@ import { generatePassword } from './passwords.ts';
  * generated password the caller prints ONCE (it is stored only as a hash). An existing admin is
  * never changed behind the operator's back: a differing PICAM_ADMIN_PASSWORD is reported, not applied.
  */
-export const ADMIN_USERNAME = 'admin';
+const ADMIN_USERNAME = 'admin';
 
 export async function bootstrapAdmin(deps: AuthDeps): Promise<{ username: string; generatedPassword: string | null }> {
   const { db, config, log } = deps;

@@ -11,7 +11,7 @@ import { randomId, randomSecret, sameDigest, sha256Hex } from './ids.ts';
  * stored. A credential belongs to exactly one camera: issuing a new one replaces (revokes) the old.
  */
 
-export const DEVICE_CREDENTIAL_PREFIX = 'pcd_';
+const DEVICE_CREDENTIAL_PREFIX = 'pcd_';
 
 export interface Enrollment {
   token: string;

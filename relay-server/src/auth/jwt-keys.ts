@@ -210,7 +210,7 @@ export class KeyStoreError extends Error {
   override readonly name = 'KeyStoreError';
 }
 
-export class UnknownKeyError extends Error {
+class UnknownKeyError extends Error {
   override readonly name = 'UnknownKeyError';
   constructor() {
     super('token signed by an unknown key');

@@ -9,8 +9,8 @@ import { JWT_ALG, type KeyStore } from './jwt-keys.ts';
  * checked with a small tolerance for clock skew between relays.
  */
 
-export const ISSUER = 'picam-relay';
-export const CLOCK_TOLERANCE_SECONDS = 5;
+const ISSUER = 'picam-relay';
+const CLOCK_TOLERANCE_SECONDS = 5;
 
 export interface TokenKind {
   typ: string;
@@ -37,7 +37,7 @@ export class TokenError extends Error {
   }
 }
 
-export async function signToken(keys: KeyStore, kind: TokenKind, claims: TokenClaims): Promise<string> {
+async function signToken(keys: KeyStore, kind: TokenKind, claims: TokenClaims): Promise<string> {
   const { kid, key } = await keys.signingKey();
   return new SignJWT({})
     .setProtectedHeader({ alg: JWT_ALG, typ: kind.typ, kid })
@@ -50,7 +50,7 @@ export async function signToken(keys: KeyStore, kind: TokenKind, claims: TokenCl
     .sign(key);
 }
 
-export async function verifyToken(keys: KeyStore, kind: TokenKind, token: string, now: number): Promise<TokenClaims> {
+async function verifyToken(keys: KeyStore, kind: TokenKind, token: string, now: number): Promise<TokenClaims> {
   try {
     const { payload } = await jwtVerify(token, (header) => keys.verificationKey(header.kid), {
       algorithms: [JWT_ALG],

@@ -30,12 +30,12 @@ import { addressKey, createRateLimiter } from './rate-limit.ts';
  * without bound.
  */
 
-export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
-export const LOGIN_FAILURES_PER_CLIENT = 5;
+const LOGIN_WINDOW_MS = 15 * 60 * 1000;
+const LOGIN_FAILURES_PER_CLIENT = 5;
 export const LOGIN_ATTEMPTS_PER_ADDRESS = 10;
-export const USERNAME_BACKOFF_AFTER = 10;
-export const USERNAME_BACKOFF_MAX_MS = 60_000;
-export const UNKNOWN_FAILURES_AUDITED_PER_MINUTE = 10;
+const USERNAME_BACKOFF_AFTER = 10;
+const USERNAME_BACKOFF_MAX_MS = 60_000;
+const UNKNOWN_FAILURES_AUDITED_PER_MINUTE = 10;
 /** how many recent successful sign-ins are searched for an account's known addresses */
 const KNOWN_ADDRESS_LOOKBACK = 200;
 const KNOWN_ADDRESS_CACHE_MS = 60_000;

@@ -95,7 +95,7 @@ export function generatePassword(): string {
  * without it, a burst of logins could exhaust memory. Waiters beyond `maxQueue` are refused at
  * once rather than piling up.
  */
-export class Semaphore {
+class Semaphore {
   readonly #limit: number;
   readonly #maxQueue: number;
   #active = 0;

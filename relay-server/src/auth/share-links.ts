@@ -46,8 +46,8 @@ export async function createShare(
 }
 
 const invalid = () => new ApiError(401, 'token_invalid', 'invalid share link');
-export const linkExpired = () => new ApiError(410, 'link_expired', 'this share link has expired');
-export const linkRevoked = () => new ApiError(410, 'link_revoked', 'this share link has been revoked');
+const linkExpired = () => new ApiError(410, 'link_expired', 'this share link has expired');
+const linkRevoked = () => new ApiError(410, 'link_revoked', 'this share link has been revoked');
 
 /** A share token -> its live row and camera; 401 token_invalid, 410 link_expired / link_revoked. */
 export async function authenticateShare(deps: AuthDeps, token: string): Promise<{ share: ShareRow; camera: CameraRow }> {

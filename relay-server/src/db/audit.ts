@@ -7,7 +7,7 @@ import { auditLog } from './schema.ts';
  * for non-secret context only: never passwords, tokens or credentials.
  */
 
-export type AuditAction =
+type AuditAction =
   | 'login.success'
   | 'login.failure'
   /** failures for unknown usernames beyond the per-minute audit budget, summed up (detail.count) */

@@ -10,7 +10,7 @@ import { auditLog, enrollmentTokens, sessions } from './schema.ts';
  * Share rows stay: the admin's list shows expired and revoked links.
  */
 
-export const ENROLLMENT_KEPT_AFTER_EXPIRY_MS = 24 * 3600 * 1000;
+const ENROLLMENT_KEPT_AFTER_EXPIRY_MS = 24 * 3600 * 1000;
 
 export interface Pruned {
   sessions: number;

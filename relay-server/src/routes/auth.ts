@@ -20,7 +20,7 @@ import { readJson } from './body.ts';
 const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 const passwordBody = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: newPasswordSchema }).strict();
 
-export const publicUser = (u: UserRow): User => ({ id: u.id, username: u.username, role: u.role });
+const publicUser = (u: UserRow): User => ({ id: u.id, username: u.username, role: u.role });
 
 function cookieOptions(c: Context, deps: AuthDeps) {
   return {

@@ -36,7 +36,7 @@ import { readJson } from './body.ts';
 
 /** /api/cameras: the registry as the API shows it, with live status from the streaming side. */
 
-export const OFFLINE_STATUS: LiveCameraStatus = {
+const OFFLINE_STATUS: LiveCameraStatus = {
   online: false,
   viewers: 0,
   video: null,
@@ -50,7 +50,7 @@ export const OFFLINE_STATUS: LiveCameraStatus = {
 };
 
 // Names are stored verbatim and only ever returned as JSON; the web app renders them as text.
-export const displayName = z
+const displayName = z
   .string()
   .max(100)
   .refine((s) => s.trim().length > 0, 'must not be blank');
@@ -65,7 +65,7 @@ function mergeSettings(base: CameraSettings, patch: Partial<CameraSettings> | un
   return merged.data;
 }
 
-export function cameraJson(deps: AuthDeps, row: CameraRow): Camera {
+function cameraJson(deps: AuthDeps, row: CameraRow): Camera {
   return {
     id: row.id,
     name: row.name,

@@ -15,8 +15,8 @@ import { readJson } from './body.ts';
  * guessing is hopeless anyway; this keeps floods cheap).
  */
 
-export const ENROLL_ATTEMPTS_PER_ADDRESS = 20;
-export const ENROLL_WINDOW_MS = 15 * 60 * 1000;
+const ENROLL_ATTEMPTS_PER_ADDRESS = 20;
+const ENROLL_WINDOW_MS = 15 * 60 * 1000;
 
 const body = z.object({ token: z.string().min(1).max(200) }).strict();
 

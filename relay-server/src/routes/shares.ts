@@ -28,7 +28,7 @@ const createBody = z
   .strict()
   .refine((b) => b.expiresIn === undefined || b.expiresAt === undefined, 'give expiresIn or expiresAt, not both');
 
-export function shareJson(deps: AuthDeps, row: ShareRow): Share {
+function shareJson(deps: AuthDeps, row: ShareRow): Share {
   return {
     id: row.id,
     cameraId: row.cameraId,

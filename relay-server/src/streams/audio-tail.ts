@@ -1,6 +1,6 @@
 import type { HubFrame } from './frame.ts';
 
-export const AUDIO_TAIL_US = 500_000;
+const AUDIO_TAIL_US = 500_000;
 /** AAC at 48 kHz is ~47 frames/s: this is far above any sane 0.5 s, a guard against a flood of tiny frames. */
 const MAX_TAIL_FRAMES = 256;
 

@@ -39,7 +39,7 @@ export interface EncodedFrame {
 }
 
 export const SEQUENCE_OFFSET = 4;
-export const FLAGS_OFFSET = 2;
+const FLAGS_OFFSET = 2;
 
 /**
  * One copy of the frame with the catch-up flag set, made once and shared by every joiner: the live

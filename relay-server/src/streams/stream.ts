@@ -14,7 +14,7 @@ import { Offer, type StreamContext, type ViewerSession } from './viewer-session.
  * that the transport makes when enough of them watch (FrameEncoder).
  */
 
-export const MIN_BUDGET_BYTES = 1024 * 1024;
+const MIN_BUDGET_BYTES = 1024 * 1024;
 /** Frame rate for init when neither the agent nor the SPS says (rpicam-vid's own default). */
 const DEFAULT_FRAMERATE = 30;
 

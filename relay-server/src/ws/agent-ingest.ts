@@ -24,7 +24,7 @@ import type { HubFrame } from '../streams/frame.ts';
  */
 
 /** One access unit at most 4 MiB (the agent's splitter cap), plus the header: the agent maxPayload. */
-export const MAX_FRAME_PAYLOAD_BYTES = 4 * 1024 * 1024;
+const MAX_FRAME_PAYLOAD_BYTES = 4 * 1024 * 1024;
 export const AGENT_MAX_MESSAGE_BYTES = MAX_FRAME_PAYLOAD_BYTES + 16;
 /** hello and stats are a few hundred bytes. */
 export const MAX_TEXT_BYTES = 64 * 1024;

@@ -1,6 +1,6 @@
 import type { WebSocket, WebSocketServer } from 'ws';
 
-export const HEARTBEAT_INTERVAL_MS = 30_000;
+const HEARTBEAT_INTERVAL_MS = 30_000;
 
 /**
  * Pings every client of the servers every interval and terminates those that did not answer the

@@ -22,7 +22,7 @@ import { acceptViewer } from './viewer-connection.ts';
  */
 
 /** Viewers only send acks: a few KiB is plenty, and all a hostile viewer can make the relay buffer. */
-export const VIEWER_MAX_MESSAGE_BYTES = 4 * 1024;
+const VIEWER_MAX_MESSAGE_BYTES = 4 * 1024;
 /**
  * Grants and device credentials are re-checked now and then even without a revocation call:
  * `picam-relay users passwd` ends sessions from another process, which cannot reach this one.

@@ -19,7 +19,7 @@ export interface SocketLease {
  * Sockets one device credential may hold open before `hello`: the agent and its `check` probe,
  * or a reconnect racing the old socket's close.
  */
-export const AGENT_SOCKETS_BEFORE_HELLO = 2;
+const AGENT_SOCKETS_BEFORE_HELLO = 2;
 
 /** Addresses whose bucket is full again are forgotten; this bounds the map under a spray. */
 const MAX_TRACKED_ADDRESSES = 50_000;

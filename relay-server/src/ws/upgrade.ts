@@ -19,7 +19,7 @@ import type { SocketLease, SocketLimits } from './socket-limits.ts';
 /** A flood of 429s is logged once per address and reason per this long, not once per attempt. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
-export const AGENT_PATH = '/api/agent';
+const AGENT_PATH = '/api/agent';
 const LIVE_PATH = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})\/live$/;
 
 export interface UpgradeDeps {

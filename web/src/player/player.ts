@@ -1,4 +1,4 @@
-import type { FrameHeader, InitMessage, RelayToViewerMessage } from '@picam/protocol';
+import type { InitMessage, RelayToViewerMessage } from '@picam/protocol';
 import { CloseCode } from '@picam/protocol';
 import { h, icon } from '../dom.ts';
 import { ClockOffset } from './clock.ts';
@@ -72,11 +72,6 @@ export interface PlayerOptions {
   /** share links: when the relay will cut this viewer off (ms since the epoch) */
   onExpiring?(expiresAt: number): void;
   /**
-   * Audio frames (track 2, ADTS AAC) as they arrive, for the audio work: the hook where a WebCodecs
-   * AudioDecoder / AudioWorklet plugs in. The MSE path plays audio itself when `mseAudio` is set.
-   */
-  onAudioFrame?(header: FrameHeader, payload: Uint8Array): void;
-  /**
    * run jmuxer in 'both' mode when the stream has audio (default true). With auto path choice, a
    * camera with audio in a browser whose WebCodecs cannot decode it (no AudioDecoder) uses MSE.
    */
@@ -132,7 +127,7 @@ const PATH_STORAGE_KEY = 'picam.player.path';
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const STALL_MS = 3000;
 
-export function preferredPath(): PathPreference {
+function preferredPath(): PathPreference {
   const fromUrl = new URLSearchParams(location.search).get('player');
   if (fromUrl === 'mse' || fromUrl === 'webcodecs' || fromUrl === 'auto') return fromUrl;
   try {
@@ -351,7 +346,6 @@ export class Player {
       onMessage: (message) => this.onMessage(message),
       onVideo: (frame) => this.onVideo(frame),
       onAudio: (frame) => {
-        this.options.onAudioFrame?.(frame.header, frame.payload);
         if (this.audio) this.audio.push(frame);
         else this.renderer?.pushAudio(frame);
       },

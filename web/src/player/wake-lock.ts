@@ -14,7 +14,7 @@ export interface WakeLockSentinelLike {
   release(): Promise<void>;
   addEventListener?(type: 'release', listener: () => void): void;
 }
-export interface WakeLockApi {
+interface WakeLockApi {
   request(type: 'screen'): Promise<WakeLockSentinelLike>;
 }
 export interface WakeLockEnvironment {

@@ -235,7 +235,7 @@ export class WebCodecsRenderer implements Renderer {
   }
 
   pushAudio(): void {
-    // Audio on the WebCodecs path comes with the audio work (Player's onAudioFrame hook).
+    // Sound on the WebCodecs path is LiveAudio's (the player hands it the audio frames).
   }
 
   reset(): void {

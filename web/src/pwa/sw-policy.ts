@@ -50,7 +50,7 @@ export function swAction(request: SwRequest, shell: readonly string[], origin: s
 export const SHELL_PAGE = '/';
 
 /** Cache names this worker owns: `picam-shell-<version>`; activate deletes the other versions. */
-export const CACHE_PREFIX = 'picam-shell-';
+const CACHE_PREFIX = 'picam-shell-';
 
 export function cacheName(version: string): string {
   return `${CACHE_PREFIX}${version}`;
