@@ -23,8 +23,8 @@ import { SESSION_GET, claimEarlyFetch } from './early-fetch.ts';
 
 export type { Camera, Enrollment, Share, ShareLookup, User } from '@picam/protocol';
 
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
+export class ApiRequestError extends Error {
+  override readonly name = 'ApiRequestError';
   readonly status: number;
   readonly code: string;
   readonly retryAfterSeconds: number | undefined;
@@ -72,7 +72,7 @@ async function request<T>(path: string, options: RequestOptions = {}): Promise<T
   try {
     response = await send(path, options);
   } catch {
-    throw new ApiError(0, 'network', 'The relay cannot be reached. Check your connection.');
+    throw new ApiRequestError(0, 'network', 'The relay cannot be reached. Check your connection.');
   }
   if (response.status === 204) return undefined as T;
   let body: unknown = null;
@@ -84,7 +84,7 @@ async function request<T>(path: string, options: RequestOptions = {}): Promise<T
   if (!response.ok) {
     const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
     const retry = Number(response.headers.get('Retry-After'));
-    const err = new ApiError(
+    const err = new ApiRequestError(
       response.status,
       error?.code ?? `http_${response.status}`,
       error?.message ?? `The relay answered ${response.status} ${response.statusText}`,
@@ -137,7 +137,7 @@ export const api = {
 
 /** A readable sentence for an error from `request`, for form messages. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiError) {
+  if (err instanceof ApiRequestError) {
     if (err.code === 'rate_limited') return `Too many attempts. Try again in ${err.retryAfterSeconds ?? 60} s.`;
     return err.message;
   }

@@ -1,4 +1,4 @@
-import { api, ApiError, setUnauthenticatedHandler } from './api.ts';
+import { api, ApiRequestError, setUnauthenticatedHandler } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
 import { appHeader } from './pages/layout.ts';
 import { adminCamerasPage } from './pages/admin-cameras.ts';
@@ -59,7 +59,7 @@ async function render(route: RouteDef | null, params: Record<string, string>, ur
       setSignedInUser((await api.me()).user);
     } catch (err) {
       if (token !== renderToken) return;
-      if (err instanceof ApiError && err.status === 401) return; // the handler went to /login
+      if (err instanceof ApiRequestError && err.status === 401) return; // the handler went to /login
       showPage({ el: h('main', { class: 'page' }, h('p', { class: 'form-message error', testid: 'app-error' }, (err as Error).message)), title: 'Error' }, true);
       return;
     }

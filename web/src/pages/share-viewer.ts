@@ -1,4 +1,4 @@
-import { api, ApiError, type ShareLookup } from '../api.ts';
+import { api, ApiRequestError, type ShareLookup } from '../api.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatTimeLeft } from '../format.ts';
 import type { Page, PageContext } from '../page.ts';
@@ -45,7 +45,7 @@ export function shareViewerPage(ctx: PageContext): Page {
     try {
       return await api.lookupShare(token);
     } catch (err) {
-      if (err instanceof ApiError) {
+      if (err instanceof ApiRequestError) {
         if (err.status === 410) return err.code === 'link_revoked' ? 'revoked' : 'expired';
         if (err.status === 401 || err.status === 403 || err.status === 404) return 'invalid';
       }

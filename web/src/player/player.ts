@@ -6,7 +6,7 @@ import { LiveAudio, NO_LIVE_AUDIO_STATS, webCodecsAudioSupported, type LiveAudio
 import { LiveConnection } from './connection.ts';
 import { MseRenderer, mseAvailable } from './mse-renderer.ts';
 import type { IncomingFrame, PlayerPath, PresentedFrame, Renderer } from './renderer.ts';
-import { RateMeter } from './rate-meter.ts';
+import { RecentRate } from './recent-rate.ts';
 import { StatsOverlay } from './stats-overlay.ts';
 import { BackgroundPause } from './visibility.ts';
 import { ScreenWakeLock } from './wake-lock.ts';
@@ -183,8 +183,8 @@ export class Player {
   private lastPresented: PresentedFrame | null = null;
   private latencyMs: number | null = null;
   private readonly clock = new ClockOffset();
-  private readonly shownRate = new RateMeter();
-  private readonly byteRate = new RateMeter();
+  private readonly shownRate = new RecentRate();
+  private readonly byteRate = new RecentRate();
   private readonly background: BackgroundPause;
   private readonly wakeLock: ScreenWakeLock | null;
 

@@ -1,7 +1,7 @@
 /** Events per second over the last second, in two half-second buckets (cheap, no arrays). */
 const BUCKET_MS = 500;
 
-export class RateMeter {
+export class RecentRate {
   private current = 0;
   private previous = 0;
   private bucketStart = performance.now();
