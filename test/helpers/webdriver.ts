@@ -205,10 +205,24 @@ export class WebDriverSession {
     await this.send('POST', `/element/${id}/click`, {});
   }
 
+  /**
+   * Types into an input and returns once the input holds the text. WebKitGTK delivers the typed
+   * keys through the display asynchronously, after the command has answered: without the wait, the
+   * next field's keys can land in this one (seen: a username field holding half the password).
+   */
   async fill(css: string, text: string): Promise<void> {
     const id = await this.findElement(css);
     await this.send('POST', `/element/${id}/clear`, {});
     await this.send('POST', `/element/${id}/value`, { text });
+    const deadline = Date.now() + 10_000;
+    let value: string | null = null;
+    while (Date.now() < deadline) {
+      value = await this.executeSync<string | null>('const el = document.querySelector(arguments[0]); return el ? el.value : null;', [css]);
+      if (value === text) return;
+      // Keys still arriving: polled (bounded by the deadline), each poll a round trip to the page.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`WebKitGTK: typing into ${css} did not complete: the field holds ${value?.length ?? 'no'} characters, ${text.length} were typed`);
   }
 
   async cookies(): Promise<Array<{ name: string }>> {
