@@ -6,7 +6,7 @@ import { buildAvcDecoderConfigurationRecord } from './avc-config.ts';
 import { describeAccessUnit, removeEmulationPrevention, splitNalUnits } from './nal.ts';
 import { parseSps } from './sps.ts';
 import { ProtocolError } from '../errors.ts';
-import { readClip } from './test-support.ts';
+import { SpsWriter, readClip } from './test-support.ts';
 import { announceSeed, checkProperty, fuzzTimeoutMs, guarded, parsesOrRefuses } from '../../../test/helpers/fuzz-config.ts';
 import { chunkSizes, concatBytes, cut, mutatedBytes, sameBytes, skewedBytes } from '../../../test/helpers/fuzz-inputs.ts';
 
@@ -189,29 +189,6 @@ test('removeEmulationPrevention undoes what an encoder inserts, for any payload'
 const HIGH = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135, 144];
 const BASIC = [66, 77, 88];
 
-class BitWriter {
-  private readonly bits: number[] = [];
-  u(n: number, value: number): this {
-    for (let i = n - 1; i >= 0; i--) this.bits.push(Math.floor(value / 2 ** i) % 2);
-    return this;
-  }
-  ue(value: number): this {
-    const code = value + 1;
-    const length = Math.floor(Math.log2(code));
-    return this.u(length, 0).u(length + 1, code);
-  }
-  se(value: number): this {
-    return this.ue(value > 0 ? 2 * value - 1 : -2 * value);
-  }
-  /** An SPS NAL unit: header byte, RBSP with stop bit, emulation prevention. */
-  sps(): Uint8Array {
-    const bits = [...this.bits, 1];
-    while (bits.length % 8 !== 0) bits.push(0);
-    const rbsp = new Uint8Array(bits.length / 8);
-    for (let i = 0; i < bits.length; i++) rbsp[i >> 3]! |= bits[i]! << (7 - (i & 7));
-    return concatBytes([Uint8Array.of(0x67), addEmulationPrevention(rbsp)]);
-  }
-}
 
 const spsFields = fc
   .record({
@@ -240,7 +217,7 @@ const spsFields = fc
 type SpsFields = typeof spsFields extends fc.Arbitrary<infer T> ? T : never;
 
 function writeSps(f: SpsFields): Uint8Array {
-  const w = new BitWriter().u(8, f.profile).u(8, f.constraint).u(8, f.level).ue(f.spsId);
+  const w = new SpsWriter().u(8, f.profile).u(8, f.constraint).u(8, f.level).ue(f.spsId);
   if (f.high) {
     w.ue(f.chroma);
     if (f.chroma === 3) w.u(1, f.separatePlane ? 1 : 0);
@@ -275,7 +252,7 @@ function writeSps(f: SpsFields): Uint8Array {
   for (const c of f.crop ?? []) w.ue(c);
   w.u(1, f.timing ? 1 : 0);
   if (f.timing) w.u(1, 0).u(1, 0).u(1, 0).u(1, 0).u(1, 1).u(32, f.timing[0]).u(32, f.timing[1]).u(1, 1);
-  return w.sps();
+  return w.nal();
 }
 
 /** What 7-18..7-22 say the picture is, or undefined where the crop leaves nothing. */

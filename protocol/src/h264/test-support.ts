@@ -74,3 +74,37 @@ export function ffprobePackets(path: string): { size: number; key: boolean }[] {
       return { size: Number(size), key: (flags ?? '').startsWith('K') };
     });
 }
+
+/** Writes SPS syntax elements bit by bit, then adds emulation prevention like an encoder does. */
+export class SpsWriter {
+  private bits: number[] = [];
+  u(n: number, value: number): this {
+    for (let i = n - 1; i >= 0; i--) this.bits.push(Math.floor(value / 2 ** i) % 2);
+    return this;
+  }
+  ue(value: number): this {
+    const code = value + 1;
+    const len = Math.floor(Math.log2(code));
+    return this.u(len, 0).u(len + 1, code);
+  }
+  se(value: number): this {
+    return this.ue(value > 0 ? 2 * value - 1 : -2 * value);
+  }
+  nal(): Uint8Array {
+    const bits = [...this.bits, 1]; // rbsp_stop_one_bit
+    while (bits.length % 8 !== 0) bits.push(0);
+    const rbsp: number[] = [0x67];
+    for (let i = 0; i < bits.length; i += 8) rbsp.push(parseInt(bits.slice(i, i + 8).join(''), 2));
+    const out: number[] = [];
+    let zeros = 0;
+    for (const b of rbsp) {
+      if (zeros >= 2 && b <= 3) {
+        out.push(3);
+        zeros = 0;
+      }
+      out.push(b);
+      zeros = b === 0 ? zeros + 1 : 0;
+    }
+    return Uint8Array.from(out);
+  }
+}
