@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { startRelay, type RunningRelay } from '../src/server.ts';
 import { ADMIN_PASSWORD, createHarness } from './accounts-harness.ts';
+import { jsonRequest } from '../../test/helpers/relay-process.ts';
 
 /**
  * The attack suite for live sockets and the relay's edges: each case is a hostile client against a
@@ -56,14 +57,7 @@ async function startTestRelay(env: Record<string, string> = {}, options: { web?:
     rmSync(dataDir, { recursive: true, force: true });
   });
   const url = `http://127.0.0.1:${relay.port}`;
-  async function api(method: string, path: string, body?: unknown, token?: string) {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  }
+  const api = (method: string, path: string, body?: unknown, token?: string) => jsonRequest(url, method, path, body, token);
   const login = await api('POST', '/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
   assert.equal(login.status, 200, JSON.stringify(login.json));
   const admin = login.json.token as string;

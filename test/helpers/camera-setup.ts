@@ -6,18 +6,15 @@ import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
 import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './agent-process.ts';
 import { tempDir, type RelayProcess } from './browser.ts';
 import { envWithFakeCamera } from './fake-camera-path.ts';
+import { jsonRequest } from './relay-process.ts';
 
 /** The browser suites' way to talk to the relay's API and to bring a camera online as an admin would. */
 
 const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
 
 /** One JSON request to the relay (Bearer token when given); the answer's status and body. */
-export async function api(relay: RelayProcess, method: string, path: string, body?: unknown, token?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${relay.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers are read ad hoc
-  return { status: res.status, json: (await res.json().catch(() => ({}))) as any };
+export function api(relay: RelayProcess, method: string, path: string, body?: unknown, token?: string) {
+  return jsonRequest(relay.url, method, path, body, token);
 }
 
 export interface StreamingCamera {

@@ -47,6 +47,17 @@ export interface RelayProcess {
   exited: Promise<number | null>;
 }
 
+/** One JSON request to a relay at `baseUrl` (Bearer token when given): the status and the parsed body. */
+export async function jsonRequest(baseUrl: string, method: string, path: string, body?: unknown, token?: string) {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are inspected ad hoc by each test
+  return { status: res.status, json: (text ? JSON.parse(text) : {}) as any };
+}
+
 export async function startRelayProcess(env: Record<string, string> = {}): Promise<RelayProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-relay-test-'));
   const child = spawn(process.execPath, [BIN, 'serve'], {
@@ -87,14 +98,7 @@ export async function startRelayProcess(env: Record<string, string> = {}): Promi
   });
   const port = Number(new URL(url).port);
 
-  async function api(method: string, path: string, body?: unknown, token?: string) {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : {} };
-  }
+  const api = (method: string, path: string, body?: unknown, token?: string) => jsonRequest(url, method, path, body, token);
 
   const login = await api('POST', '/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
   if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${JSON.stringify(login.json)}`);
