@@ -88,6 +88,33 @@ export interface ShareLookup {
   camera: { id: string; name: string };
 }
 
+// ---- recordings ----------------------------------------------------------------------------------
+
+/** A camera's `record` setting: `continuous` keeps everything its agent sends, within retention. */
+export const RECORD_MODES = ['off', 'continuous'] as const;
+export type RecordMode = (typeof RECORD_MODES)[number];
+
+/** A time range of capture time, epoch milliseconds, `start` inclusive, `end` exclusive. */
+export interface TimeRange {
+  start: number;
+  end: number;
+}
+
+/** `GET /api/cameras/:id/recordings?from=&to=`: the recorded ranges, merged where contiguous. */
+export interface RecordingSpans {
+  spans: TimeRange[];
+}
+
+/** Path of the covered ranges of a camera's recording between `from` and `to` (epoch ms). */
+export function recordingsPath(cameraId: string, from: number, to: number): string {
+  return `/api/cameras/${encodeURIComponent(cameraId)}/recordings?from=${Math.floor(from)}&to=${Math.ceil(to)}`;
+}
+
+/** Path of one MP4 of a camera's recording from the keyframe at or before `from` to `to` (epoch ms). */
+export function clipPath(cameraId: string, from: number, to: number): string {
+  return `/api/cameras/${encodeURIComponent(cameraId)}/recordings/clip.mp4?from=${Math.floor(from)}&to=${Math.ceil(to)}`;
+}
+
 // ---- response bodies -----------------------------------------------------------------------------
 
 export interface LoginResponse {
