@@ -39,8 +39,9 @@ const UNMUTED_LATENCY_ALLOWANCE_MS = 250;
  * target delay at its end). It must still never be the half second the old player dragged.
  */
 const UNMUTED_LATENCY_LEARNING_ALLOWANCE_MS = 400;
-/** Re-anchors of the sound allowed per minute (each a short silence or skip). */
-const RESYNCS_PER_MINUTE = 6;
+/** Re-anchors of the sound allowed per minute (each a short silence or skip): learning on a busy
+ * machine takes 4-6 in the first minute (CI runs); a storm, as the old player had, is 59-82. */
+const RESYNCS_PER_MINUTE = 8;
 
 interface AvStats {
   state: string;
