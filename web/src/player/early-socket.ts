@@ -13,6 +13,7 @@
  */
 
 import { Track, readFrameHeader } from '@picam/protocol';
+import { KeyframeHold, type HeldKind } from './keyframe-hold.ts';
 
 export type EarlyEvent = { type: 'open' } | { type: 'message'; data: ArrayBuffer | string };
 
@@ -26,7 +27,10 @@ export const CLAIM_WINDOW_MS = 10_000;
 
 type CreateSocket = (url: string, protocols: string[]) => WebSocket;
 
-interface Waiting extends ClaimedSocket {
+interface Waiting {
+  ws: WebSocket;
+  /** what happened so far, video from the newest keyframe on */
+  events: KeyframeHold<EarlyEvent>;
   key: string;
   timer: ReturnType<typeof setTimeout>;
   closed: boolean;
@@ -45,14 +49,17 @@ function takeWaiting(): Waiting | null {
   return found;
 }
 
-/** A video keyframe (by its frame header; a malformed one is left for the player to refuse). */
-function isVideoKeyframe(data: ArrayBuffer | string): boolean {
-  if (typeof data === 'string') return false;
+/**
+ * Text messages and 'open' are kept whatever comes; a video keyframe (by its frame header) drops the
+ * frames, audio included, before it. A malformed frame is kept for the player to refuse.
+ */
+function earlyEventKind(event: EarlyEvent): HeldKind {
+  if (event.type === 'open' || typeof event.data === 'string') return 'other';
   try {
-    const header = readFrameHeader(new Uint8Array(data));
-    return header.track === Track.Video && header.keyframe;
+    const header = readFrameHeader(new Uint8Array(event.data));
+    return header.track === Track.Video && header.keyframe ? 'keyframe' : 'frame';
   } catch {
-    return false;
+    return 'frame';
   }
 }
 
@@ -62,12 +69,15 @@ export function openEarlySocket(url: string, protocols: string[], create: Create
   discardEarlySocket();
   const ws = create(url, protocols);
   ws.binaryType = 'arraybuffer';
-  const entry: Waiting = { key: keyOf(url, protocols), ws, events: [], timer: setTimeout(discardEarlySocket, CLAIM_WINDOW_MS), closed: false };
-  ws.onopen = () => entry.events.push({ type: 'open' });
-  ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => {
-    if (isVideoKeyframe(event.data)) entry.events = entry.events.filter((e) => e.type !== 'message' || typeof e.data === 'string');
-    entry.events.push({ type: 'message', data: event.data });
+  const entry: Waiting = {
+    key: keyOf(url, protocols),
+    ws,
+    events: new KeyframeHold(earlyEventKind),
+    timer: setTimeout(discardEarlySocket, CLAIM_WINDOW_MS),
+    closed: false,
   };
+  ws.onopen = () => entry.events.push({ type: 'open' });
+  ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => entry.events.push({ type: 'message', data: event.data });
   ws.onclose = () => {
     entry.closed = true;
   };
@@ -91,7 +101,7 @@ export function claimEarlySocket(url: string, protocols: string[]): ClaimedSocke
   found.ws.onopen = null;
   found.ws.onmessage = null;
   found.ws.onclose = null;
-  return { ws: found.ws, events: found.events };
+  return { ws: found.ws, events: found.events.take() };
 }
 
 export function discardEarlySocket(): void {

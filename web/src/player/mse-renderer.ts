@@ -1,5 +1,6 @@
 import JMuxer from 'jmuxer';
 import { ADTS_HEADER_BYTES, adtsFrameDurationUs, isAdtsSync, parseAdtsHeader, type InitMessage } from '@picam/protocol';
+import { videoFrameHold } from './keyframe-hold.ts';
 import { mediaSourceAvailable, selectMediaSource } from './media-source.ts';
 import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererStats } from './renderer.ts';
 
@@ -85,7 +86,8 @@ export class MseRenderer implements Renderer {
   private jmuxer: JMuxer | null = null;
   /** its MediaSource is open: frames can be fed */
   private muxerReady = false;
-  private held: IncomingFrame[] = [];
+  /** frames that came while the MediaSource opens (jmuxer appends nothing fed before that) */
+  private readonly held = videoFrameHold(MAX_HELD_FRAMES);
   private mode: 'video' | 'both' = 'video';
   /** the stream has audio and we play it (init.audio and the audio option) */
   private audioWanted = false;
@@ -180,14 +182,8 @@ export class MseRenderer implements Renderer {
     if (!this.jmuxer) this.jmuxer = this.createMuxer();
     if (!this.muxerReady) {
       // jmuxer builds its SourceBuffer on the first frame only if the MediaSource is already open;
-      // fed earlier it never appends anything. Hold the frames (from the keyframe on) until then.
-      if (this.held.length >= MAX_HELD_FRAMES) {
-        this.held.length = 0;
-        this.waitingForKeyframe = true;
-        this.framesDropped += MAX_HELD_FRAMES;
-        return;
-      }
-      this.held.push(frame);
+      // fed earlier it never appends anything. Hold the frames (from the newest keyframe on) until then.
+      this.framesDropped += this.held.push(frame);
       return;
     }
     this.feed(frame);
@@ -219,9 +215,7 @@ export class MseRenderer implements Renderer {
       // not settable in this state on some browsers; jmuxer's init segment says "live" anyway
     }
     this.muxerReady = true;
-    const held = this.held;
-    this.held = [];
-    for (const frame of held) this.feed(frame);
+    for (const frame of this.held.take()) this.feed(frame);
   }
 
   pushAudio(frame: IncomingFrame): void {
@@ -346,7 +340,7 @@ export class MseRenderer implements Renderer {
   private recreate(): void {
     this.destroyMuxer();
     this.muxerReady = false;
-    this.held = [];
+    this.held.clear();
     this.waitingForKeyframe = true;
     this.seekToLive = true;
     this.mediaMs = 0;

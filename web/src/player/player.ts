@@ -4,6 +4,7 @@ import { h, icon } from '../dom.ts';
 import { ClockOffset } from './clock.ts';
 import { LiveAudio, NO_LIVE_AUDIO_STATS, webCodecsAudioSupported, type LiveAudioStats } from './live-audio.ts';
 import { LiveConnection } from './connection.ts';
+import { videoFrameHold } from './keyframe-hold.ts';
 import { MseRenderer, mseAvailable } from './mse-renderer.ts';
 import type { IncomingFrame, PlayerPath, PresentedFrame, Renderer } from './renderer.ts';
 import { RecentRate } from './recent-rate.ts';
@@ -158,7 +159,7 @@ export class Player {
   private renderer: Renderer | null = null;
   private choosing: Promise<void> | null = null;
   /** frames that arrived while the path was being chosen, from the newest keyframe on */
-  private held: IncomingFrame[] = [];
+  private readonly held = videoFrameHold(600);
   private init: InitMessage | null = null;
   private state: PlayerState = 'connecting';
   private stateDetail = '';
@@ -362,7 +363,7 @@ export class Player {
     this.connection = null;
     this.renderer?.reset();
     this.audio?.reset();
-    this.held = [];
+    this.held.clear();
     this.setState('paused', '');
   }
 
@@ -370,7 +371,7 @@ export class Player {
     window.clearTimeout(this.reconnectTimer);
     this.connection?.close();
     this.connection = null;
-    this.held = [];
+    this.held.clear();
     if (!FINAL_STATES.has(this.state)) this.setState('connecting', '');
     this.connect();
   }
@@ -379,7 +380,7 @@ export class Player {
     this.connection = null;
     this.renderer?.reset();
     this.audio?.reset();
-    this.held = [];
+    this.held.clear();
     if (this.destroyed) return;
     const final = this.finalStateFor(code);
     if (final) {
@@ -464,8 +465,7 @@ export class Player {
       this.renderer.pushVideo(frame);
       return;
     }
-    if (frame.header.keyframe) this.held = [];
-    if (this.held.length < 600) this.held.push(frame);
+    this.held.push(frame);
   }
 
   // ---- decoding path ----------------------------------------------------------------------------
@@ -529,9 +529,7 @@ export class Player {
     renderer.setMuted(this.muted);
     renderer.init(init);
     this.updateAudio(init);
-    const held = this.held;
-    this.held = [];
-    for (const frame of held) renderer.pushVideo(frame);
+    for (const frame of this.held.take()) renderer.pushVideo(frame);
   }
 
   /** Sound on the WebCodecs path: a LiveAudio beside the renderer when the stream has decodable audio. */
