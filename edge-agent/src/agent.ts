@@ -140,7 +140,7 @@ export class Agent {
 
   private onRelayMessage(message: RelayToAgentMessage): void {
     if (message.type === 'settings') this.applySettings(message.settings);
-    else this.setViewers(message.viewers);
+    else if (message.type === 'demand') this.setViewers(message.viewers);
   }
 
   private applySettings(next: CameraSettings): void {

@@ -14,7 +14,7 @@ import { ProtocolError } from './errors.ts';
 const payload = new Uint8Array([0, 0, 0, 1, 0x65, 0x88, 0x84]);
 
 test('a header round-trips every field, big-endian, at fixed offsets', () => {
-  const header = { track: Track.Video, keyframe: true, catchUp: false, sequence: 0xfffffffe, captureTimeUs: 1_764_000_000_123_456 };
+  const header = { track: Track.Video, keyframe: true, catchUp: false, backfill: false, sequence: 0xfffffffe, captureTimeUs: 1_764_000_000_123_456 };
   const message = encodeFrame(header, payload);
   assert.equal(message.byteLength, FRAME_HEADER_BYTES + payload.byteLength);
   assert.deepEqual([...message.subarray(0, 4)], [1, 1, 1, 0]);
@@ -28,6 +28,18 @@ test('the payload is a view into the message, not a copy', () => {
   const message = encodeFrame({ track: Track.Audio, keyframe: false, catchUp: false, sequence: 1, captureTimeUs: 5 }, payload);
   const { payload: view } = decodeFrame(message);
   assert.equal(view.buffer, message.buffer);
+});
+
+test('the backfill flag is bit2, apart from keyframe and catch-up; a writer may leave it out (a live frame)', () => {
+  const message = encodeFrame({ track: Track.Video, keyframe: true, catchUp: false, backfill: true, sequence: 3, captureTimeUs: 9 }, payload);
+  assert.equal(message[2], 0b101);
+  assert.deepEqual(
+    { ...readFrameHeader(message) },
+    { track: Track.Video, keyframe: true, catchUp: false, backfill: true, sequence: 3, captureTimeUs: 9 },
+  );
+  const live = encodeFrame({ track: Track.Audio, keyframe: false, catchUp: false, sequence: 4, captureTimeUs: 10 }, payload);
+  assert.equal(live[2], 0);
+  assert.equal(readFrameHeader(live).backfill, false);
 });
 
 test('the catch-up flag can be set and cleared in place', () => {
@@ -46,6 +58,7 @@ test('malformed headers fail with typed codes', () => {
     ['bad version', withByte(good, 0, 2), 'ERR_FRAME_VERSION'],
     ['bad track', withByte(good, 1, 3), 'ERR_FRAME_TRACK'],
     ['unknown flags', withByte(good, 2, 0x80), 'ERR_FRAME_FLAGS'],
+    ['unknown flag bit3', withByte(good, 2, 0x08), 'ERR_FRAME_FLAGS'],
     ['reserved set', withByte(good, 3, 1), 'ERR_FRAME_RESERVED'],
     ['empty payload', good.subarray(0, 16), 'ERR_FRAME_EMPTY'],
   ];

@@ -6,7 +6,9 @@ import { ProtocolError } from './errors.ts';
  * offset size field
  *   0     1   version = 1
  *   1     1   track: 1 video, 2 audio
- *   2     1   flags: bit0 keyframe, bit1 catch-up (replayed from the GOP cache)
+ *   2     1   flags: bit0 keyframe, bit1 catch-up (replayed from the GOP cache),
+ *               bit2 backfill (agent -> relay only: captured while the link was down, sent when
+ *               the relay asked for it; it goes to the recording, never to a viewer)
  *   3     1   reserved, 0
  *   4     4   sequence number per track, wraps at 2^32
  *   8     8   capture time, microseconds since the Unix epoch (agent clock)
@@ -19,18 +21,23 @@ export const PROTOCOL_VERSION = 1;
 export const Track = { Video: 1, Audio: 2 } as const;
 export type Track = (typeof Track)[keyof typeof Track];
 
-export const FrameFlag = { Keyframe: 0b01, CatchUp: 0b10 } as const;
-const KNOWN_FLAGS = FrameFlag.Keyframe | FrameFlag.CatchUp;
+export const FrameFlag = { Keyframe: 0b001, CatchUp: 0b010, Backfill: 0b100 } as const;
+const KNOWN_FLAGS = FrameFlag.Keyframe | FrameFlag.CatchUp | FrameFlag.Backfill;
 
 export interface FrameHeader {
   track: Track;
   keyframe: boolean;
   catchUp: boolean;
+  /** An earlier frame the agent kept while its link was down, sent because the relay asked for it. */
+  backfill: boolean;
   /** 0 .. 2^32-1, per track. */
   sequence: number;
   /** Microseconds since the Unix epoch. A double holds these exactly until the year 2255. */
   captureTimeUs: number;
 }
+
+/** What a writer gives: `backfill` may be left out (a live frame). */
+export type FrameHeaderInit = Omit<FrameHeader, 'backfill'> & { backfill?: boolean };
 
 export interface DecodedFrame {
   header: FrameHeader;
@@ -39,21 +46,24 @@ export interface DecodedFrame {
 }
 
 /** Writes the header into the first 16 bytes of `target`. */
-export function writeFrameHeader(target: Uint8Array, header: FrameHeader): void {
+export function writeFrameHeader(target: Uint8Array, header: FrameHeaderInit): void {
   if (target.byteLength < FRAME_HEADER_BYTES) {
     throw new ProtocolError('ERR_FRAME_TOO_SHORT', `header needs ${FRAME_HEADER_BYTES} bytes, got ${target.byteLength}`);
   }
   const view = new DataView(target.buffer, target.byteOffset, FRAME_HEADER_BYTES);
   view.setUint8(0, PROTOCOL_VERSION);
   view.setUint8(1, header.track);
-  view.setUint8(2, (header.keyframe ? FrameFlag.Keyframe : 0) | (header.catchUp ? FrameFlag.CatchUp : 0));
+  view.setUint8(
+    2,
+    (header.keyframe ? FrameFlag.Keyframe : 0) | (header.catchUp ? FrameFlag.CatchUp : 0) | (header.backfill === true ? FrameFlag.Backfill : 0),
+  );
   view.setUint8(3, 0);
   view.setUint32(4, header.sequence >>> 0);
   view.setBigUint64(8, BigInt(Math.max(0, Math.trunc(header.captureTimeUs))));
 }
 
 /** Header + payload in one new buffer (one copy of the payload, made once per frame). */
-export function encodeFrame(header: FrameHeader, payload: Uint8Array): Uint8Array {
+export function encodeFrame(header: FrameHeaderInit, payload: Uint8Array): Uint8Array {
   const message = new Uint8Array(FRAME_HEADER_BYTES + payload.byteLength);
   writeFrameHeader(message, header);
   message.set(payload, FRAME_HEADER_BYTES);
@@ -85,6 +95,7 @@ export function readFrameHeader(message: Uint8Array): FrameHeader {
     track,
     keyframe: (flags & FrameFlag.Keyframe) !== 0,
     catchUp: (flags & FrameFlag.CatchUp) !== 0,
+    backfill: (flags & FrameFlag.Backfill) !== 0,
     sequence: view.getUint32(4),
     captureTimeUs: Number(view.getBigUint64(8)),
   };

@@ -5,6 +5,7 @@ import {
   agentMessageSchema,
   encodeMessage,
   parseMessage,
+  relayToAgentMessageSchema,
   relayToViewerMessageSchema,
   viewerMessageSchema,
 } from './messages.ts';
@@ -74,4 +75,24 @@ test('the relay-to-viewer messages a browser accepts, and the malformed ones it 
     assert.throws(() => parseMessage(relayToViewerMessageSchema, JSON.stringify(value)), ProtocolError, JSON.stringify(value));
   }
   assert.throws(() => parseMessage(relayToViewerMessageSchema, '{nope'), /not valid JSON/);
+});
+
+test('backfill asks for a capture-time range and backfill-done reports on it; both are checked', () => {
+  const ask = { type: 'backfill' as const, fromUs: 1_764_000_000_000_000, toUs: 1_764_000_020_000_000 };
+  assert.deepEqual(parseMessage(relayToAgentMessageSchema, encodeMessage(ask)), ask);
+  const done = { type: 'backfill-done' as const, fromUs: ask.fromUs, toUs: ask.toUs, frames: 1500, complete: false };
+  assert.deepEqual(parseMessage(agentMessageSchema, encodeMessage(done)), done);
+  const badAsks = [
+    { ...ask, toUs: ask.fromUs },
+    { ...ask, fromUs: ask.toUs + 1 },
+    { ...ask, fromUs: -1 },
+    { ...ask, toUs: 1.5 },
+    { type: 'backfill', fromUs: ask.fromUs },
+  ];
+  for (const value of badAsks) {
+    assert.throws(() => parseMessage(relayToAgentMessageSchema, JSON.stringify(value)), ProtocolError, JSON.stringify(value));
+  }
+  for (const value of [{ ...done, frames: -1 }, { ...done, complete: 'yes' }, { ...done, fromUs: undefined }]) {
+    assert.throws(() => parseMessage(agentMessageSchema, JSON.stringify(value)), ProtocolError, JSON.stringify(value));
+  }
 });

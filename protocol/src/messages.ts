@@ -91,6 +91,28 @@ export const statsMessageSchema = z.object({
 });
 export type StatsMessage = z.infer<typeof statsMessageSchema>;
 
+/** Microseconds since the Unix epoch (capture time), as the frame header carries it. */
+const captureTimeUsSchema = z.int().check(z.nonnegative());
+
+/**
+ * The keyframe a backfill run starts on lies at most this far before the `fromUs` asked for: the
+ * relay refuses older frames (an agent must not rewrite history), and an agent whose keyframe at or
+ * before `fromUs` is older starts on its next keyframe instead (and reports `complete: false`).
+ */
+export const BACKFILL_MAX_LEAD_US = 60_000_000;
+
+export const backfillDoneMessageSchema = z.object({
+  type: z.literal('backfill-done'),
+  /** the range the relay asked for, echoed */
+  fromUs: captureTimeUsSchema,
+  toUs: captureTimeUsSchema,
+  /** frames sent in the run (both tracks) */
+  frames: z.int().check(z.nonnegative()),
+  /** false when the agent no longer held frames back to `fromUs` (or lost some while sending) */
+  complete: z.boolean(),
+});
+export type BackfillDoneMessage = z.infer<typeof backfillDoneMessageSchema>;
+
 // ---- relay -> agent -------------------------------------------------------------------------
 
 export const settingsMessageSchema = z.object({
@@ -104,6 +126,20 @@ export const demandMessageSchema = z.object({
   viewers: z.int().check(z.nonnegative()),
 });
 export type DemandMessage = z.infer<typeof demandMessageSchema>;
+
+/**
+ * After a reconnect: send the frames captured in [fromUs, toUs), flagged backfill, starting on the
+ * keyframe at or before `fromUs` (the decoder needs it), then `backfill-done`. `toUs` is the
+ * capture time of the first live keyframe the relay got on this connection.
+ */
+export const backfillMessageSchema = z
+  .object({
+    type: z.literal('backfill'),
+    fromUs: captureTimeUsSchema,
+    toUs: captureTimeUsSchema,
+  })
+  .check(z.refine((m) => m.fromUs < m.toUs, { message: 'fromUs must be before toUs' }));
+export type BackfillMessage = z.infer<typeof backfillMessageSchema>;
 
 // ---- relay -> viewer ------------------------------------------------------------------------
 
@@ -138,10 +174,10 @@ export const ackMessageSchema = z.object({
 });
 export type AckMessage = z.infer<typeof ackMessageSchema>;
 
-export const agentMessageSchema = z.discriminatedUnion('type', [helloMessageSchema, statsMessageSchema]);
+export const agentMessageSchema = z.discriminatedUnion('type', [helloMessageSchema, statsMessageSchema, backfillDoneMessageSchema]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 
-export const relayToAgentMessageSchema = z.discriminatedUnion('type', [settingsMessageSchema, demandMessageSchema]);
+export const relayToAgentMessageSchema = z.discriminatedUnion('type', [settingsMessageSchema, demandMessageSchema, backfillMessageSchema]);
 export type RelayToAgentMessage = z.infer<typeof relayToAgentMessageSchema>;
 
 export const relayToViewerMessageSchema = z.discriminatedUnion('type', [

@@ -44,6 +44,7 @@ const headerArb: fc.Arbitrary<FrameHeader> = fc.record({
   track: fc.constantFrom(Track.Video, Track.Audio),
   keyframe: fc.boolean(),
   catchUp: fc.boolean(),
+  backfill: fc.boolean(),
   sequence: fc.nat({ max: 0xffff_ffff }),
   // A double holds microseconds exactly up to 2^53, which the header documents (year 2255).
   captureTimeUs: fc.oneof(fc.maxSafeNat(), fc.constant(Date.UTC(2030, 0, 1) * 1000)),

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { AccessUnitSplitter, AdtsSplitter, DEFAULT_CAMERA_SETTINGS, Track, encodeFrame, type FrameHeader } from '@picam/protocol';
+import { AccessUnitSplitter, AdtsSplitter, DEFAULT_CAMERA_SETTINGS, Track, encodeFrame, type FrameHeaderInit } from '@picam/protocol';
 import { readFileSync } from 'node:fs';
 import { concatBytes, mutatedBytes } from './fuzz-inputs.ts';
 
@@ -37,9 +37,9 @@ export function agentFrameMessages(
     fc.record({ track: fc.constantFrom(Track.Video, Track.Audio), keyframe: fc.boolean(), payload: fc.uint8Array({ maxLength: 32 }) }),
   );
   return fc
-    .record({ p: payloads, flipKey: rarely, catchUp: rarely, sequence: fc.nat({ max: 0xffff_ffff }), time: fc.maxSafeNat(), damage: rarely })
-    .chain(({ p, flipKey, catchUp, sequence, time, damage }) => {
-      const header: FrameHeader = { track: p.track, keyframe: p.keyframe !== flipKey, catchUp, sequence, captureTimeUs: time };
+    .record({ p: payloads, flipKey: rarely, catchUp: rarely, backfill: rarely, sequence: fc.nat({ max: 0xffff_ffff }), time: fc.maxSafeNat(), damage: rarely })
+    .chain(({ p, flipKey, catchUp, backfill, sequence, time, damage }) => {
+      const header: FrameHeaderInit = { track: p.track, keyframe: p.keyframe !== flipKey, catchUp, backfill, sequence, captureTimeUs: time };
       const message = encodeFrame(header, p.payload);
       if (!damage) return fc.constant(message);
       return mutatedBytes([message.subarray(0, 24)], { maxMutations: 2 }).map((head) => concatBytes([head, message.subarray(24)]));

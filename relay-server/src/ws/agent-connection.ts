@@ -146,7 +146,7 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
       const message = ingestText(data);
       if (message.type === 'hello') onHello(message);
       else if (!hello) throw new AgentViolation(CloseCode.PolicyViolation, 'out_of_order', 'stats before hello');
-      else publisher!.cameraState(message.camera);
+      else if (message.type === 'stats') publisher!.cameraState(message.camera);
     } catch (err) {
       const rejection = rejectionOf(err, isBinary);
       if (!rejection) {
