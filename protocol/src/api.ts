@@ -58,7 +58,16 @@ export interface Camera {
   createdAt: number;
   lastSeenAt: number | null;
   enrolled: boolean;
+  /** whether the relay records this camera: its own setting, else the relay's RECORD_DEFAULT */
+  record: RecordMode;
   status: LiveCameraStatus;
+}
+
+/** `PATCH /api/cameras/:id` body: every field optional; `record: null` falls back to RECORD_DEFAULT. */
+export interface CameraPatch {
+  name?: string;
+  settings?: Partial<CameraSettings>;
+  record?: RecordMode | null;
 }
 
 /** A one-time enrollment token and the command that uses it on the Pi. */
@@ -80,12 +89,35 @@ export interface Share {
   maxViewers: number | null;
   viewers: number;
   state: ShareState;
+  /** a link to this recorded time range (capture time, epoch ms) instead of the live picture */
+  clip: TimeRange | null;
+}
+
+/** `POST /api/cameras/:id/shares` body. */
+export interface ShareCreate {
+  /** seconds from now (default one day), or give `expiresAt` (epoch ms); at most 30 days */
+  expiresIn?: number;
+  expiresAt?: number;
+  label?: string;
+  maxViewers?: number | null;
+  /** a clip link: this recorded range (at most MAX_CLIP_MS long) plays without login; no live picture */
+  clip?: TimeRange;
 }
 
 /** `GET /api/share` (Bearer share token): what the no-login viewer page opens. */
 export interface ShareLookup {
-  share: { id: string; label: string | null; expiresAt: number };
+  share: { id: string; label: string | null; expiresAt: number; clip: TimeRange | null };
   camera: { id: string; name: string };
+}
+
+/**
+ * `POST /api/share/clip-token` (Bearer share token of a clip link): a short-lived token for the share
+ * page's `<video src>`, which cannot send an Authorization header. It opens only this link's clip and
+ * only until `expiresAt`; put it in clip.mp4's `token` query parameter (clipPath(..., token)).
+ */
+export interface ClipTokenResponse {
+  token: string;
+  expiresAt: number;
 }
 
 // ---- recordings ----------------------------------------------------------------------------------
@@ -110,9 +142,16 @@ export function recordingsPath(cameraId: string, from: number, to: number): stri
   return `/api/cameras/${encodeURIComponent(cameraId)}/recordings?from=${Math.floor(from)}&to=${Math.ceil(to)}`;
 }
 
-/** Path of one MP4 of a camera's recording from the keyframe at or before `from` to `to` (epoch ms). */
-export function clipPath(cameraId: string, from: number, to: number): string {
-  return `/api/cameras/${encodeURIComponent(cameraId)}/recordings/clip.mp4?from=${Math.floor(from)}&to=${Math.ceil(to)}`;
+/** The longest clip.mp4 the relay cuts (one hour); a longer range is refused with 400 clip_too_long. */
+export const MAX_CLIP_MS = 3600 * 1000;
+
+/**
+ * Path of one MP4 of a camera's recording from the keyframe at or before `from` to `to` (epoch ms).
+ * `token`: a clip token (ClipTokenResponse) for a page without a session, e.g. a clip share link.
+ */
+export function clipPath(cameraId: string, from: number, to: number, token?: string): string {
+  const path = `/api/cameras/${encodeURIComponent(cameraId)}/recordings/clip.mp4?from=${Math.floor(from)}&to=${Math.ceil(to)}`;
+  return token === undefined ? path : `${path}&token=${encodeURIComponent(token)}`;
 }
 
 // ---- response bodies -----------------------------------------------------------------------------
@@ -172,6 +211,9 @@ export const API_ERROR_CODES = [
   'link_expired',
   'link_revoked',
   'too_many_viewers',
+  'no_recording',
+  'clip_too_long',
+  'range_not_satisfiable',
   'payload_too_large',
   'rate_limited',
   'internal',

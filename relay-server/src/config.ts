@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { RECORD_MODES, type RecordMode } from '@picam/protocol';
 import { TrustedProxies } from './client-address.ts';
 
 /**
@@ -56,6 +57,15 @@ const envSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  // ---- recording (relay-server/src/recording/)
+  /** where segment files go; default DATA_DIR/recordings */
+  RECORDINGS_DIR: z.string().min(1).optional(),
+  /** `record` of a camera without its own setting */
+  RECORD_DEFAULT: z.enum(RECORD_MODES).default('off'),
+  /** days a recording is kept */
+  RECORD_RETAIN_DAYS: z.coerce.number().min(0.001).max(3650).default(7),
+  /** bytes all recordings may take; unset: whatever keeps 10 % of the disk free */
+  RECORD_MAX_BYTES: z.coerce.number().int().min(1).optional(),
 });
 
 function cap(defaultValue: number) {
@@ -93,6 +103,16 @@ export interface RelayConfig {
   metricsListen: { port: number; host: string } | undefined;
   /** a Bearer token that opens /metrics on the public port; undefined: closed there */
   metricsToken: string | undefined;
+  recording: RecordingConfig;
+}
+
+export interface RecordingConfig {
+  dir: string;
+  /** for cameras whose own `record` is unset */
+  defaultMode: RecordMode;
+  retainMs: number;
+  /** undefined: keep 10 % of the disk free instead */
+  maxBytes: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -129,5 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     agentHelloTimeoutMs: Math.round(e.AGENT_HELLO_TIMEOUT * 1000),
     metricsListen: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     metricsToken: e.METRICS_TOKEN,
+    recording: {
+      dir: resolve(e.RECORDINGS_DIR ?? `${e.DATA_DIR}/recordings`),
+      defaultMode: e.RECORD_DEFAULT,
+      retainMs: Math.round(e.RECORD_RETAIN_DAYS * 24 * 3600 * 1000),
+      maxBytes: e.RECORD_MAX_BYTES,
+    },
   };
 }

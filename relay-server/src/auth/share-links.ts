@@ -14,6 +14,8 @@ export interface NewShare {
   expiresAt: number;
   label: string;
   maxViewers: number | null;
+  /** a clip link: this recorded range (epoch ms) instead of live */
+  clip: { start: number; end: number } | null;
 }
 
 export interface IssuedShare {
@@ -39,6 +41,8 @@ export async function createShare(
     expiresAt: input.expiresAt,
     revokedAt: null,
     maxViewers: input.maxViewers,
+    clipStart: input.clip?.start ?? null,
+    clipEnd: input.clip?.end ?? null,
   };
   const token = await signShareToken(deps.keys, { sub: cameraId, jti: share.id, issuedAt: now, expiresAt: share.expiresAt });
   insertShare(deps.db, share);

@@ -1,5 +1,5 @@
 import { asc, eq, inArray } from 'drizzle-orm';
-import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings } from '@picam/protocol';
+import { DEFAULT_CAMERA_SETTINGS, cameraSettingsSchema, type CameraSettings, type RecordMode } from '@picam/protocol';
 import type { Queryable } from './queryable.ts';
 import { cameras } from './schema.ts';
 
@@ -45,8 +45,9 @@ export function insertCamera(db: Queryable, row: { id: string; name: string; set
     .run();
 }
 
-export function updateCamera(db: Queryable, id: string, patch: { name?: string; settings?: CameraSettings }): void {
+export function updateCamera(db: Queryable, id: string, patch: { name?: string; settings?: CameraSettings; record?: RecordMode | null }): void {
   const set: Partial<CameraRow> = {};
+  if (patch.record !== undefined) set.record = patch.record;
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.settings !== undefined) set.settings = JSON.stringify(patch.settings);
   if (Object.keys(set).length > 0) db.update(cameras).set(set).where(eq(cameras.id, id)).run();

@@ -52,6 +52,8 @@ export const cameras = sqliteTable('cameras', {
   /** SHA-256 (hex) of the device credential; null until enrolled or after revocation */
   credentialHash: text('credential_hash').unique(),
   credentialIssuedAt: integer('credential_issued_at'),
+  /** protocol's RecordMode; null: the relay's RECORD_DEFAULT */
+  record: text('record', { enum: ['off', 'continuous'] }),
 });
 
 export const enrollmentTokens = sqliteTable(
@@ -80,8 +82,58 @@ export const shares = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     revokedAt: integer('revoked_at'),
     maxViewers: integer('max_viewers'),
+    /** a clip link (recorded capture time, epoch ms) instead of live; both null for live */
+    clipStart: integer('clip_start'),
+    clipEnd: integer('clip_end'),
   },
   (t) => [index('shares_camera_idx').on(t.cameraId)],
+);
+
+/**
+ * One fragmented-MP4 file of a camera's recording (recording/segment-writer.ts), indexed as it is
+ * written: a row when the file is opened, its end and size moved on with each fragment. Capture
+ * times here are microseconds (the frames' own clock), not milliseconds.
+ */
+export const recordingSegments = sqliteTable(
+  'recording_segments',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    cameraId: text('camera_id').notNull().references(() => cameras.id, { onDelete: 'cascade' }),
+    /** relative to RECORDINGS_DIR */
+    path: text('path').notNull().unique(),
+    startUs: integer('start_us').notNull(),
+    /** end of the last indexed fragment (its last sample's end) */
+    endUs: integer('end_us').notNull(),
+    /** file bytes up to the end of the last indexed fragment (init segment included) */
+    bytes: integer('bytes').notNull(),
+    /** bytes of the init segment (ftyp + moov) at the start of the file */
+    initBytes: integer('init_bytes').notNull(),
+    /** written from frames the agent kept while its link was down, not from the live stream */
+    backfill: integer('backfill', { mode: 'boolean' }).notNull(),
+  },
+  (t) => [index('recording_segments_camera_start_idx').on(t.cameraId, t.startUs), index('recording_segments_start_idx').on(t.startUs)],
+);
+
+/** One moof + mdat of a segment file, so a clip is cut and served without reading the disk to find it. */
+export const recordingFragments = sqliteTable(
+  'recording_fragments',
+  {
+    segmentId: integer('segment_id')
+      .notNull()
+      .references(() => recordingSegments.id, { onDelete: 'cascade' }),
+    cameraId: text('camera_id').notNull(),
+    startUs: integer('start_us').notNull(),
+    endUs: integer('end_us').notNull(),
+    /** byte offset of the moof in the segment file, and the length of moof + mdat */
+    offset: integer('offset').notNull(),
+    length: integer('length').notNull(),
+    /** its first video sample is a keyframe: a clip may start here */
+    keyframe: integer('keyframe', { mode: 'boolean' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.segmentId, t.offset] }),
+    index('recording_fragments_camera_start_idx').on(t.cameraId, t.startUs),
+  ],
 );
 
 export const auditLog = sqliteTable(

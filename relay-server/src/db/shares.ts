@@ -7,6 +7,11 @@ import { shares } from './schema.ts';
 export type ShareRow = typeof shares.$inferSelect;
 export type ShareState = 'active' | 'expired' | 'revoked';
 
+/** The recorded range a clip link opens; null for a live link. */
+export function shareClip(row: ShareRow): { start: number; end: number } | null {
+  return row.clipStart !== null && row.clipEnd !== null ? { start: row.clipStart, end: row.clipEnd } : null;
+}
+
 export function shareState(row: ShareRow, now: number): ShareState {
   if (row.revokedAt !== null) return 'revoked';
   return row.expiresAt > now ? 'active' : 'expired';

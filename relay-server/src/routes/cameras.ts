@@ -3,6 +3,7 @@ import { z } from 'zod';
 import * as zm from 'zod/mini';
 import {
   DEFAULT_CAMERA_SETTINGS,
+  RECORD_MODES,
   cameraSettingsSchema,
   type Camera,
   type CameraCreated,
@@ -57,7 +58,9 @@ const displayName = z
 // The protocol's schemas are zod/mini (small agent bundle): build the patch shape from them with mini.
 const settingsPatch = zm.partial(zm.strictObject(cameraSettingsSchema.shape));
 const createBody = z.object({ name: displayName, settings: z.optional(settingsPatch) }).strict();
-const patchBody = z.object({ name: displayName.optional(), settings: z.optional(settingsPatch) }).strict();
+const patchBody = z
+  .object({ name: displayName.optional(), settings: z.optional(settingsPatch), record: z.enum(RECORD_MODES).nullable().optional() })
+  .strict();
 
 function mergeSettings(base: CameraSettings, patch: Partial<CameraSettings> | undefined): CameraSettings {
   const merged = cameraSettingsSchema.safeParse({ ...base, ...patch });
@@ -73,6 +76,7 @@ function cameraJson(deps: AuthDeps, row: CameraRow): Camera {
     createdAt: row.createdAt,
     lastSeenAt: row.lastSeenAt,
     enrolled: row.credentialHash !== null,
+    record: row.record ?? deps.config.recording.defaultMode,
     status: deps.live().status(row.id) ?? OFFLINE_STATUS,
   };
 }
@@ -123,13 +127,13 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
     const row = existing(c.req.param('id'));
     const body = await readJson(c, patchBody);
     const settings = body.settings ? mergeSettings(parseSettings(row.settings), body.settings) : undefined;
-    updateCamera(deps.db, row.id, { name: body.name, settings });
+    updateCamera(deps.db, row.id, { name: body.name, settings, record: body.record });
     audit(deps.db, deps.now(), {
       actor: c.get('principal').user.id,
       action: 'camera.update',
       target: row.id,
       address: address(c),
-      detail: { name: body.name !== undefined, settings: settings !== undefined },
+      detail: { name: body.name !== undefined, settings: settings !== undefined, record: body.record ?? null },
     });
     if (settings) deps.live().pushSettings(row.id, settings);
     return c.json({ camera: cameraJson(deps, existing(row.id)) } satisfies CameraResponse);

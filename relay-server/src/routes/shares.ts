@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import type { Share, ShareCreated, ShareList, ShareLookup } from '@picam/protocol';
+import { MAX_CLIP_MS, type Share, type ShareCreated, type ShareList, type ShareLookup } from '@picam/protocol';
 import { z } from 'zod';
 import { ApiError, cameraNotFound, notFound } from '../errors.ts';
 import { audit } from '../db/audit.ts';
 import { findCamera } from '../db/cameras.ts';
-import { findShare, listShares, revokeShare, shareState, type ShareRow } from '../db/shares.ts';
+import { findShare, listShares, revokeShare, shareClip, shareState, type ShareRow } from '../db/shares.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import { bearerToken, requireAdmin, type ApiEnv } from '../auth/middleware.ts';
 import { clientAddress } from '../client-address.ts';
@@ -24,6 +24,12 @@ const createBody = z
     expiresAt: z.number().int().positive().optional(),
     label: z.string().max(200).optional(),
     maxViewers: z.number().int().min(1).max(10_000).nullable().optional(),
+    clip: z
+      .object({ start: z.number().int().nonnegative(), end: z.number().int().positive() })
+      .strict()
+      .refine((r) => r.end > r.start, 'clip: end must be after start')
+      .refine((r) => r.end - r.start <= MAX_CLIP_MS, `clip: at most ${MAX_CLIP_MS / 60000} minutes`)
+      .optional(),
   })
   .strict()
   .refine((b) => b.expiresIn === undefined || b.expiresAt === undefined, 'give expiresIn or expiresAt, not both');
@@ -39,6 +45,7 @@ function shareJson(deps: AuthDeps, row: ShareRow): Share {
     maxViewers: row.maxViewers,
     viewers: deps.live().viewersOfGrant(row.id),
     state: shareState(row, deps.now()),
+    clip: shareClip(row),
   };
 }
 
@@ -59,7 +66,7 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
     const issued = await createShare(
       deps,
       camera.id,
-      { expiresAt, label: body.label ?? '', maxViewers: body.maxViewers ?? null },
+      { expiresAt, label: body.label ?? '', maxViewers: body.maxViewers ?? null, clip: body.clip ?? null },
       user.id,
       relayOrigin(c, deps),
     );
@@ -68,7 +75,7 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
       action: 'share.create',
       target: issued.share.id,
       address: clientAddress(c, deps.config.trustProxy),
-      detail: { cameraId: camera.id, expiresAt },
+      detail: { cameraId: camera.id, expiresAt, clipStart: body.clip?.start ?? null, clipEnd: body.clip?.end ?? null },
     });
     return c.json({ share: shareJson(deps, issued.share), token: issued.token, url: issued.url } satisfies ShareCreated, 201);
   });
@@ -101,7 +108,7 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
     if (!token) throw new ApiError(401, 'token_invalid', 'share token required (Authorization: Bearer)');
     const { share, camera } = await authenticateShare(deps, token);
     return c.json({
-      share: { id: share.id, label: share.label, expiresAt: share.expiresAt },
+      share: { id: share.id, label: share.label, expiresAt: share.expiresAt, clip: shareClip(share) },
       camera: { id: camera.id, name: camera.name },
     } satisfies ShareLookup);
   });
