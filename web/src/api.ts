@@ -1,10 +1,14 @@
 import type {
   CameraCreated,
   CameraList,
+  CameraPatch,
   CameraResponse,
   CameraSettings,
+  ClipTokenResponse,
   EnrollmentResponse,
   LoginResponse,
+  RecordingSpans,
+  ShareCreate,
   ShareCreated,
   ShareList,
   ShareLookup,
@@ -13,6 +17,7 @@ import type {
   UserRemoved,
   UserResponse,
 } from '@picam/protocol';
+import { recordingsPath } from '@picam/protocol';
 import { SESSION_GET, claimEarlyFetch } from './early-fetch.ts';
 
 /**
@@ -112,20 +117,25 @@ export const api = {
   camera: (id: string) => request<CameraResponse>(`/api/cameras/${encodeURIComponent(id)}`),
   addCamera: (name: string, settings?: Partial<CameraSettings>) =>
     request<CameraCreated>('/api/cameras', { method: 'POST', body: settings ? { name, settings } : { name } }),
-  updateCamera: (id: string, patch: { name?: string; settings?: Partial<CameraSettings> }) =>
+  updateCamera: (id: string, patch: CameraPatch) =>
     request<CameraResponse>(`/api/cameras/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch }),
   deleteCamera: (id: string) => request<void>(`/api/cameras/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   reenroll: (id: string) =>
     request<EnrollmentResponse>(`/api/cameras/${encodeURIComponent(id)}/enrollment`, { method: 'POST' }),
 
+  /** the recorded ranges of a camera between `from` and `to` (epoch ms) */
+  recordings: (cameraId: string, from: number, to: number) => request<RecordingSpans>(recordingsPath(cameraId, from, to)),
+
   shares: (cameraId: string) => request<ShareList>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`),
-  createShare: (cameraId: string, body: { expiresIn?: number; expiresAt?: number; label?: string }) =>
+  createShare: (cameraId: string, body: ShareCreate) =>
     request<ShareCreated>(`/api/cameras/${encodeURIComponent(cameraId)}/shares`, {
       method: 'POST',
       body,
     }),
   revokeShare: (id: string) => request<void>(`/api/shares/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   lookupShare: (token: string) => request<ShareLookup>('/api/share', { bearer: token }),
+  /** a short-lived token for a clip link's clip.mp4 (a <video> sends no Authorization header) */
+  clipToken: (token: string) => request<ClipTokenResponse>('/api/share/clip-token', { method: 'POST', bearer: token }),
 
   users: () => request<UserList>('/api/users'),
   addUser: (body: { username: string; password: string; role: User['role']; cameraIds?: string[] }) =>

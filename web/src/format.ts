@@ -43,3 +43,18 @@ export function formatAgo(ms: number | null | undefined, now = Date.now()): stri
   if (s < 86400) return `${Math.round(s / 3600)} h ago`;
   return formatDateTime(ms);
 }
+
+/** A wall-clock time to the second, "20:41:07"; with the day ("Sat 5 Dec, 20:41:07") when not today. */
+export function formatClockTime(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  if (d.toDateString() === new Date(now).toDateString()) return time;
+  return `${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' })}, ${time}`;
+}
+
+/** A timeline tick's label: the day ("Sat 5") for day ticks, else the time of day ("14:00"). */
+export function formatTickLabel(ms: number, tickMs: number): string {
+  const d = new Date(ms);
+  if (tickMs >= 86_400_000) return d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' });
+  return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+}

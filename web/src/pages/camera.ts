@@ -3,6 +3,7 @@ import { h, link, replaceChildren } from '../dom.ts';
 import { formatAgo, formatBitrate, formatSize } from '../format.ts';
 import type { Page, PageContext } from '../page.ts';
 import { Player } from '../player/player.ts';
+import { RecordingsPanel } from '../recordings/recordings-panel.ts';
 import { statusBadge, statusFacts } from './camera-status.ts';
 import { probeCamera } from './cameras.ts';
 
@@ -27,16 +28,22 @@ export function cameraPage(ctx: PageContext): Page {
         )
       : null;
   const stage = h('div', { class: 'camera-stage' });
+  const recordings = new RecordingsPanel({
+    cameraId: id,
+    canShare: ctx.user?.role === 'admin',
+    live: { stage, start: () => new Player(stage, { cameraId: id, probe: () => probeCamera(id), keepScreenOn: true }) },
+  });
   const el = h(
     'main',
     { class: 'page wide', testid: 'page-camera' },
     h('div', { class: 'page-title' }, link('/', '← Cameras', { class: 'back' }), title, badge, h('span', { class: 'spacer' }), adminLinks),
     message,
     stage,
+    recordings.playback,
+    recordings.el,
     h('section', { class: 'camera-info' }, facts, details),
   );
 
-  const player = new Player(stage, { cameraId: id, probe: () => probeCamera(id), keepScreenOn: true });
   let timer = 0;
   let disposed = false;
 
@@ -55,6 +62,7 @@ export function cameraPage(ctx: PageContext): Page {
       ['Audio', s.audio ? `${s.audio.sampleRate / 1000} kHz, ${s.audio.channels} ch` : 'none'],
     ];
     replaceChildren(details, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    recordings.update(camera);
   }
 
   async function refresh(): Promise<void> {
@@ -77,7 +85,7 @@ export function cameraPage(ctx: PageContext): Page {
     dispose() {
       disposed = true;
       window.clearTimeout(timer);
-      player.destroy();
+      recordings.dispose();
     },
   };
 }

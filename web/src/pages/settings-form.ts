@@ -1,6 +1,7 @@
 import type { CameraSettings } from '@picam/protocol';
 import { api, errorText, type Camera } from '../api.ts';
 import { h, messageLine } from '../dom.ts';
+import { recordField } from '../recordings/record-setting.ts';
 
 /** A camera's capture settings (sent to its agent when saved). */
 
@@ -41,6 +42,7 @@ export function settingsForm(camera: Camera, onSaved: (camera: Camera) => void):
   };
   const hflip = check('hflip', 'Flip horizontally', s.hflip);
   const vflip = check('vflip', 'Flip vertically', s.vflip);
+  const record = recordField(camera);
   const onDemand = check('onDemand', 'On demand: run the camera only while someone watches', s.onDemand);
   const message = messageLine('settings-message');
   const save = h('button', { type: 'submit', testid: 'settings-save' }, 'Save settings');
@@ -55,6 +57,7 @@ export function settingsForm(camera: Camera, onSaved: (camera: Camera) => void):
       h('label', {}, 'Keyframe every (frames)', intra),
       h('label', {}, 'H.264 profile', profile),
       h('label', {}, 'Rotation', rotation),
+      record.el,
     ),
     hflip.el,
     vflip.el,
@@ -79,7 +82,7 @@ export function settingsForm(camera: Camera, onSaved: (camera: Camera) => void):
     };
     save.disabled = true;
     api
-      .updateCamera(camera.id, { settings })
+      .updateCamera(camera.id, { settings, ...record.patch() })
       .then(({ camera: updated }) => {
         message.info(updated.status.online ? 'Saved and sent to the camera.' : 'Saved. The camera gets it when it connects.');
         onSaved(updated);
