@@ -17,15 +17,39 @@ export interface StreamHub {
   /** catch-up messages (flagged) a joining viewer would get now: the GOP and the audio tail */
   currentGop(cameraId: string): Buffer[];
   viewerCount(cameraId: string): number;
+  /**
+   * How many want the camera's pictures, as its agent is told (`demand`): the viewers, plus one
+   * while an observer (the recorder) takes its frames, so an on-demand camera keeps capturing.
+   */
+  demand(cameraId: string): number;
+  /**
+   * One observer per camera (the recorder) gets every frame the stream publishes, after the
+   * viewers have been offered it. It is not a viewer: no budget, no acks, not in viewerCount.
+   * Returns the call that detaches it.
+   */
+  observe(cameraId: string, observer: StreamObserver): () => void;
   status(cameraId: string): LiveCameraStatus | undefined;
   totals(): { camerasOnline: number; viewers: number };
   /** camera deleted: forget its stream and counters (connections are closed by their owner) */
   removeCamera(cameraId: string): void;
 }
 
+/** Sees a camera's stream as published, without being a viewer (recording/recorder.ts). */
+export interface StreamObserver {
+  /** the publisher's hello (and right away when attached while one is connected) */
+  publisherInfo(info: PublisherInfo): void;
+  /**
+   * A published frame, after the viewers: `frame.message` must not be changed, nor kept past the
+   * moment its bytes are written somewhere (it is shared). Keyframes come with their parsed SPS.
+   */
+  frame(frame: HubFrame, sps?: SpsVideoFormat): void;
+  /** the publisher left or was replaced: the encoder state the frames depended on is gone */
+  publisherEnded(): void;
+}
+
 export interface PublisherOptions {
   name: string;
-  /** viewer count changed (and right away): the agent is told, for on-demand cameras */
+  /** demand changed (and right away): the agent is told, for on-demand cameras (StreamHub.demand) */
   onViewerCount: (viewers: number) => void;
 }
 

@@ -1,5 +1,5 @@
 import type { RelayMetrics } from '../metrics.ts';
-import type { StreamHub, Publisher, PublisherOptions, Subscription, SubscribeOptions } from './hub.ts';
+import type { StreamHub, StreamObserver, Publisher, PublisherOptions, Subscription, SubscribeOptions } from './hub.ts';
 import type { FrameEncoder } from './frame.ts';
 import { Stream } from './stream.ts';
 import { ViewerSession, type ViewerSink } from './viewer-session.ts';
@@ -29,7 +29,7 @@ export class InProcessHub implements StreamHub {
     const stream = this.stream(cameraId, options.name);
     stream.setName(options.name);
     const epoch = stream.attachPublisher(options.onViewerCount);
-    options.onViewerCount(stream.viewerCount);
+    options.onViewerCount(stream.demand);
     return {
       hello: (info) => stream.hello(epoch, info),
       publish: (frame, sps) => stream.publish(epoch, frame, sps),
@@ -54,6 +54,19 @@ export class InProcessHub implements StreamHub {
 
   viewerCount(cameraId: string): number {
     return this.streams.get(cameraId)?.viewerCount ?? 0;
+  }
+
+  demand(cameraId: string): number {
+    return this.streams.get(cameraId)?.demand ?? 0;
+  }
+
+  observe(cameraId: string, observer: StreamObserver): () => void {
+    const stream = this.stream(cameraId, '');
+    stream.setObserver(observer);
+    return () => {
+      // A camera deleted and re-created meanwhile has a new stream; only this one's observer goes.
+      if (this.streams.get(cameraId) === stream) stream.setObserver(undefined, observer);
+    };
   }
 
   status(cameraId: string) {

@@ -1,4 +1,4 @@
-export type { StreamHub, Publisher, PublisherOptions, Subscription, SubscribeOptions } from './hub.ts';
+export type { StreamHub, StreamObserver, Publisher, PublisherOptions, Subscription, SubscribeOptions } from './hub.ts';
 export { InProcessHub, type InProcessHubOptions } from './in-process-hub.ts';
 export type { HubFrame, FrameEncoder, EncodedFrame } from './frame.ts';
 export type { PublisherInfo } from './stream.ts';

@@ -5,6 +5,7 @@ import { AudioTail } from './audio-tail.ts';
 import { SEQUENCE_OFFSET, catchUpMessage, type FrameEncoder, type HubFrame } from './frame.ts';
 import { GopCache } from './gop-cache.ts';
 import { StreamRates } from './stream-rates.ts';
+import type { StreamObserver } from './hub.ts';
 import { Offer, type StreamContext, type ViewerSession } from './viewer-session.ts';
 
 /**
@@ -68,6 +69,7 @@ export class Stream implements StreamContext {
   private connectedAt: number | null = null;
   private lastFrameAt: number | null = null;
   private onViewerCount: ((viewers: number) => void) | undefined;
+  private observer: StreamObserver | undefined;
 
   constructor(options: StreamOptions) {
     this.cameraId = options.cameraId;
@@ -80,6 +82,11 @@ export class Stream implements StreamContext {
 
   get viewerCount(): number {
     return this.viewers.size;
+  }
+
+  /** viewers, plus one while an observer records: what the agent is told it is wanted by */
+  get demand(): number {
+    return this.viewers.size + (this.observer ? 1 : 0);
   }
 
   get isOnline(): boolean {
@@ -131,6 +138,16 @@ export class Stream implements StreamContext {
     if (!this.isCurrent(epoch)) return;
     this.info = info;
     this.rebuildInit();
+    this.observer?.publisherInfo(info);
+  }
+
+  /** `expected`: detach only if this is still the observer (another may have replaced it). */
+  setObserver(observer: StreamObserver | undefined, expected?: StreamObserver): void {
+    if (expected !== undefined && this.observer !== expected) return;
+    const before = this.demand;
+    this.observer = observer;
+    if (observer && this.online && this.info) observer.publisherInfo(this.info);
+    if (this.demand !== before) this.onViewerCount?.(this.demand);
   }
 
   cameraState(epoch: number, state: CameraProcessStatus): void {
@@ -202,6 +219,7 @@ export class Stream implements StreamContext {
     }
     if (slow > 0) this.metrics.dropped.slow.inc(slow);
     if (lag > 0) this.metrics.dropped.lag.inc(lag);
+    this.observer?.frame(frame, sps);
   }
 
   // ---- viewer side ---------------------------------------------------------------------------
@@ -251,10 +269,11 @@ export class Stream implements StreamContext {
 
   private viewerCountChanged(): void {
     this.metrics.viewers.set(this.viewers.size);
-    this.onViewerCount?.(this.viewers.size);
+    this.onViewerCount?.(this.demand);
   }
 
   private resetMedia(): void {
+    this.observer?.publisherEnded();
     this.gop.clear();
     this.audioTail.clear();
     this.meter.reset();

@@ -49,7 +49,7 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
 
   const send = (text: string) => ws.send(text);
   const sendSettings = (settings: CameraSettings) => send(encodeMessage({ type: 'settings', settings }));
-  const sendDemand = () => send(encodeMessage({ type: 'demand', viewers: deps.hub.viewerCount(cameraId) }));
+  const sendDemand = () => send(encodeMessage({ type: 'demand', viewers: deps.hub.demand(cameraId) }));
 
   const handle: AgentHandle = {
     cameraId,
