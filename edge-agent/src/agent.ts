@@ -1,5 +1,8 @@
 import { Track, sameSettings, type AudioFormat, type CameraSettings, type RelayToAgentMessage } from '@picam/protocol';
 import { AudioSource } from './audio.ts';
+import { BackfillPace } from './backfill-pace.ts';
+import { BackfillRing } from './backfill-ring.ts';
+import { BackfillSender } from './backfill-sender.ts';
 import { buildCameraArgs } from './camera-args.ts';
 import { findCameraCommand } from './camera-command.ts';
 import { CameraSupervisor } from './camera-supervisor.ts';
@@ -34,6 +37,8 @@ export class Agent {
   private viewers = 0;
   private cameraWanted = false;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** the most recent frames and the run that sends them after a reconnect; null with --backfill-mb 0 */
+  readonly backfill: { ring: BackfillRing; sender: BackfillSender } | null;
   /** What the audio source's ADTS headers say: goes into hello.audio (null: no audio, or not known yet). */
   audioFormat: AudioFormat | null = null;
 
@@ -94,10 +99,26 @@ export class Agent {
       statsMessage: () => this.stats.toMessage(this.camera.status, this.audio?.status ?? null, this.uplink.queueBytes),
       onMessage: (message) => this.onRelayMessage(message),
       onConnectionChange: (connected) => {
+        if (connected) return;
         // Nobody can watch through a relay we are not connected to.
-        if (!connected) this.setViewers(0);
+        this.setViewers(0);
+        this.backfill?.sender.cancel();
       },
     });
+    const { tuning } = config;
+    if (config.backfill.mb > 0) {
+      const ring = new BackfillRing(config.backfill.mb * 1024 * 1024);
+      const sender = new BackfillSender({
+        ring,
+        link: this.uplink,
+        pace: new BackfillPace({ multiple: tuning.backfillRateMultiple, minBytesPerSecond: tuning.backfillMinBytesPerSecond }),
+        log: log.child({ part: 'backfill' }),
+        maxQueuedBytes: tuning.backfillQueueBytes,
+      });
+      this.backfill = { ring, sender };
+    } else {
+      this.backfill = null;
+    }
     if (pi5) log.info({ model: this.boardModel }, 'Pi 5: encoding with libav in low-latency mode');
   }
 
@@ -107,7 +128,7 @@ export class Agent {
 
   start(): void {
     this.log.info(
-      { relay: this.config.relay, settings: this.effective, pinned: Object.keys(this.config.pinned), model: this.boardModel },
+      { relay: this.config.relay, settings: this.effective, pinned: Object.keys(this.config.pinned), model: this.boardModel, backfillMb: this.config.backfill.mb },
       'picam-agent starting',
     );
     if (this.audio !== null) this.log.info({ audio: { ...this.config.audio } }, 'audio enabled');
@@ -123,7 +144,15 @@ export class Agent {
 
   /** Track 2: one ADTS frame (each decodes on its own: no keyframe flag, dropped one by one when congested). */
   sendAudioFrame(captureTimeUs: number, adtsFrame: Uint8Array): boolean {
+    this.keep(Track.Audio, false, captureTimeUs, adtsFrame);
     return this.uplink.sendFrame(Track.Audio, false, captureTimeUs, adtsFrame);
+  }
+
+  /** Every captured frame goes into the backfill ring, sent live or not: the link may be failing unnoticed. */
+  private keep(track: Track, keyframe: boolean, captureTimeUs: number, data: Uint8Array): void {
+    if (this.backfill === null) return;
+    this.backfill.ring.append(track, keyframe, captureTimeUs, data);
+    this.backfill.sender.noteLive(data.byteLength);
   }
 
   private onVideoFrame(frame: CapturedFrame): void {
@@ -135,12 +164,16 @@ export class Agent {
         this.uplink.resendHello();
       }
     }
+    this.keep(Track.Video, frame.keyframe, frame.captureTimeUs, frame.data);
     this.uplink.sendFrame(Track.Video, frame.keyframe, frame.captureTimeUs, frame.data);
   }
 
   private onRelayMessage(message: RelayToAgentMessage): void {
     if (message.type === 'settings') this.applySettings(message.settings);
     else if (message.type === 'demand') this.setViewers(message.viewers);
+    else if (this.backfill !== null) this.backfill.sender.start(message);
+    // Nothing kept (--backfill-mb 0): say so at once, so the relay stops waiting.
+    else this.uplink.sendBackfillDone({ type: 'backfill-done', fromUs: message.fromUs, toUs: message.toUs, frames: 0, complete: false });
   }
 
   private applySettings(next: CameraSettings): void {

@@ -104,3 +104,15 @@ test('tuning: key=value pairs over the defaults, unknown keys refused', () => {
   assert.throws(() => parseTuning('stallTimeoutMs=-1'), /non-negative/);
   assert.throws(() => parseTuning('reconnectMinMs=10,reconnectMaxMs=5'), /reconnectMinMs/);
 });
+
+test('backfill: 64 MiB by default, the file\'s "backfill.mb", then --backfill-mb; 0 turns it off; nonsense refused', () => {
+  assert.deepEqual(resolveRunConfig({}, {}, file, '/x').backfill, { mb: 64 });
+  const path = join(mkdtempSync(join(tmpdir(), 'picam-config-')), 'config.json');
+  writeFileSync(path, JSON.stringify({ ...file, backfill: { mb: 16 } }));
+  const fromFile = readConfigFile(path)!;
+  assert.deepEqual(resolveRunConfig({}, {}, fromFile, path).backfill, { mb: 16 });
+  assert.deepEqual(resolveRunConfig({ backfillMb: 0 }, {}, fromFile, path).backfill, { mb: 0 });
+  assert.throws(() => resolveRunConfig({ backfillMb: 5000 }, {}, file, '/x'), /--backfill-mb/);
+  writeFileSync(path, JSON.stringify({ ...file, backfill: { mb: -1 } }));
+  assert.throws(() => readConfigFile(path), (e: unknown) => e instanceof AgentError && /backfill\.mb/.test(e.message));
+});

@@ -21,7 +21,22 @@ export interface AgentConfigFile {
   settings: CameraSettings;
   /** the microphone; absent = off. Kept as written when the agent saves new camera settings. */
   audio?: AudioConfig;
+  /** what is kept for backfill; absent = the defaults. Kept as written, like audio. */
+  backfill?: Partial<BackfillConfig>;
 }
+
+/**
+ * Frames kept for backfill (backfill-ring.ts): the most recent ones, so that after a dropped link
+ * the relay can fill the hole in its recording.
+ */
+export interface BackfillConfig {
+  /** MiB of RAM for the ring; 0 turns backfill off */
+  mb: number;
+}
+
+export const DEFAULT_BACKFILL_CONFIG: BackfillConfig = { mb: 64 };
+/** A Pi 4 has 1-8 GiB; more than this would be a typo, not a plan. */
+const MAX_BACKFILL_MB = 4096;
 
 /** root runs as a system service (/etc), anyone else keeps it in their home. */
 export function defaultConfigPath(uid: number | undefined = process.getuid?.(), home: string = homedir()): string {
@@ -61,7 +76,23 @@ export function parseConfigFile(text: string, path: string): AgentConfigFile {
     credential: v.credential as string,
     settings: mergeSettings(DEFAULT_CAMERA_SETTINGS, v.settings),
     ...(v.audio === undefined ? {} : { audio: parseAudioConfig(v.audio, `config ${path}: audio`) }),
+    ...(v.backfill === undefined ? {} : { backfill: parseBackfillConfig(v.backfill, `config ${path}: backfill`) }),
   };
+}
+
+/** The `backfill` object of the config file: `{ "mb": 64 }`. */
+function parseBackfillConfig(input: unknown, where: string): Partial<BackfillConfig> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new AgentError('ERR_CONFIG', `${where} must be an object`);
+  const v = input as Record<string, unknown>;
+  if (v.mb === undefined) return {};
+  return { mb: validateBackfillMb(v.mb, `${where}.mb`) };
+}
+
+function validateBackfillMb(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_BACKFILL_MB) {
+    throw new AgentError('ERR_CONFIG', `${name} must be a whole number of MiB, 0..${MAX_BACKFILL_MB} (0 turns backfill off), got ${String(value)}`);
+  }
+  return value;
 }
 
 /** The `audio` object of the config file: every field optional, each checked. */
@@ -166,6 +197,12 @@ export interface Tuning {
   queueLimitBytes: number;
   /** ping interval; two missed pongs end the connection */
   pingIntervalMs: number;
+  /** backfill goes at most this many times the live byte rate */
+  backfillRateMultiple: number;
+  /** ... and at least this many bytes per second */
+  backfillMinBytesPerSecond: number;
+  /** backfill waits while ws.bufferedAmount is above this, so live frames never queue behind much of it */
+  backfillQueueBytes: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -183,6 +220,9 @@ export const DEFAULT_TUNING: Tuning = {
   drainFlush: 1,
   queueLimitBytes: 2 * 1024 * 1024,
   pingIntervalMs: 20_000,
+  backfillRateMultiple: 2,
+  backfillMinBytesPerSecond: 64 * 1024,
+  backfillQueueBytes: 64 * 1024,
 };
 
 export function parseTuning(text: string | undefined, base: Tuning = DEFAULT_TUNING): Tuning {
@@ -226,6 +266,7 @@ export interface RunFlags extends Partial<Omit<CameraSettings, 'onDemand'>>, Cam
   audioBitrate?: number | undefined;
   audioRate?: number | undefined;
   audioChannels?: number | undefined;
+  backfillMb?: number | undefined;
 }
 
 export interface RunConfig {
@@ -249,6 +290,8 @@ export interface RunConfig {
   tuning: Tuning;
   /** the config file's `audio`, with the flags laid over it */
   audio: AudioConfig;
+  /** the config file's `backfill`, with the flags laid over it */
+  backfill: BackfillConfig;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -289,6 +332,11 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv, file: 
     logLevel,
     tuning: parseTuning(flags.tuning ?? env.PICAM_AGENT_TUNING),
     audio: resolveAudioConfig(flags, env, file?.audio),
+    backfill: {
+      ...DEFAULT_BACKFILL_CONFIG,
+      ...file?.backfill,
+      ...(flags.backfillMb === undefined ? {} : { mb: validateBackfillMb(flags.backfillMb, '--backfill-mb') }),
+    },
   };
 }
 

@@ -7,12 +7,15 @@ import {
   isProtocolError,
   parseMessage,
   relayToAgentMessageSchema,
+  type BackfillDoneMessage,
   type HelloMessage,
   type RelayToAgentMessage,
   type StatsMessage,
   writeFrameHeader,
 } from '@picam/protocol';
 import { Backoff } from './backoff.ts';
+import type { BackfillLink } from './backfill-sender.ts';
+import type { RingFrame } from './backfill-ring.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { Tuning } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -65,7 +68,7 @@ function zeroMask(mask: Buffer): void {
  *   socket's buffer is the queue and SendQueue keeps it within its byte budget.
  * - Pings find a dead path (NAT timeout, Wi-Fi roam) that TCP alone would notice only minutes later.
  */
-export class Uplink {
+export class Uplink implements BackfillLink {
   private readonly options: UplinkOptions;
   private readonly backoff: Backoff;
   private readonly queue: SendQueue;
@@ -131,6 +134,28 @@ export class Uplink {
     ws.send(message, FRAME_SEND_OPTIONS, () => this.buffers.release(buffer));
     if (video) this.options.stats.framesSent += 1;
     return true;
+  }
+
+  /**
+   * Sends one kept frame flagged backfill (BackfillSender paces these and decides what may go:
+   * the live admission control does not apply). Its sequence number is its place in the ring,
+   * which the relay ignores as it does the live ones. False when not connected.
+   */
+  sendBackfillFrame(frame: RingFrame): boolean {
+    const ws = this.ready;
+    if (ws === null) return false;
+    const bytes = FRAME_HEADER_BYTES + frame.data.byteLength;
+    const buffer = this.buffers.acquire(bytes);
+    const message = buffer.subarray(0, bytes);
+    const keyframe = frame.track === Track.Video && frame.keyframe;
+    writeFrameHeader(message, { track: frame.track, keyframe, catchUp: false, backfill: true, sequence: frame.id >>> 0, captureTimeUs: frame.captureTimeUs });
+    message.set(frame.data, FRAME_HEADER_BYTES);
+    ws.send(message, FRAME_SEND_OPTIONS, () => this.buffers.release(buffer));
+    return true;
+  }
+
+  sendBackfillDone(message: BackfillDoneMessage): void {
+    this.ready?.send(encodeMessage(message));
   }
 
   /**

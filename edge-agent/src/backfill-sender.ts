@@ -1,0 +1,149 @@
+import { Track, type BackfillDoneMessage, type BackfillMessage } from '@picam/protocol';
+import type { BackfillPace } from './backfill-pace.ts';
+import type { BackfillRing, RingFrame } from './backfill-ring.ts';
+import type { Logger } from './logger.ts';
+
+/** What the sender needs from the connection (Uplink implements it). */
+export interface BackfillLink {
+  /** bytes waiting in the socket */
+  readonly queueBytes: number;
+  /** false when there is no connection to send on */
+  sendBackfillFrame(frame: RingFrame): boolean;
+  sendBackfillDone(message: BackfillDoneMessage): void;
+}
+
+export interface BackfillSenderOptions {
+  ring: BackfillRing;
+  link: BackfillLink;
+  pace: BackfillPace;
+  log: Logger;
+  /** backfill waits while the socket holds more than this: live frames must not queue behind it */
+  maxQueuedBytes: number;
+  now?: () => number;
+}
+
+interface Run {
+  fromUs: number;
+  toUs: number;
+  /** capture time of the keyframe the run started on: audio captured before it is left out */
+  startUs: number;
+  nextId: number;
+  frames: number;
+  bytes: number;
+  complete: boolean;
+  startedAtMs: number;
+}
+
+/** How often a waiting run looks at the socket again. */
+const QUEUE_POLL_MS = 10;
+
+/**
+ * Sends one backfill run at a time: the frames the relay asked for, read from the ring in capture
+ * order, starting on the keyframe at or before `fromUs` and ending before `toUs` (the first live
+ * keyframe the relay got: everything from it on went live), each flagged backfill, then
+ * `backfill-done`. Paced (backfill-pace.ts) and only while the socket is nearly empty. A frame
+ * the ring evicts before its turn ends the run's completeness, not the run: it goes on from the
+ * oldest keyframe still held. A lost connection drops the run; the relay asks again.
+ */
+export class BackfillSender {
+  private readonly options: BackfillSenderOptions;
+  private readonly now: () => number;
+  private run: Run | null = null;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: BackfillSenderOptions) {
+    this.options = options;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  get running(): boolean {
+    return this.run !== null;
+  }
+
+  /** Note a live frame's size for the pace (called for every frame captured). */
+  noteLive(bytes: number): void {
+    this.options.pace.noteLive(bytes, this.now());
+  }
+
+  start(ask: BackfillMessage): void {
+    this.cancel();
+    const { ring, log } = this.options;
+    const start = ring.runStart(ask.fromUs, ask.toUs);
+    if (start === null) {
+      log.warn({ fromUs: ask.fromUs, toUs: ask.toUs, oldestUs: ring.oldestUs }, 'backfill asked for frames no longer held');
+      this.options.link.sendBackfillDone({ type: 'backfill-done', fromUs: ask.fromUs, toUs: ask.toUs, frames: 0, complete: false });
+      return;
+    }
+    this.run = {
+      fromUs: ask.fromUs,
+      toUs: ask.toUs,
+      startUs: start.captureTimeUs,
+      nextId: start.id,
+      frames: 0,
+      bytes: 0,
+      complete: start.complete,
+      startedAtMs: this.now(),
+    };
+    log.info({ fromUs: ask.fromUs, toUs: ask.toUs, seconds: (ask.toUs - start.captureTimeUs) / 1e6, complete: start.complete }, 'backfill started');
+    this.pump();
+  }
+
+  /** The connection is gone: the run ends without a word (the relay ends its side on the close). */
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.run !== null) this.options.log.info({ frames: this.run.frames }, 'backfill cancelled');
+    this.run = null;
+  }
+
+  private pump(): void {
+    this.timer = undefined;
+    const { ring, link, pace, maxQueuedBytes } = this.options;
+    for (;;) {
+      const run = this.run;
+      if (run === null) return;
+      if (run.nextId < ring.oldestId) {
+        // Evicted before its turn (a long run on a small ring): carry on from what is left.
+        run.complete = false;
+        run.nextId = ring.oldestId;
+      }
+      const frame = ring.get(run.nextId);
+      if (frame === undefined || (frame.track === Track.Video && frame.captureTimeUs >= run.toUs)) {
+        this.finish(run);
+        return;
+      }
+      if (frame.captureTimeUs >= run.toUs || frame.captureTimeUs < run.startUs) {
+        run.nextId += 1;
+        continue;
+      }
+      if (link.queueBytes > maxQueuedBytes) {
+        this.timer = setTimeout(() => this.pump(), QUEUE_POLL_MS);
+        return;
+      }
+      const now = this.now();
+      const waitMs = pace.waitMs(frame.data.byteLength, now);
+      if (waitMs > 0) {
+        this.timer = setTimeout(() => this.pump(), waitMs);
+        return;
+      }
+      if (!link.sendBackfillFrame(frame)) {
+        this.cancel();
+        return;
+      }
+      pace.take(frame.data.byteLength, now);
+      run.frames += 1;
+      run.bytes += frame.data.byteLength;
+      run.nextId += 1;
+    }
+  }
+
+  private finish(run: Run): void {
+    this.run = null;
+    const seconds = (this.now() - run.startedAtMs) / 1000;
+    this.options.log.info(
+      { frames: run.frames, bytes: run.bytes, complete: run.complete, seconds: Number(seconds.toFixed(2)) },
+      'backfill done',
+    );
+    this.options.link.sendBackfillDone({ type: 'backfill-done', fromUs: run.fromUs, toUs: run.toUs, frames: run.frames, complete: run.complete });
+  }
+}
