@@ -27,7 +27,8 @@ export type AgentRejectReason =
   | 'invalid_message'
   | 'oversized'
   | 'out_of_order'
-  | 'unknown_camera';
+  | 'unknown_camera'
+  | 'backfill';
 
 /** Counters for one camera, resolved once when its stream is created. */
 export interface CameraMetrics {
@@ -35,6 +36,9 @@ export interface CameraMetrics {
   videoBytesIn: Tally;
   audioFramesIn: Tally;
   audioBytesIn: Tally;
+  /** frames (both tracks) the agent sent flagged backfill, and their bytes (header included) */
+  backfillFramesIn: Tally;
+  backfillBytesIn: Tally;
   framesOut: Tally;
   bytesOut: Tally;
   dropped: Record<DropReason, Tally>;
@@ -82,6 +86,10 @@ export function createMetrics(): RelayMetrics {
     [{ track: 'video' }, m.videoBytesIn],
     [{ track: 'audio' }, m.audioBytesIn],
   ]);
+  tallied('picam_backfill_frames_in_total', 'frames received from agents flagged backfill (kept while the link was down; recorded, never shown live)', ['camera'], (m) => [
+    [{}, m.backfillFramesIn],
+  ]);
+  tallied('picam_backfill_bytes_in_total', 'frame bytes (header included) received from agents flagged backfill', ['camera'], (m) => [[{}, m.backfillBytesIn]]);
   tallied('picam_frames_out_total', 'frames sent to viewers (one per viewer)', ['camera'], (m) => [[{}, m.framesOut]]);
   tallied('picam_bytes_out_total', 'frame bytes sent to viewers', ['camera'], (m) => [[{}, m.bytesOut]]);
   tallied(
@@ -113,6 +121,8 @@ export function createMetrics(): RelayMetrics {
           videoBytesIn: new Tally(),
           audioFramesIn: new Tally(),
           audioBytesIn: new Tally(),
+          backfillFramesIn: new Tally(),
+          backfillBytesIn: new Tally(),
           framesOut: new Tally(),
           bytesOut: new Tally(),
           dropped: { slow: new Tally(), lag: new Tally(), cache: new Tally() },

@@ -1,10 +1,23 @@
 import type { WebSocket } from 'ws';
-import { CloseCode, closeReason, encodeMessage, sameSettings, type CameraSettings, type HelloMessage } from '@picam/protocol';
+import {
+  CloseCode,
+  Track,
+  closeReason,
+  encodeMessage,
+  sameSettings,
+  type BackfillDoneMessage,
+  type CameraSettings,
+  type HelloMessage,
+  type SpsVideoFormat,
+} from '@picam/protocol';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
 import type { AccessControl, CameraRegistry } from '../services.ts';
+import type { BackfillTarget } from '../recording/backfill-target.ts';
+import type { HubFrame } from '../streams/frame.ts';
 import type { StreamHub } from '../streams/hub.ts';
 import { AgentViolation, ingestFrame, ingestText, rejectionOf } from './agent-ingest.ts';
+import { BackfillRun } from './backfill-run.ts';
 import type { ConnectionRegistry, AgentHandle } from './connection-registry.ts';
 import type { SocketLease } from './socket-limits.ts';
 
@@ -16,6 +29,11 @@ import type { SocketLease } from './socket-limits.ts';
  * The credential is checked again at `hello` (it may have been revoked while the socket waited,
  * by another process too) and by the periodic sweep; until `hello` the socket is registered as
  * waiting, so revocation and deletion close it as well as the live agent.
+ *
+ * Backfill: when the camera records, the first live keyframe after `hello` tells how far the hole
+ * in the recording goes (the recorder knows where it stops); the agent is asked for what it kept
+ * in between. Frames flagged backfill go to the recorder only (BackfillTarget): never to the
+ * stream, its viewers or its GOP cache, and only inside the range asked for (backfill-run.ts).
  */
 
 export interface AgentDeps {
@@ -27,6 +45,8 @@ export interface AgentDeps {
   log: Logger;
   /** an agent that has not said hello by then is not an agent (AGENT_HELLO_TIMEOUT) */
   helloTimeoutMs: number;
+  /** the recorder, to fill a dropped link's hole with the agent's kept frames; absent: no backfill */
+  backfill?: BackfillTarget;
 }
 
 /**
@@ -46,6 +66,10 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
   let hello: HelloMessage | undefined;
   let ended = false;
   let demandQueued = false;
+  /** set at the first hello: the next live keyframe decides whether to ask for backfill */
+  let backfillPending = false;
+  let backfillRun: BackfillRun | undefined;
+  const cameraMetrics = deps.metrics.forCamera(cameraId);
 
   const send = (text: string) => ws.send(text);
   const sendSettings = (settings: CameraSettings) => send(encodeMessage({ type: 'settings', settings }));
@@ -120,6 +144,7 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
         return;
       }
       publisher = takeOver();
+      backfillPending = deps.backfill !== undefined;
     }
     publisher!.hello({
       agentVersion: message.agentVersion,
@@ -139,14 +164,21 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
     try {
       if (isBinary) {
         if (!hello) throw new AgentViolation(CloseCode.PolicyViolation, 'out_of_order', 'frame before hello');
-        const { frame, sps } = ingestFrame(data);
+        const { frame, sps, backfill } = ingestFrame(data);
+        if (backfill) {
+          onBackfillFrame(frame, sps);
+          return;
+        }
+        // Before the keyframe is published: once it is, the recorder's end moves past the hole.
+        if (backfillPending && frame.track === Track.Video && frame.keyframe) askForBackfill(frame.captureTimeUs);
         publisher!.publish(frame, sps);
         return;
       }
       const message = ingestText(data);
       if (message.type === 'hello') onHello(message);
-      else if (!hello) throw new AgentViolation(CloseCode.PolicyViolation, 'out_of_order', 'stats before hello');
+      else if (!hello) throw new AgentViolation(CloseCode.PolicyViolation, 'out_of_order', `${message.type} before hello`);
       else if (message.type === 'stats') publisher!.cameraState(message.camera);
+      else onBackfillDone(message);
     } catch (err) {
       const rejection = rejectionOf(err, isBinary);
       if (!rejection) {
@@ -161,6 +193,43 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
     }
   });
 
+  function askForBackfill(liveKeyframeUs: number): void {
+    backfillPending = false;
+    const recordedUntilUs = deps.backfill!.recordedUntilUs(cameraId);
+    if (recordedUntilUs === null || recordedUntilUs >= liveKeyframeUs) return;
+    backfillRun = new BackfillRun(recordedUntilUs, liveKeyframeUs);
+    send(encodeMessage({ type: 'backfill', fromUs: recordedUntilUs, toUs: liveKeyframeUs }));
+    log.info({ fromUs: recordedUntilUs, toUs: liveKeyframeUs, seconds: (liveKeyframeUs - recordedUntilUs) / 1e6 }, 'asked the agent for backfill');
+  }
+
+  function onBackfillFrame(frame: HubFrame, sps: SpsVideoFormat | undefined): void {
+    if (!backfillRun) throw new AgentViolation(CloseCode.PolicyViolation, 'backfill', 'backfill frame that was not asked for');
+    backfillRun.accept(frame);
+    cameraMetrics.backfillFramesIn.inc();
+    cameraMetrics.backfillBytesIn.inc(frame.message.byteLength);
+    deps.backfill!.writeBackfill(cameraId, frame, sps);
+  }
+
+  function onBackfillDone(message: BackfillDoneMessage): void {
+    if (!backfillRun) throw new AgentViolation(CloseCode.PolicyViolation, 'backfill', 'backfill-done without a backfill asked for');
+    backfillRun.checkDone(message);
+    endBackfill({ agentFrames: message.frames, complete: message.complete });
+  }
+
+  /** The run is over (backfill-done, or the socket closed): the recorder closes what it wrote. */
+  function endBackfill(outcome: { agentFrames?: number; complete?: boolean; closed?: boolean }): void {
+    const run = backfillRun;
+    if (!run) return;
+    backfillRun = undefined;
+    log.info({ frames: run.frames, bytes: run.bytes, ...outcome }, 'backfill ended');
+    try {
+      deps.backfill!.endBackfill(cameraId);
+    } catch (err) {
+      // Also called from the socket's close handler, where a throw would take the relay down.
+      log.error({ err }, 'closing the backfill recording failed');
+    }
+  }
+
   ws.on('error', (err: Error & { code?: string }) => {
     // ws closes the socket itself (1009 over maxPayload, 1007 bad UTF-8, 1002 protocol errors).
     deps.metrics.agentRejected(err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'oversized' : 'invalid_frame');
@@ -172,6 +241,7 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
     clearTimeout(helloTimer);
     deps.connections.removeWaitingAgent(handle);
     beforeHello.release();
+    endBackfill({ closed: true });
     if (publisher) {
       publisher.close();
       deps.connections.detachAgent(handle);

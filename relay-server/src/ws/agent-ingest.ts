@@ -32,6 +32,8 @@ export const MAX_TEXT_BYTES = 64 * 1024;
 export interface IngestedFrame {
   frame: HubFrame;
   sps?: SpsVideoFormat;
+  /** flagged backfill: an earlier frame the relay asked for, for the recording only */
+  backfill: boolean;
 }
 
 function startsWithStartCode(p: Uint8Array): boolean {
@@ -81,14 +83,14 @@ export function ingestFrame(message: Buffer): IngestedFrame {
   if (header.track === Track.Audio) {
     if (header.keyframe) throw new ProtocolError('ERR_FRAME_FLAGS', 'audio frames carry no keyframe flag');
     parseAdtsHeader(payload, 0);
-    return { frame };
+    return { frame, backfill: header.backfill };
   }
   if (!startsWithStartCode(payload)) throw invalidFrame('video payload does not begin with an Annex-B start code');
-  if (!header.keyframe) return { frame };
+  if (!header.keyframe) return { frame, backfill: header.backfill };
   const au = describeAccessUnit(payload);
   if (!au.keyframe) throw invalidFrame('keyframe-flagged frame holds no IDR slice');
   if (!au.sps || au.pps.length === 0) throw invalidFrame('keyframe without SPS/PPS in front (rpicam-vid needs --inline)');
-  return { frame, sps: videoFormatOfSps(parseSps(au.sps)) };
+  return { frame, sps: videoFormatOfSps(parseSps(au.sps)), backfill: header.backfill };
 }
 
 export function ingestText(data: Buffer): AgentMessage {

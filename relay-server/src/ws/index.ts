@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
 import type { AccessControl, CameraRegistry } from '../services.ts';
 import type { StreamHub } from '../streams/hub.ts';
+import type { BackfillTarget } from '../recording/backfill-target.ts';
 import { acceptAgent } from './agent-connection.ts';
 import { AGENT_MAX_MESSAGE_BYTES } from './agent-ingest.ts';
 import { startHeartbeat } from './heartbeat.ts';
@@ -41,6 +42,8 @@ export interface WebSocketDeps {
   trustProxy: TrustedProxies;
   socketLimits: SocketLimitsConfig;
   agentHelloTimeoutMs: number;
+  /** the recorder's side of backfill (agent-connection.ts); absent: agents are never asked for it */
+  backfill?: BackfillTarget;
   heartbeatMs?: number;
   /** how often grants and device credentials are re-checked (default 60 s; tests shorten it) */
   sweepMs?: number;
