@@ -55,7 +55,9 @@ export class RecordingsPanel {
   private livePlayer: { destroy(): void } | null;
   private playing: TimeRange | null = null;
   private records = false;
+  /** something is recorded (in the window, or in the last week): the panel shows even with recording off */
   private everRecorded = false;
+  private probed = false;
   private refreshTimer = 0;
   private fetchToken = 0;
   private disposed = false;
@@ -147,6 +149,7 @@ export class RecordingsPanel {
       if (this.disposed || token !== this.fetchToken) return;
       this.spans = spans;
       if (spans.length > 0) this.everRecorded = true;
+      else if (!this.records && !this.probed) await this.probeOlder();
       this.message.clear();
       this.showPanel();
       this.timeline.setView(win, this.zoom, spans);
@@ -162,6 +165,14 @@ export class RecordingsPanel {
       }
     }
     if (!this.disposed) this.refreshTimer = window.setTimeout(() => void this.refresh(), REFRESH_MS);
+  }
+
+  /** A camera that no longer records may still have last week's recording to show. */
+  private async probeOlder(): Promise<void> {
+    this.probed = true;
+    const now = Date.now();
+    const { spans } = await api.recordings(this.options.cameraId, now - ZOOMS[ZOOMS.length - 1]!.spanMs, now);
+    if (spans.length > 0) this.everRecorded = true;
   }
 
   private showPanel(): void {
