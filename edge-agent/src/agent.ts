@@ -3,6 +3,7 @@ import { AudioSource } from './audio.ts';
 import { BackfillPace } from './backfill-pace.ts';
 import { BackfillRing } from './backfill-ring.ts';
 import { BackfillSender } from './backfill-sender.ts';
+import { BackfillSpill, SpilledRing, onRootFilesystem } from './backfill-spill.ts';
 import { buildCameraArgs } from './camera-args.ts';
 import { findCameraCommand } from './camera-command.ts';
 import { CameraSupervisor } from './camera-supervisor.ts';
@@ -38,7 +39,7 @@ export class Agent {
   private cameraWanted = false;
   private graceTimer: NodeJS.Timeout | undefined;
   /** the most recent frames and the run that sends them after a reconnect; null with --backfill-mb 0 */
-  readonly backfill: { ring: BackfillRing; sender: BackfillSender } | null;
+  readonly backfill: { ring: BackfillRing; spill: BackfillSpill | null; sender: BackfillSender } | null;
   /** What the audio source's ADTS headers say: goes into hello.audio (null: no audio, or not known yet). */
   audioFormat: AudioFormat | null = null;
 
@@ -107,15 +108,20 @@ export class Agent {
     });
     const { tuning } = config;
     if (config.backfill.mb > 0) {
-      const ring = new BackfillRing(config.backfill.mb * 1024 * 1024);
+      const { dir, dirMb } = config.backfill;
+      const spill = dir === null || dirMb === 0 ? null : new BackfillSpill({ dir, maxBytes: dirMb * 1024 * 1024, log: log.child({ part: 'backfill' }) });
+      if (dir !== null && onRootFilesystem(dir)) {
+        log.warn({ dir }, '--backfill-dir is on the root filesystem (on a Pi, the SD card, which a constant write wears out): use a USB disk');
+      }
+      const ring = new BackfillRing(config.backfill.mb * 1024 * 1024, spill === null ? {} : { onEvict: (gop) => spill.keep(gop) });
       const sender = new BackfillSender({
-        ring,
+        ring: spill === null ? ring : new SpilledRing(ring, spill),
         link: this.uplink,
         pace: new BackfillPace({ multiple: tuning.backfillRateMultiple, minBytesPerSecond: tuning.backfillMinBytesPerSecond }),
         log: log.child({ part: 'backfill' }),
         maxQueuedBytes: tuning.backfillQueueBytes,
       });
-      this.backfill = { ring, sender };
+      this.backfill = { ring, spill, sender };
     } else {
       this.backfill = null;
     }
@@ -128,7 +134,7 @@ export class Agent {
 
   start(): void {
     this.log.info(
-      { relay: this.config.relay, settings: this.effective, pinned: Object.keys(this.config.pinned), model: this.boardModel, backfillMb: this.config.backfill.mb },
+      { relay: this.config.relay, settings: this.effective, pinned: Object.keys(this.config.pinned), model: this.boardModel, backfill: this.config.backfill },
       'picam-agent starting',
     );
     if (this.audio !== null) this.log.info({ audio: { ...this.config.audio } }, 'audio enabled');
@@ -139,7 +145,9 @@ export class Agent {
   async stop(): Promise<void> {
     clearTimeout(this.graceTimer);
     this.cameraWanted = false;
+    this.backfill?.sender.cancel();
     await Promise.all([this.camera.stop(), this.audio?.stop(), this.uplink.stop()]);
+    this.backfill?.spill?.close();
   }
 
   /** Track 2: one ADTS frame (each decodes on its own: no keyframe flag, dropped one by one when congested). */

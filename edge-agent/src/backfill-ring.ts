@@ -38,7 +38,50 @@ export interface RunStart {
   complete: boolean;
 }
 
-export class BackfillRing {
+export interface KeyframeMark {
+  id: number;
+  captureTimeUs: number;
+}
+
+/** What a backfill run reads its frames from: the ring alone, or the ring behind a spill on disk (backfill-spill.ts). */
+export interface KeptFrames {
+  /** id of the oldest frame held */
+  readonly oldestId: number;
+  /** capture time of the oldest frame held, or null when empty */
+  readonly oldestUs: number | null;
+  /** the frame, or undefined when it is no longer (or not yet) held */
+  get(id: number): RingFrame | undefined;
+  runStart(fromUs: number, toUs: number): RunStart | null;
+}
+
+/**
+ * Where a run for [fromUs, toUs) starts, given the keyframes held (oldest first): the newest one
+ * at or before fromUs (the decoder needs it), unless it lies more than BACKFILL_MAX_LEAD_US before
+ * fromUs (the relay would refuse it); else the oldest one after that limit, with complete false.
+ * Null when no keyframe before toUs is held.
+ */
+export function findRunStart(keyframes: Iterable<KeyframeMark>, fromUs: number, toUs: number): RunStart | null {
+  const earliestUs = fromUs - BACKFILL_MAX_LEAD_US;
+  let before: RunStart | null = null;
+  for (const { id, captureTimeUs } of keyframes) {
+    if (captureTimeUs < earliestUs) continue;
+    if (captureTimeUs >= toUs) break;
+    const candidate = { id, captureTimeUs, complete: captureTimeUs <= fromUs };
+    if (!candidate.complete) return before ?? candidate;
+    before = candidate;
+  }
+  return before;
+}
+
+export interface BackfillRingOptions {
+  /**
+   * Called with each GOP as it is evicted, oldest first (backfill-spill.ts keeps them on disk). The
+   * frames' data are views into the ring that the next write overwrites: copy what you keep.
+   */
+  onEvict?: (gop: RingFrame[]) => void;
+}
+
+export class BackfillRing implements KeptFrames {
   readonly capacityBytes: number;
   private readonly storage: Uint8Array;
   /** oldest first; records[i] has id firstId + i */
@@ -53,7 +96,10 @@ export class BackfillRing {
   /** whole GOPs evicted since start, for stats and tests */
   evictedGops = 0;
 
-  constructor(capacityBytes: number) {
+  private readonly onEvict: ((gop: RingFrame[]) => void) | undefined;
+
+  constructor(capacityBytes: number, options: BackfillRingOptions = {}) {
+    this.onEvict = options.onEvict;
     if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`backfill ring capacity must be a positive whole number of bytes, got ${capacityBytes}`);
     this.capacityBytes = capacityBytes;
     this.storage = Buffer.allocUnsafeSlow(capacityBytes);
@@ -121,24 +167,16 @@ export class BackfillRing {
     };
   }
 
-  /**
-   * Where a run for [fromUs, toUs) starts: the newest keyframe at or before fromUs (the decoder
-   * needs it), unless that one lies more than BACKFILL_MAX_LEAD_US before fromUs (the relay would
-   * refuse it); else the oldest keyframe after that limit, with complete false. Null when no
-   * keyframe before toUs is held.
-   */
   runStart(fromUs: number, toUs: number): RunStart | null {
-    const earliestUs = fromUs - BACKFILL_MAX_LEAD_US;
-    let before: RunStart | null = null;
+    return findRunStart(this.keyframes(), fromUs, toUs);
+  }
+
+  /** The keyframes held, oldest first. */
+  *keyframes(): Generator<KeyframeMark> {
     for (let i = 0; i < this.records.length; i++) {
       const record = this.records[i]!;
-      if (!record.keyframe || record.captureTimeUs < earliestUs) continue;
-      if (record.captureTimeUs >= toUs) break;
-      const candidate = { id: this.firstId + i, captureTimeUs: record.captureTimeUs, complete: record.captureTimeUs <= fromUs };
-      if (!candidate.complete) return before ?? candidate;
-      before = candidate;
+      if (record.keyframe) yield { id: this.firstId + i, captureTimeUs: record.captureTimeUs };
     }
-    return before;
   }
 
   clear(): void {
@@ -179,6 +217,11 @@ export class BackfillRing {
   }
 
   private evict(count: number): void {
+    if (this.onEvict !== undefined) {
+      const gop: RingFrame[] = [];
+      for (let id = this.firstId; id < this.firstId + count; id++) gop.push(this.get(id)!);
+      this.onEvict(gop);
+    }
     for (let i = 0; i < count; i++) this.heldBytes -= this.records[i]!.length;
     this.records.splice(0, count);
     this.firstId += count;

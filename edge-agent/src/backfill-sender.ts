@@ -1,6 +1,6 @@
 import { Track, type BackfillDoneMessage, type BackfillMessage } from '@picam/protocol';
 import type { BackfillPace } from './backfill-pace.ts';
-import type { BackfillRing, RingFrame } from './backfill-ring.ts';
+import type { KeptFrames, RingFrame } from './backfill-ring.ts';
 import type { Logger } from './logger.ts';
 
 /** What the sender needs from the connection (Uplink implements it). */
@@ -13,7 +13,8 @@ export interface BackfillLink {
 }
 
 export interface BackfillSenderOptions {
-  ring: BackfillRing;
+  /** the ring, or the ring behind its spill on disk */
+  ring: KeptFrames;
   link: BackfillLink;
   pace: BackfillPace;
   log: Logger;

@@ -63,6 +63,8 @@ program
   .option('--audio-rate <hz>', 'sample rate (default 48000)', integer)
   .option('--audio-channels <n>', 'channels (default 1)', integer)
   .option('--backfill-mb <MiB>', 'RAM kept for the most recent frames, sent to the relay after a dropped link so its recording has no hole (default 64 = ~4 min at 2 Mbit/s; 0 turns it off)', integer)
+  .option('--backfill-dir <path>', 'also keep the frames the RAM ring lets go in this directory, on a USB disk (default: none; not the SD card: it wears out)')
+  .option('--backfill-dir-mb <MiB>', 'most the --backfill-dir may hold, oldest dropped first (default 1024)', integer)
   .option('--on-demand', 'run the camera only while someone watches')
   .option('--no-on-demand', 'run the camera all the time, whatever the relay says')
   .addOption(new Option('--log-level <level>', 'log level (env LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))

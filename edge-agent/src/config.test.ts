@@ -106,13 +106,15 @@ test('tuning: key=value pairs over the defaults, unknown keys refused', () => {
 });
 
 test('backfill: 64 MiB by default, the file\'s "backfill.mb", then --backfill-mb; 0 turns it off; nonsense refused', () => {
-  assert.deepEqual(resolveRunConfig({}, {}, file, '/x').backfill, { mb: 64 });
+  assert.deepEqual(resolveRunConfig({}, {}, file, '/x').backfill, { mb: 64, dir: null, dirMb: 1024 });
   const path = join(mkdtempSync(join(tmpdir(), 'picam-config-')), 'config.json');
   writeFileSync(path, JSON.stringify({ ...file, backfill: { mb: 16 } }));
   const fromFile = readConfigFile(path)!;
-  assert.deepEqual(resolveRunConfig({}, {}, fromFile, path).backfill, { mb: 16 });
-  assert.deepEqual(resolveRunConfig({ backfillMb: 0 }, {}, fromFile, path).backfill, { mb: 0 });
+  assert.deepEqual(resolveRunConfig({}, {}, fromFile, path).backfill, { mb: 16, dir: null, dirMb: 1024 });
+  assert.deepEqual(resolveRunConfig({ backfillMb: 0 }, {}, fromFile, path).backfill, { mb: 0, dir: null, dirMb: 1024 });
+  assert.deepEqual(resolveRunConfig({ backfillDir: '/mnt/usb/picam', backfillDirMb: 500 }, {}, fromFile, path).backfill, { mb: 16, dir: '/mnt/usb/picam', dirMb: 500 });
   assert.throws(() => resolveRunConfig({ backfillMb: 5000 }, {}, file, '/x'), /--backfill-mb/);
+  assert.throws(() => resolveRunConfig({ backfillDir: 'relative/dir' }, {}, file, '/x'), /--backfill-dir must be an absolute path/);
   writeFileSync(path, JSON.stringify({ ...file, backfill: { mb: -1 } }));
   assert.throws(() => readConfigFile(path), (e: unknown) => e instanceof AgentError && /backfill\.mb/.test(e.message));
 });

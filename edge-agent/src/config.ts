@@ -32,11 +32,17 @@ export interface AgentConfigFile {
 export interface BackfillConfig {
   /** MiB of RAM for the ring; 0 turns backfill off */
   mb: number;
+  /** where GOPs the ring evicts are kept (a USB disk); null: RAM only, never the SD card by default */
+  dir: string | null;
+  /** MiB the directory may hold */
+  dirMb: number;
 }
 
-export const DEFAULT_BACKFILL_CONFIG: BackfillConfig = { mb: 64 };
+export const DEFAULT_BACKFILL_CONFIG: BackfillConfig = { mb: 64, dir: null, dirMb: 1024 };
 /** A Pi 4 has 1-8 GiB; more than this would be a typo, not a plan. */
 const MAX_BACKFILL_MB = 4096;
+/** ... and a USB disk a few TB; a day of 8 Mbit/s video is ~86 GB. */
+const MAX_BACKFILL_DIR_MB = 1024 * 1024;
 
 /** root runs as a system service (/etc), anyone else keeps it in their home. */
 export function defaultConfigPath(uid: number | undefined = process.getuid?.(), home: string = homedir()): string {
@@ -80,18 +86,26 @@ export function parseConfigFile(text: string, path: string): AgentConfigFile {
   };
 }
 
-/** The `backfill` object of the config file: `{ "mb": 64 }`. */
+/** The `backfill` object of the config file: `{ "mb": 64, "dir": "/mnt/usb/picam", "dirMb": 1024 }`, every field optional. */
 function parseBackfillConfig(input: unknown, where: string): Partial<BackfillConfig> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new AgentError('ERR_CONFIG', `${where} must be an object`);
   const v = input as Record<string, unknown>;
-  if (v.mb === undefined) return {};
-  return { mb: validateBackfillMb(v.mb, `${where}.mb`) };
+  const backfill: Partial<BackfillConfig> = {};
+  if (v.mb !== undefined) backfill.mb = validateMb(v.mb, `${where}.mb`, MAX_BACKFILL_MB, ' (0 turns backfill off)');
+  if (v.dirMb !== undefined) backfill.dirMb = validateMb(v.dirMb, `${where}.dirMb`, MAX_BACKFILL_DIR_MB);
+  if (v.dir !== undefined && v.dir !== null) backfill.dir = validateDir(v.dir, `${where}.dir`);
+  return backfill;
 }
 
-function validateBackfillMb(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_BACKFILL_MB) {
-    throw new AgentError('ERR_CONFIG', `${name} must be a whole number of MiB, 0..${MAX_BACKFILL_MB} (0 turns backfill off), got ${String(value)}`);
+function validateMb(value: unknown, name: string, max: number, note = ''): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new AgentError('ERR_CONFIG', `${name} must be a whole number of MiB, 0..${max}${note}, got ${String(value)}`);
   }
+  return value;
+}
+
+function validateDir(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !value.startsWith('/')) throw new AgentError('ERR_CONFIG', `${name} must be an absolute path, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -267,6 +281,8 @@ export interface RunFlags extends Partial<Omit<CameraSettings, 'onDemand'>>, Cam
   audioRate?: number | undefined;
   audioChannels?: number | undefined;
   backfillMb?: number | undefined;
+  backfillDir?: string | undefined;
+  backfillDirMb?: number | undefined;
 }
 
 export interface RunConfig {
@@ -335,7 +351,9 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv, file: 
     backfill: {
       ...DEFAULT_BACKFILL_CONFIG,
       ...file?.backfill,
-      ...(flags.backfillMb === undefined ? {} : { mb: validateBackfillMb(flags.backfillMb, '--backfill-mb') }),
+      ...(flags.backfillMb === undefined ? {} : { mb: validateMb(flags.backfillMb, '--backfill-mb', MAX_BACKFILL_MB, ' (0 turns backfill off)') }),
+      ...(flags.backfillDir === undefined ? {} : { dir: validateDir(flags.backfillDir, '--backfill-dir') }),
+      ...(flags.backfillDirMb === undefined ? {} : { dirMb: validateMb(flags.backfillDirMb, '--backfill-dir-mb', MAX_BACKFILL_DIR_MB) }),
     },
   };
 }
