@@ -2,7 +2,8 @@ import { api, ApiRequestError, type ShareLookup } from '../api.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatTimeLeft } from '../format.ts';
 import type { Page, PageContext } from '../page.ts';
-import { Player, type PlayerState } from '../player/player.ts';
+import { Player } from '../player/player.ts';
+import type { PlayerState } from '../player/player-state.ts';
 import { fullPageMessage } from './layout.ts';
 
 /**

@@ -1,7 +1,7 @@
 import JMuxer from 'jmuxer';
 import { ADTS_HEADER_BYTES, adtsFrameDurationUs, isAdtsSync, parseAdtsHeader, type InitMessage } from '@picam/protocol';
 import { videoFrameHold } from './keyframe-hold.ts';
-import { mediaSourceAvailable, selectMediaSource } from './media-source.ts';
+import { selectMediaSource } from './media-source.ts';
 import type { IncomingFrame, PresentedFrame, Renderer, RendererEvents, RendererStats } from './renderer.ts';
 
 /**
@@ -60,10 +60,6 @@ type VideoWithFrameCallback = HTMLVideoElement & {
   requestVideoFrameCallback?: (cb: (now: number, metadata: { mediaTime: number; presentedFrames: number }) => void) => number;
   cancelVideoFrameCallback?: (handle: number) => void;
 };
-
-export function mseAvailable(): boolean {
-  return mediaSourceAvailable();
-}
 
 /** Safari (desktop and iOS, where every browser is WebKit) stutters when playbackRate changes. */
 function isSafari(): boolean {

@@ -1,25 +1,34 @@
 import { h } from '../dom.ts';
 import { formatBitrate, formatFps, formatSize } from '../format.ts';
-import type { PlayerStats } from './player.ts';
+import type { PlayerStats } from './player-controller.ts';
 
-/** The "Stats" panel over the picture: what the player knows, refreshed twice a second. */
+const REFRESH_MS = 500;
+
+/** The "Stats" panel over the picture: what the player knows, refreshed twice a second while shown. */
 export class StatsOverlay {
   readonly el: HTMLElement;
   private readonly list: HTMLElement;
-  visible = false;
+  private readonly read: () => PlayerStats;
+  private timer = 0;
 
-  constructor() {
+  constructor(read: () => PlayerStats) {
+    this.read = read;
     this.list = h('dl', {});
     this.el = h('div', { class: 'player-stats', testid: 'player-stats' }, this.list);
     this.el.hidden = true;
   }
 
   toggle(): void {
-    this.visible = !this.visible;
-    this.el.hidden = !this.visible;
+    this.el.hidden = !this.el.hidden;
+    window.clearInterval(this.timer);
+    this.timer = 0;
+    if (this.el.hidden) return;
+    this.update();
+    this.timer = window.setInterval(() => this.update(), REFRESH_MS);
   }
 
-  update(s: PlayerStats): void {
+  private update(): void {
+    const s = this.read();
     const latency =
       s.latencyMs === null ? '–' : `${Math.round(s.latencyMs)} ms${s.clockOffsetMs !== 0 ? ` (clock offset ${Math.round(s.clockOffsetMs)} ms)` : ''}`;
     const rows: [string, string, string][] = [
@@ -39,6 +48,7 @@ export class StatsOverlay {
   }
 
   destroy(): void {
+    window.clearInterval(this.timer);
     this.el.remove();
   }
 }
