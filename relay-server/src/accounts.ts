@@ -8,7 +8,7 @@ import { pruneExpired, type Pruned } from './db/housekeeping.ts';
 import { issueEnrollment, type Enrollment } from './auth/device-credentials.ts';
 import { randomId } from './auth/ids.ts';
 import type { Logger } from './logger.ts';
-import type { AccessControl, CameraRegistry, LiveCameras } from './services.ts';
+import type { AccessControl, CameraRegistry, LiveCameras, RecordingControl } from './services.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { bootstrapAdmin } from './auth/bootstrap.ts';
 import type { AuthDeps } from './auth/deps.ts';
@@ -23,6 +23,8 @@ import { apiRoutes } from './routes/api.ts';
  * `access` and `registry`), hence `live` is a getter read at request time, never at construction.
  */
 
+const NO_RECORDER: RecordingControl = { setMode: () => undefined, cameraDeleted: () => undefined };
+
 /** how often old sessions, enrollment tokens and audit rows are deleted */
 const HOUSEKEEPING_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -31,6 +33,8 @@ export interface AccountsDeps {
   config: RelayConfig;
   log: Logger;
   live: () => LiveCameras;
+  /** the recorder; default: none (nothing records) */
+  recorder?: () => RecordingControl;
   now?: () => number;
   /**
    * TEST ONLY: log2 of scrypt's N, to keep test suites fast. Production never passes it and
@@ -69,6 +73,7 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
     config: deps.config,
     log: deps.log,
     live: deps.live,
+    recorder: deps.recorder ?? (() => NO_RECORDER),
     now,
     keys: await openKeyStore(deps.config.dataDir, now),
     hasher: createPasswordHasher({ log2N: scryptCost }),
@@ -114,6 +119,7 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
         audit(auth.db, now(), { actor: 'system', action: 'enrollment.issue', target: cameraId });
         return issueEnrollment(auth, cameraId, 'system', relayOrigin);
       });
+      auth.recorder().setMode(cameraId, deps.config.recording.defaultMode);
       return { cameraId, enrollment };
     },
     rotateSigningKey: () => auth.keys.rotate(),

@@ -66,6 +66,8 @@ const envSchema = z.object({
   RECORD_RETAIN_DAYS: z.coerce.number().min(0.001).max(3650).default(7),
   /** bytes all recordings may take; unset: whatever keeps 10 % of the disk free */
   RECORD_MAX_BYTES: z.coerce.number().int().min(1).optional(),
+  /** seconds of a segment file (it ends at the first keyframe past this) */
+  RECORD_SEGMENT_SECONDS: z.coerce.number().int().min(2).max(3600).default(300),
 });
 
 function cap(defaultValue: number) {
@@ -113,6 +115,8 @@ export interface RecordingConfig {
   retainMs: number;
   /** undefined: keep 10 % of the disk free instead */
   maxBytes: number | undefined;
+  /** a segment ends at the first keyframe past this (µs of capture time) */
+  segmentUs: number;
 }
 
 export class ConfigError extends Error {
@@ -154,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
       defaultMode: e.RECORD_DEFAULT,
       retainMs: Math.round(e.RECORD_RETAIN_DAYS * 24 * 3600 * 1000),
       maxBytes: e.RECORD_MAX_BYTES,
+      segmentUs: e.RECORD_SEGMENT_SECONDS * 1_000_000,
     },
   };
 }

@@ -12,6 +12,8 @@ import { metricsListenerRoutes, observabilityRoutes } from './routes/observabili
 import { createWebRoutes } from './routes/web.ts';
 import type { LiveCameras } from './services.ts';
 import { InProcessHub } from './streams/in-process-hub.ts';
+import { Recorder } from './recording/recorder.ts';
+import { createRecordingMetrics } from './recording/recording-metrics.ts';
 import { attachWebSockets } from './ws/index.ts';
 import { ConnectionRegistry } from './ws/connection-registry.ts';
 import { preparedFrames } from './ws/prepared-frames.ts';
@@ -54,11 +56,16 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   // Created before accounts: the accounts side reaches the live side only through this seam.
   const connections = new ConnectionRegistry(hub);
   const live = (): LiveCameras => connections;
+  // Before accounts (it hears of record changes through the getter) and before any agent connects:
+  // start() repairs what an unclean stop left and observes the cameras that record.
+  const recorder = new Recorder({ db: database.db, hub, config: config.recording, log, metrics: createRecordingMetrics(metrics.registry) });
 
   let accounts: Accounts;
   try {
-    accounts = await createAccounts({ db: database.db, config, log, live });
+    recorder.start();
+    accounts = await createAccounts({ db: database.db, config, log, live, recorder: () => recorder });
   } catch (err) {
+    await recorder.close();
     database.close();
     throw err;
   }
@@ -83,6 +90,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   } catch (err) {
     server.close();
     accounts.close();
+    await recorder.close();
     database.close();
     throw err;
   }
@@ -100,6 +108,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     socketLimits: config.socketLimits,
     agentHelloTimeoutMs: config.agentHelloTimeoutMs,
     sweepMs: options.sweepMs,
+    backfill: recorder,
   });
   const url = `http://${displayHost(config.host)}:${port}`;
   log.info({ url, publicUrl: config.publicUrl, dataDir: config.dataDir, metricsUrl }, 'relay listening');
@@ -114,6 +123,8 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     await stopped;
     await metricsStopped;
     accounts.close();
+    // After the agents are gone: what they sent last is written and indexed before the database closes.
+    await recorder.close();
     database.close();
     log.info('relay stopped');
   }

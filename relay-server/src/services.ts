@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CameraSettings, LiveCameraStatus } from '@picam/protocol';
+import type { CameraSettings, LiveCameraStatus, RecordMode } from '@picam/protocol';
 
 /** Live state the streaming side knows and the API shows: its shape is the API's. */
 export type { LiveCameraStatus };
@@ -72,4 +72,12 @@ export interface LiveCameras {
   grantRevoked(grantId: string): void;
   /** a user's grants changed (camera ungranted, user removed): re-check that user's viewers */
   recheckUser(userId: string): void;
+}
+
+/** What the accounts side tells the recorder (recording/recorder.ts): a camera's `record` changed, or it went. */
+export interface RecordingControl {
+  /** the camera's effective mode: its own setting, else RECORD_DEFAULT (also for a new camera) */
+  setMode(cameraId: string, mode: RecordMode): void;
+  /** the camera was deleted (its index rows went with it): stop, delete its files */
+  cameraDeleted(cameraId: string): void;
 }

@@ -85,6 +85,8 @@ export function createAccessControl(deps: AuthDeps): AccessControl {
       const { share } = await authenticateShare(deps, source.token);
       if (!findCamera(deps.db, request.cameraId)) throw cameraNotFound();
       if (share.cameraId !== request.cameraId) throw forbidden('this link is for another camera');
+      // A clip link plays its recorded range (clip.mp4 with a clip token), never the live picture.
+      if (share.clipStart !== null) throw forbidden('this link is for a recorded clip, not the live picture');
       if (share.maxViewers !== null && deps.live().viewersOfGrant(share.id) >= share.maxViewers) {
         throw new ApiError(429, 'too_many_viewers', 'this link has reached its viewer limit');
       }

@@ -1,7 +1,7 @@
 import type { RelayConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
-import type { LiveCameras } from '../services.ts';
+import type { LiveCameras, RecordingControl } from '../services.ts';
 import type { KeyStore } from './jwt-keys.ts';
 import type { PasswordHasher } from './passwords.ts';
 
@@ -11,6 +11,8 @@ export interface AuthDeps {
   config: RelayConfig;
   log: Logger;
   live: () => LiveCameras;
+  /** a getter, like `live`: the recorder is started after the accounts side */
+  recorder: () => RecordingControl;
   now: () => number;
   keys: KeyStore;
   hasher: PasswordHasher;

@@ -37,9 +37,9 @@ export class TokenError extends Error {
   }
 }
 
-async function signToken(keys: KeyStore, kind: TokenKind, claims: TokenClaims): Promise<string> {
+async function signToken(keys: KeyStore, kind: TokenKind, claims: TokenClaims, extra: Record<string, unknown> = {}): Promise<string> {
   const { kid, key } = await keys.signingKey();
-  return new SignJWT({})
+  return new SignJWT(extra)
     .setProtectedHeader({ alg: JWT_ALG, typ: kind.typ, kid })
     .setIssuer(ISSUER)
     .setAudience(kind.aud)
@@ -50,7 +50,7 @@ async function signToken(keys: KeyStore, kind: TokenKind, claims: TokenClaims): 
     .sign(key);
 }
 
-async function verifyToken(keys: KeyStore, kind: TokenKind, token: string, now: number): Promise<TokenClaims> {
+async function verifyToken(keys: KeyStore, kind: TokenKind, token: string, now: number): Promise<TokenClaims & { payload: Record<string, unknown> }> {
   try {
     const { payload } = await jwtVerify(token, (header) => keys.verificationKey(header.kid), {
       algorithms: [JWT_ALG],
@@ -68,6 +68,7 @@ async function verifyToken(keys: KeyStore, kind: TokenKind, token: string, now: 
       jti: payload.jti,
       issuedAt: (payload.iat ?? 0) * 1000,
       expiresAt: (payload.exp ?? 0) * 1000,
+      payload,
     };
   } catch (err) {
     if (err instanceof TokenError) throw err;
@@ -104,3 +105,29 @@ export const SHARE_TOKEN: TokenKind = {
 export const signShareToken = (keys: KeyStore, claims: TokenClaims) => signToken(keys, SHARE_TOKEN, claims);
 
 export const verifyShareToken = (keys: KeyStore, token: string, now: number) => verifyToken(keys, SHARE_TOKEN, token, now);
+
+/**
+ * Clip tokens: `sub` = camera id, `jti` = the clip share's id (checked on every use, so revoking the
+ * link revokes them), `clip` = [start, end] epoch ms. Short-lived: minted by the share page with
+ * its share token for the `<video src>` of clip.mp4, which cannot send a header, so this token
+ * does go into a URL; it opens that one clip only, and only for a little longer than it plays.
+ */
+export const CLIP_TOKEN: TokenKind = {
+  typ: 'clip+jwt',
+  aud: 'picam-relay/clip',
+  maxLifetimeSeconds: 3 * 3600,
+};
+
+export interface ClipTokenClaims extends TokenClaims {
+  clip: { start: number; end: number };
+}
+
+export const signClipToken = (keys: KeyStore, claims: ClipTokenClaims) =>
+  signToken(keys, CLIP_TOKEN, claims, { clip: [claims.clip.start, claims.clip.end] });
+
+export async function verifyClipToken(keys: KeyStore, token: string, now: number): Promise<ClipTokenClaims> {
+  const { payload, ...claims } = await verifyToken(keys, CLIP_TOKEN, token, now);
+  const clip = payload.clip;
+  if (!Array.isArray(clip) || clip.length !== 2 || !clip.every((v) => Number.isSafeInteger(v))) throw new TokenError('invalid', 'bad claims');
+  return { ...claims, clip: { start: clip[0] as number, end: clip[1] as number } };
+}

@@ -33,6 +33,9 @@ test('rate limits are applied before any hashing; unknown users still pay for a 
       live: () => {
         throw new Error('not used');
       },
+      recorder: () => {
+        throw new Error('not used');
+      },
       now: () => 0,
       keys: {} as KeyStore,
       hasher,

@@ -9,6 +9,7 @@ import { csrfGuard, requireAdmin, type ApiEnv } from '../auth/middleware.ts';
 import { authRoutes } from './auth.ts';
 import { cameraRoutes } from './cameras.ts';
 import { enrollRoutes } from './enroll.ts';
+import { recordingRoutes } from './recordings.ts';
 import { shareRoutes } from './shares.ts';
 import { userRoutes } from './users.ts';
 
@@ -39,6 +40,7 @@ export function apiRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono {
   api.route('/', authRoutes(deps, passwords));
   api.route('/', cameraRoutes(deps));
   api.route('/', shareRoutes(deps));
+  api.route('/', recordingRoutes(deps));
   api.route('/', userRoutes(deps));
   api.route('/', enrollRoutes(deps));
 

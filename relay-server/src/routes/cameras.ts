@@ -114,6 +114,7 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
       audit(deps.db, deps.now(), { actor: user.id, action: 'enrollment.issue', target: id, address: address(c) });
       return issueEnrollment(deps, id, user.id, relayOrigin(c, deps));
     });
+    deps.recorder().setMode(id, deps.config.recording.defaultMode);
     return c.json({ camera: cameraJson(deps, existing(id)), enrollment } satisfies CameraCreated, 201);
   });
 
@@ -136,6 +137,7 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
       detail: { name: body.name !== undefined, settings: settings !== undefined, record: body.record ?? null },
     });
     if (settings) deps.live().pushSettings(row.id, settings);
+    if (body.record !== undefined) deps.recorder().setMode(row.id, body.record ?? deps.config.recording.defaultMode);
     return c.json({ camera: cameraJson(deps, existing(row.id)) } satisfies CameraResponse);
   });
 
@@ -146,6 +148,7 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
       audit(deps.db, deps.now(), { actor: c.get('principal').user.id, action: 'camera.delete', target: row.id, address: address(c) });
     });
     deps.live().cameraDeleted(row.id);
+    deps.recorder().cameraDeleted(row.id);
     return c.body(null, 204);
   });
 

@@ -1,0 +1,173 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../db/client.ts';
+import { fragmentsBetween, keyframeFragmentAfter, keyframeFragmentAtOrBefore, recordedSpans, type ClipFragment } from '../db/recordings.ts';
+import { VIDEO_TRACK_ID, mediaFragment, parseFragment, setInitDuration, trackTimescales, type ParsedFragment, type TrackRun } from './fmp4.ts';
+
+/**
+ * One MP4 cut from the recording, served without building it first: the first segment's init
+ * segment (with the clip's duration), then the indexed fragments from the keyframe at or before
+ * `from` up to `to`, each copied from its file with its decode times shifted so the clip starts at
+ * 0 and its sequence number renumbered. Its size is known from the index alone, so HTTP Range
+ * works from the first request. Where a backfill segment overlaps what is already in the clip,
+ * each capture time is emitted once: samples at or before the last one emitted are left out (the
+ * bytes are the same, so the decoder's state carries over). The clip ends early where the format
+ * changes (another init segment: a new resolution or sound on/off).
+ */
+
+export interface ClipPlan {
+  /** capture time of the clip's first frame (µs): the keyframe at or before `from` */
+  startUs: number;
+  /** track id -> timescale (the init segment's) */
+  timescales: Map<number, number>;
+  endUs: number;
+  size: number;
+  init: Uint8Array;
+  pieces: ClipPiece[];
+}
+
+type ClipPiece =
+  /** a whole fragment, read from its file at serve time and patched */
+  | { kind: 'fragment'; path: string; offset: number; length: number; sequence: number }
+  /** a fragment rebuilt at plan time (it overlapped what came before) */
+  | { kind: 'bytes'; bytes: Buffer };
+
+/** Tolerance when deciding a fragment starts where the previous ended (rounding to the timescale). */
+const TOUCH_US = 1000;
+
+/** undefined: nothing recorded in [fromUs, toUs). */
+export async function planClip(db: Db, dir: string, cameraId: string, fromUs: number, toUs: number): Promise<ClipPlan | undefined> {
+  const covered = recordedSpans(db, cameraId, fromUs, fromUs + 1).length > 0;
+  const first = covered ? keyframeFragmentAtOrBefore(db, cameraId, fromUs) : keyframeFragmentAfter(db, cameraId, fromUs, toUs);
+  if (!first) return undefined;
+  const fragments = fragmentsBetween(db, cameraId, first.startUs, toUs);
+  if (fragments.length === 0) return undefined;
+
+  const files = new Files(dir);
+  try {
+    const init = await files.read(first.path, 0, first.initBytes);
+    const inits = new Map<number, boolean>([[first.segmentId, true]]);
+    const pieces: ClipPiece[] = [];
+    let size = 0;
+    let emittedUntilUs = -Infinity;
+    const timescales = trackTimescales(init);
+    for (const f of fragments) {
+      if (!inits.has(f.segmentId)) inits.set(f.segmentId, Buffer.compare(await files.read(f.path, 0, f.initBytes), init) === 0);
+      if (!inits.get(f.segmentId)) break;
+      if (f.endUs <= emittedUntilUs + TOUCH_US) continue;
+      if (f.startUs >= emittedUntilUs - TOUCH_US) {
+        pieces.push({ kind: 'fragment', path: f.path, offset: f.offset, length: f.length, sequence: pieces.length + 1 });
+        size += f.length;
+      } else {
+        const rebuilt = await rebuildAfter(files, f, emittedUntilUs, pieces.length + 1, timescales);
+        if (!rebuilt) continue;
+        pieces.push({ kind: 'bytes', bytes: rebuilt });
+        size += rebuilt.byteLength;
+      }
+      emittedUntilUs = Math.max(emittedUntilUs, f.endUs);
+    }
+    if (pieces.length === 0) return undefined;
+    const clipInit = Uint8Array.from(init);
+    setInitDuration(clipInit, Math.round((emittedUntilUs - first.startUs) / 1000));
+    return { startUs: first.startUs, timescales, endUs: emittedUntilUs, size: clipInit.byteLength + size, init: clipInit, pieces };
+  } finally {
+    await files.close();
+  }
+}
+
+/** The fragment without its samples at or before `afterUs` (already in the clip); undefined when none is left. */
+async function rebuildAfter(files: Files, f: ClipFragment, afterUs: number, sequence: number, timescales: Map<number, number>): Promise<Buffer | undefined> {
+  const bytes = await files.read(f.path, f.offset, f.length);
+  const parsed = parseFragment(bytes);
+  if (!parsed) return undefined;
+  const runs: TrackRun[] = [];
+  for (const run of parsed.runs) {
+    const timescale = timescales.get(run.trackId);
+    if (timescale === undefined) continue;
+    const after = usToUnits(afterUs, timescale);
+    let t = run.baseDecodeTime;
+    let base = -1;
+    const samples = [];
+    for (const s of run.samples) {
+      // A sample is kept when it starts at or after the end of what the clip holds.
+      if (t >= after - 1) {
+        if (base < 0) base = t;
+        samples.push({ duration: s.duration, size: s.size, flags: s.flags, parts: [bytes.subarray(s.dataOffset, s.dataOffset + s.size)] });
+      }
+      t += s.duration;
+    }
+    if (samples.length > 0) runs.push({ trackId: run.trackId, baseDecodeTime: base, samples });
+  }
+  if (!runs.some((r) => r.trackId === VIDEO_TRACK_ID)) return undefined;
+  return mediaFragment(sequence, runs);
+}
+
+function usToUnits(us: number, timescale: number): number {
+  return Math.round((us * timescale) / 1_000_000);
+}
+
+/** Bytes [start, end) of the clip (end exclusive), piece by piece. */
+export async function* clipBytes(plan: ClipPlan, dir: string, start: number, end: number): AsyncGenerator<Uint8Array> {
+  const files = new Files(dir);
+  // Decode times in the files are capture time since the epoch: the clip's start becomes 0.
+  const bases = new Map([...plan.timescales].map(([track, timescale]) => [track, usToUnits(plan.startUs, timescale)]));
+  try {
+    let at = 0;
+    for (const piece of [null, ...plan.pieces]) {
+      const size = piece === null ? plan.init.byteLength : piece.kind === 'fragment' ? piece.length : piece.bytes.byteLength;
+      const pieceStart = at;
+      at += size;
+      if (at <= start) continue;
+      if (pieceStart >= end) break;
+      let bytes: Uint8Array;
+      if (piece === null) bytes = plan.init;
+      else {
+        const fragment = piece.kind === 'fragment' ? await files.read(piece.path, piece.offset, piece.length) : Buffer.from(piece.bytes);
+        const parsed = parseFragment(fragment);
+        if (parsed) shiftFragment(fragment, parsed, bases, piece.kind === 'fragment' ? piece.sequence : parsed.sequence);
+        bytes = fragment;
+      }
+      yield bytes.subarray(Math.max(0, start - pieceStart), Math.min(size, end - pieceStart));
+    }
+  } finally {
+    await files.close();
+  }
+}
+
+/** In place: decode times relative to the clip's start, and the clip's own sequence number. */
+function shiftFragment(bytes: Uint8Array, parsed: ParsedFragment, bases: Map<number, number>, sequence: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  view.setUint32(20, sequence); // moof(8) + mfhd header(8) + version/flags(4)
+  for (const run of parsed.runs) {
+    if (run.baseDecodeTimeAt < 0) continue;
+    view.setBigUint64(run.baseDecodeTimeAt, BigInt(Math.max(0, run.baseDecodeTime - (bases.get(run.trackId) ?? 0))));
+  }
+}
+
+/** Open segment files for one plan or response, closed together. */
+class Files {
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+  private readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  async read(path: string, offset: number, length: number): Promise<Buffer> {
+    let handle = this.handles.get(path);
+    if (!handle) {
+      handle = open(join(this.dir, path), 'r');
+      this.handles.set(path, handle);
+    }
+    const fh = await handle;
+    const out = Buffer.allocUnsafe(length);
+    const { bytesRead } = await fh.read(out, 0, length, offset);
+    if (bytesRead !== length) throw new Error(`segment ${path} is shorter than its index`);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const h of this.handles.values()) await h.then((fh) => fh.close()).catch(() => undefined);
+    this.handles.clear();
+  }
+}
