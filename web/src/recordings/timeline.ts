@@ -230,7 +230,9 @@ export class Timeline {
     const rect = this.track.getBoundingClientRect();
     this.hoverEl.hidden = false;
     this.hoverEl.textContent = formatClockTime(at);
-    this.hoverEl.style.left = `${Math.min(Math.max(clientX - rect.left, 0), rect.width)}px`;
+    // Centred on the pointer, but never half off the bar at either end.
+    const half = this.hoverEl.offsetWidth / 2 + 2;
+    this.hoverEl.style.left = `${Math.min(Math.max(clientX - rect.left, half), rect.width - half)}px`;
   }
 
   /** Arrow keys move the playhead by a sixtieth of the bar; Enter plays from there. */
