@@ -33,6 +33,8 @@ interface Run {
   bytes: number;
   complete: boolean;
   startedAtMs: number;
+  /** the first video frame at or after toUs went by: only audio of the range may follow */
+  videoDone: boolean;
 }
 
 /** How often a waiting run looks at the socket again. */
@@ -84,6 +86,7 @@ export class BackfillSender {
       bytes: 0,
       complete: start.complete,
       startedAtMs: this.now(),
+      videoDone: false,
     };
     log.info({ fromUs: ask.fromUs, toUs: ask.toUs, seconds: (ask.toUs - start.captureTimeUs) / 1e6, complete: start.complete }, 'backfill started');
     this.pump();
@@ -109,11 +112,22 @@ export class BackfillSender {
         run.nextId = ring.oldestId;
       }
       const frame = ring.get(run.nextId);
-      if (frame === undefined || (frame.track === Track.Video && frame.captureTimeUs >= run.toUs)) {
+      if (frame === undefined) {
         this.finish(run);
         return;
       }
-      if (frame.captureTimeUs >= run.toUs || frame.captureTimeUs < run.startUs) {
+      if (frame.captureTimeUs >= run.toUs) {
+        // Audio is kept when read, a little after its capture time: past the video's end a few
+        // audio frames of the range may still follow. The first audio frame past it ends the run.
+        if (frame.track === Track.Video) run.videoDone = true;
+        else {
+          this.finish(run);
+          return;
+        }
+        run.nextId += 1;
+        continue;
+      }
+      if (frame.captureTimeUs < run.startUs || (run.videoDone && frame.track === Track.Video)) {
         run.nextId += 1;
         continue;
       }
