@@ -9,8 +9,9 @@ import { formatClockTime } from '../format.ts';
  * "recording" badge instead of "LIVE".
  *
  * A clip starts on the keyframe at or before the time asked for, so its first picture may be a
- * little earlier: when the whole range is recorded, the clip's length tells where it really begins
- * (it ends at the range's end), and the player starts at the moment asked for.
+ * little earlier. The relay says where it really starts (X-Clip-Start, asked with a HEAD request
+ * while the video loads); without that answer, when the whole range is recorded, the clip's length
+ * tells (it ends at the range's end). The player then starts at the moment asked for.
  */
 
 export interface ClipPlayerOptions {
@@ -35,9 +36,13 @@ export class ClipPlayer {
   private wholeRangeRecorded = false;
   /** wall-clock time of the clip's time 0 */
   private clipStart = 0;
+  /** the relay's word on where the clip starts (X-Clip-Start), null when it did not say */
+  private announcedStart: Promise<number | null> = Promise.resolve(null);
   private loadToken = 0;
   /** reloads after an error in this clip (a clip token that ran out while seeking) */
   private retries = 0;
+  /** where a reloaded clip goes on from (seconds), instead of the moment asked for */
+  private resumeAt: number | null = null;
   private destroyed = false;
 
   constructor(options: ClipPlayerOptions) {
@@ -62,7 +67,7 @@ export class ClipPlayer {
       ),
     );
 
-    this.video.addEventListener('loadedmetadata', () => this.onMetadata());
+    this.video.addEventListener('loadedmetadata', () => void this.onMetadata());
     this.video.addEventListener('timeupdate', () => this.showTime());
     this.video.addEventListener('seeked', () => this.showTime());
     this.video.addEventListener('playing', () => this.setOverlay(null));
@@ -81,10 +86,12 @@ export class ClipPlayer {
     this.wholeRangeRecorded = wholeRangeRecorded;
     this.clipStart = range.start;
     this.retries = 0;
+    this.resumeAt = null;
     this.setOverlay('loading', 'Loading the recording…');
     this.timeEl.textContent = formatClockTime(range.start);
     const url = await this.urlFor(range, token);
     if (url === null) return;
+    this.announcedStart = clipStartOf(url);
     this.video.src = url;
     await this.start(token);
   }
@@ -115,8 +122,8 @@ export class ClipPlayer {
     const at = this.video.currentTime;
     const url = await this.urlFor(range, token);
     if (url === null) return;
+    this.resumeAt = at > 0 ? at : null;
     this.video.src = url;
-    this.video.addEventListener('loadedmetadata', () => (this.video.currentTime = at), { once: true });
     await this.start(token);
   }
 
@@ -152,16 +159,23 @@ export class ClipPlayer {
     }
   }
 
-  private onMetadata(): void {
+  private async onMetadata(): Promise<void> {
     const range = this.range;
+    const token = this.loadToken;
     if (!range) return;
+    const announced = await this.announcedStart;
+    if (token !== this.loadToken) return;
     const duration = this.video.duration;
-    if (this.wholeRangeRecorded && Number.isFinite(duration) && duration > 0) {
+    if (announced !== null && announced <= range.start) {
+      this.clipStart = announced;
+    } else if (this.wholeRangeRecorded && Number.isFinite(duration) && duration > 0) {
       const start = range.end - duration * 1000;
       // A keyframe is never more than a few seconds earlier; anything else is not this estimate's case.
       if (start <= range.start && start >= range.start - 10_000) this.clipStart = start;
     }
-    const offset = (range.start - this.clipStart) / 1000;
+    this.root.dataset.clipStart = String(Math.round(this.clipStart));
+    const offset = this.resumeAt ?? (range.start - this.clipStart) / 1000;
+    this.resumeAt = null;
     if (offset > 0.05 && offset < duration) this.video.currentTime = offset;
     this.showTime();
   }
@@ -178,5 +192,16 @@ export class ClipPlayer {
     this.overlay.hidden = state === null;
     this.overlay.dataset.state = state === 'loading' ? 'connecting' : (state ?? '');
     this.overlayText.textContent = text;
+  }
+}
+
+/** X-Clip-Start of the clip at `url` (a HEAD request: headers only), or null. */
+async function clipStartOf(url: string): Promise<number | null> {
+  try {
+    const response = await fetch(url, { method: 'HEAD', credentials: 'same-origin', cache: 'no-store' });
+    const start = Number(response.headers.get('X-Clip-Start'));
+    return response.ok && Number.isFinite(start) && start > 0 ? start : null;
+  } catch {
+    return null;
   }
 }

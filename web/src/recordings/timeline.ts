@@ -148,6 +148,8 @@ export class Timeline {
     const on = s ? spansOnBar([s], this.window)[0] : undefined;
     this.selectionEl.hidden = !on;
     if (on) {
+      this.selectionEl.dataset.start = String(on.span.start);
+      this.selectionEl.dataset.end = String(on.span.end);
       this.selectionEl.style.left = percent(on.left);
       this.selectionEl.style.width = `max(3px, ${percent(on.width)})`;
     }
