@@ -18,15 +18,7 @@ export function cameraPage(ctx: PageContext): Page {
   const facts = h('div', {});
   const details = h('dl', { class: 'details', testid: 'camera-details' });
   const message = h('p', { class: 'form-message', testid: 'camera-message' });
-  const adminLinks =
-    ctx.user?.role === 'admin'
-      ? h(
-          'div',
-          { class: 'actions' },
-          link(`/admin/cameras?camera=${encodeURIComponent(id)}`, 'Settings', { class: 'button secondary', testid: 'camera-settings-link' }),
-          link(`/admin/cameras/${encodeURIComponent(id)}/shares`, 'Share links', { class: 'button secondary', testid: 'camera-shares-link' }),
-        )
-      : null;
+  const admin = ctx.user?.role === 'admin' ? adminLinks(id) : null;
   const stage = h('div', { class: 'camera-stage' });
   const recordings = new RecordingsPanel({
     cameraId: id,
@@ -36,7 +28,7 @@ export function cameraPage(ctx: PageContext): Page {
   const el = h(
     'main',
     { class: 'page wide', testid: 'page-camera' },
-    h('div', { class: 'page-title' }, link('/', '← Cameras', { class: 'back' }), title, badge, h('span', { class: 'spacer' }), adminLinks),
+    h('div', { class: 'page-title' }, link('/', '← Cameras', { class: 'back' }), title, badge, h('span', { class: 'spacer' }), admin),
     message,
     stage,
     recordings.playback,
@@ -52,16 +44,7 @@ export function cameraPage(ctx: PageContext): Page {
     document.title = `${camera.name} · picam`;
     replaceChildren(badge, statusBadge(camera));
     replaceChildren(facts, statusFacts(camera));
-    const s = camera.status;
-    const rows: [string, string][] = [
-      ['Camera process', s.camera ?? '–'],
-      ['Agent', s.agentVersion ?? '–'],
-      ['Connected', s.connectedAt ? formatAgo(s.connectedAt) : '–'],
-      ['Last seen', camera.status.online ? 'now' : formatAgo(camera.lastSeenAt)],
-      ['Requested', `${formatSize(camera.settings.width, camera.settings.height)} @ ${camera.settings.framerate} fps, ${formatBitrate(camera.settings.bitrate)}`],
-      ['Audio', s.audio ? `${s.audio.sampleRate / 1000} kHz, ${s.audio.channels} ch` : 'none'],
-    ];
-    replaceChildren(details, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    replaceChildren(details, detailRows(camera));
     recordings.update(camera);
   }
 
@@ -88,4 +71,28 @@ export function cameraPage(ctx: PageContext): Page {
       recordings.dispose();
     },
   };
+}
+
+/** Admins: this camera's settings and share links. */
+function adminLinks(id: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'actions' },
+    link(`/admin/cameras?camera=${encodeURIComponent(id)}`, 'Settings', { class: 'button secondary', testid: 'camera-settings-link' }),
+    link(`/admin/cameras/${encodeURIComponent(id)}/shares`, 'Share links', { class: 'button secondary', testid: 'camera-shares-link' }),
+  );
+}
+
+/** The camera's details list: its processes, when it was seen, what it was asked for, its sound. */
+function detailRows(camera: Camera): HTMLElement[] {
+  const s = camera.status;
+  const rows: [string, string][] = [
+    ['Camera process', s.camera ?? '–'],
+    ['Agent', s.agentVersion ?? '–'],
+    ['Connected', s.connectedAt ? formatAgo(s.connectedAt) : '–'],
+    ['Last seen', s.online ? 'now' : formatAgo(camera.lastSeenAt)],
+    ['Requested', `${formatSize(camera.settings.width, camera.settings.height)} @ ${camera.settings.framerate} fps, ${formatBitrate(camera.settings.bitrate)}`],
+    ['Audio', s.audio ? `${s.audio.sampleRate / 1000} kHz, ${s.audio.channels} ch` : 'none'],
+  ];
+  return rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]);
 }

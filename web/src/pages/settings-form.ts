@@ -14,14 +14,7 @@ const RESOLUTIONS: [number, number, string][] = [
 
 export function settingsForm(camera: Camera, onSaved: (camera: Camera) => void): HTMLElement {
   const s = camera.settings;
-  const resolutions = RESOLUTIONS.some(([w, hgt]) => w === s.width && hgt === s.height)
-    ? RESOLUTIONS
-    : [...RESOLUTIONS, [s.width, s.height, `${s.width}×${s.height}`] as [number, number, string]];
-  const resolution = h(
-    'select',
-    { name: 'resolution', testid: 'settings-resolution' },
-    resolutions.map(([w, hgt, label]) => h('option', { value: `${w}x${hgt}`, selected: w === s.width && hgt === s.height }, label)),
-  );
+  const resolution = resolutionSelect(s);
   const framerate = h('input', { type: 'number', name: 'framerate', min: 1, max: 120, step: 1, value: s.framerate, required: true, testid: 'settings-framerate' });
   const bitrate = h('input', { type: 'number', name: 'bitrate', min: 0.05, max: 50, step: 0.05, value: s.bitrate / 1e6, required: true, testid: 'settings-bitrate' });
   const intra = h('input', { type: 'number', name: 'intra', min: 1, max: 600, step: 1, value: s.intra, required: true, testid: 'settings-intra' });
@@ -93,4 +86,16 @@ export function settingsForm(camera: Camera, onSaved: (camera: Camera) => void):
       });
   });
   return form;
+}
+
+/** The usual sizes, and the camera's own when it is none of them. */
+function resolutionSelect(s: CameraSettings): HTMLSelectElement {
+  const resolutions = RESOLUTIONS.some(([w, hgt]) => w === s.width && hgt === s.height)
+    ? RESOLUTIONS
+    : [...RESOLUTIONS, [s.width, s.height, `${s.width}×${s.height}`] as [number, number, string]];
+  return h(
+    'select',
+    { name: 'resolution', testid: 'settings-resolution' },
+    resolutions.map(([w, hgt, label]) => h('option', { value: `${w}x${hgt}`, selected: w === s.width && hgt === s.height }, label)),
+  );
 }

@@ -23,39 +23,22 @@ const ENDED_TEXT: Record<Ended, [string, string]> = {
 export function shareViewerPage(ctx: PageContext): Page {
   const token = decodeURIComponent(ctx.url.hash.replace(/^#/, '')).trim();
   const root = h('div', { class: 'share-viewer', testid: 'page-share' });
-  let player: Player | null = null;
-  let ticker = 0;
+  let watching: Watching | null = null;
   let disposed = false;
   let ended = false;
 
   function end(kind: Ended): void {
     if (disposed || ended) return;
     ended = true;
-    player?.destroy();
-    player = null;
-    window.clearInterval(ticker);
-    const [title, text] = ENDED_TEXT[kind];
-    const page = fullPageMessage(title, text, 'share-ended');
-    page.dataset.reason = kind;
-    replaceChildren(root, page);
-    document.title = `${title} · picam`;
+    watching?.stop();
+    watching = null;
+    replaceChildren(root, endedPage(kind));
+    document.title = `${ENDED_TEXT[kind][0]} · picam`;
   }
 
-  /** Why the relay turned us away: 410 says expired or revoked, 401 invalid. */
-  async function lookup(): Promise<ShareLookup | Ended | null> {
-    try {
-      return await api.lookupShare(token);
-    } catch (err) {
-      if (err instanceof ApiRequestError) {
-        if (err.status === 410) return err.code === 'link_revoked' ? 'revoked' : 'expired';
-        if (err.status === 401 || err.status === 403 || err.status === 404) return 'invalid';
-      }
-      return null; // network trouble: keep trying
-    }
-  }
-
+  /** The player could not connect: if the link has ended, the page says so (and the player stops). */
   async function probe(): Promise<PlayerState | null> {
-    const result = await lookup();
+    const result = await lookupShare(token);
     if (typeof result === 'string') {
       end(result);
       return 'expired';
@@ -63,58 +46,15 @@ export function shareViewerPage(ctx: PageContext): Page {
     return null;
   }
 
-  function show(info: ShareLookup): void {
-    let expiresAt = info.share.expiresAt;
-    const countdown = h('span', { class: 'countdown', testid: 'share-countdown' });
-    const tick = () => {
-      const left = expiresAt - Date.now();
-      countdown.textContent = `link valid for ${formatTimeLeft(left)}`;
-      countdown.classList.toggle('soon', left < 5 * 60_000);
-      if (left <= 0) void probe().then((state) => state ?? end('expired'));
-    };
-    const stage = h('div', { class: 'camera-stage' });
-    replaceChildren(
-      root,
-      h(
-        'header',
-        { class: 'app-header share-header' },
-        h('span', { class: 'brand' }, h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), h('span', { class: 'brand-name' }, 'picam')),
-        h('strong', { testid: 'share-camera-name' }, info.camera.name),
-        info.share.label ? h('span', { class: 'muted' }, info.share.label) : null,
-        h('span', { class: 'spacer' }),
-        countdown,
-      ),
-      h('main', { class: 'page wide' }, stage),
-    );
-    document.title = `${info.camera.name} · picam`;
-    tick();
-    ticker = window.setInterval(tick, 1000);
-    player = new Player(stage, {
-      cameraId: info.camera.id,
-      name: info.camera.name,
-      token,
-      probe,
-      keepScreenOn: true,
-      onExpiring: (at) => {
-        expiresAt = at;
-        tick();
-      },
-      onState: (state) => {
-        // 4008 from the relay: ask which of the two it was.
-        if (state === 'expired') void lookup().then((r) => end(typeof r === 'string' ? r : 'expired'));
-      },
-    });
-  }
-
   if (!token) {
     end('invalid');
   } else {
     replaceChildren(root, h('p', { class: 'page muted' }, 'Opening the shared camera…'));
-    void lookup().then((result) => {
+    void lookupShare(token).then((result) => {
       if (disposed) return;
       if (result === null) replaceChildren(root, fullPageMessage('The camera cannot be reached', 'The relay did not answer. Reload the page to try again.', 'share-unreachable'));
       else if (typeof result === 'string') end(result);
-      else show(result);
+      else watching = watchShare(root, result, token, probe, end);
     });
   }
 
@@ -123,8 +63,83 @@ export function shareViewerPage(ctx: PageContext): Page {
     title: 'Shared camera',
     dispose() {
       disposed = true;
-      window.clearInterval(ticker);
-      player?.destroy();
+      watching?.stop();
     },
   };
+}
+
+interface Watching {
+  stop(): void;
+}
+
+/** The live camera under the link's header and countdown, until `end` or `stop`. */
+function watchShare(root: HTMLElement, share: ShareLookup, token: string, probe: () => Promise<PlayerState | null>, end: (kind: Ended) => void): Watching {
+  let expiresAt = share.share.expiresAt;
+  const countdown = h('span', { class: 'countdown', testid: 'share-countdown' });
+  const tick = () => {
+    const left = expiresAt - Date.now();
+    countdown.textContent = `link valid for ${formatTimeLeft(left)}`;
+    countdown.classList.toggle('soon', left < 5 * 60_000);
+    if (left <= 0) void probe().then((state) => state ?? end('expired'));
+  };
+  const stage = h('div', { class: 'camera-stage' });
+  replaceChildren(root, shareHeader(share, countdown), h('main', { class: 'page wide' }, stage));
+  document.title = `${share.camera.name} · picam`;
+  tick();
+  const ticker = window.setInterval(tick, 1000);
+  const player = new Player(stage, {
+    cameraId: share.camera.id,
+    name: share.camera.name,
+    token,
+    probe,
+    keepScreenOn: true,
+    onExpiring: (at) => {
+      expiresAt = at;
+      tick();
+    },
+    onState: (state) => {
+      // 4008 from the relay: ask which of the two it was.
+      if (state === 'expired') void lookupShare(token).then((r) => end(typeof r === 'string' ? r : 'expired'));
+    },
+  });
+  return {
+    stop() {
+      window.clearInterval(ticker);
+      player.destroy();
+    },
+  };
+}
+
+/** Why the relay turned us away: 410 says expired or revoked, 401 invalid; null: no answer (keep trying). */
+async function lookupShare(token: string): Promise<ShareLookup | Ended | null> {
+  try {
+    return await api.lookupShare(token);
+  } catch (err) {
+    if (err instanceof ApiRequestError) {
+      if (err.status === 410) return err.code === 'link_revoked' ? 'revoked' : 'expired';
+      if (err.status === 401 || err.status === 403 || err.status === 404) return 'invalid';
+    }
+    return null;
+  }
+}
+
+/** The whole page once the link has ended. */
+function endedPage(kind: Ended): HTMLElement {
+  const [title, text] = ENDED_TEXT[kind];
+  const page = fullPageMessage(title, text, 'share-ended');
+  page.dataset.reason = kind;
+  return page;
+}
+
+/** No app header for a guest: the camera's name, the link's label and its countdown. */
+function shareHeader(info: ShareLookup, countdown: HTMLElement): HTMLElement {
+  return h(
+    'header',
+    { class: 'app-header share-header' },
+    h('span', { class: 'brand' }, h('span', { class: 'brand-dot', 'aria-hidden': 'true' }), h('span', { class: 'brand-name' }, 'picam')),
+    h('strong', { testid: 'share-camera-name' }, info.camera.name),
+    info.share.label ? h('span', { class: 'muted' }, info.share.label) : null,
+    h('span', { class: 'spacer' }),
+    countdown,
+  );
 }
