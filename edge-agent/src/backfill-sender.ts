@@ -30,6 +30,7 @@ interface Run {
   startUs: number;
   nextId: number;
   frames: number;
+  videoFrames: number;
   bytes: number;
   complete: boolean;
   startedAtMs: number;
@@ -83,12 +84,16 @@ export class BackfillSender {
       startUs: start.captureTimeUs,
       nextId: start.id,
       frames: 0,
+      videoFrames: 0,
       bytes: 0,
       complete: start.complete,
       startedAtMs: this.now(),
       videoDone: false,
     };
-    log.info({ fromUs: ask.fromUs, toUs: ask.toUs, seconds: (ask.toUs - start.captureTimeUs) / 1e6, complete: start.complete }, 'backfill started');
+    log.info(
+      { fromUs: ask.fromUs, toUs: ask.toUs, startUs: start.captureTimeUs, seconds: (ask.toUs - start.captureTimeUs) / 1e6, complete: start.complete },
+      'backfill started',
+    );
     this.pump();
   }
 
@@ -147,6 +152,7 @@ export class BackfillSender {
       }
       pace.take(frame.data.byteLength, now);
       run.frames += 1;
+      if (frame.track === Track.Video) run.videoFrames += 1;
       run.bytes += frame.data.byteLength;
       run.nextId += 1;
     }
@@ -156,7 +162,7 @@ export class BackfillSender {
     this.run = null;
     const seconds = (this.now() - run.startedAtMs) / 1000;
     this.options.log.info(
-      { frames: run.frames, bytes: run.bytes, complete: run.complete, seconds: Number(seconds.toFixed(2)) },
+      { frames: run.frames, videoFrames: run.videoFrames, bytes: run.bytes, complete: run.complete, seconds: Number(seconds.toFixed(2)) },
       'backfill done',
     );
     this.options.link.sendBackfillDone({ type: 'backfill-done', fromUs: run.fromUs, toUs: run.toUs, frames: run.frames, complete: run.complete });
