@@ -29,7 +29,7 @@ export interface AgentConfigFile {
  * Frames kept for backfill (backfill-ring.ts): the most recent ones, so that after a dropped link
  * the relay can fill the hole in its recording.
  */
-export interface BackfillConfig {
+interface BackfillConfig {
   /** MiB of RAM for the ring; 0 turns backfill off */
   mb: number;
   /** where GOPs the ring evicts are kept (a USB disk); null: RAM only, never the SD card by default */
@@ -38,7 +38,7 @@ export interface BackfillConfig {
   dirMb: number;
 }
 
-export const DEFAULT_BACKFILL_CONFIG: BackfillConfig = { mb: 64, dir: null, dirMb: 1024 };
+const DEFAULT_BACKFILL_CONFIG: BackfillConfig = { mb: 64, dir: null, dirMb: 1024 };
 /** A Pi 4 has 1-8 GiB; more than this would be a typo, not a plan. */
 const MAX_BACKFILL_MB = 4096;
 /** ... and a USB disk a few TB; a day of 8 Mbit/s video is ~86 GB. */
