@@ -150,9 +150,29 @@ async function launchFirefox(): Promise<Engine> {
       return {
         engine: 'firefox',
         goto: async (url) => void (await page.goto(url)),
-        evaluate: (fn, arg) => page.evaluate(pageExpression(fn, arg)) as Promise<Awaited<ReturnType<typeof fn>>>,
+        // Bounded: right after sound is turned on, a BiDi evaluation has been seen never to answer;
+        // an error lets the caller's polling ask again.
+        evaluate: (fn, arg) => withinMs(page.evaluate(pageExpression(fn, arg)) as Promise<Awaited<ReturnType<typeof fn>>>, 10_000, 'a script in the page'),
         runScript: async (source) => void (await page.evaluate(`${source}\n;undefined`)),
-        click: (selector) => page.locator(selector).click(),
+        // Through an element handle: a locator's click waits for the element's box to hold still
+        // over animation frames, which in Firefox over BiDi did not settle for the player's controls
+        // or the confirm dialog (the step hung until the test's timeout). A page that re-renders
+        // (the grid refreshes its tiles) can replace the element between finding and clicking it:
+        // found again, up to three times.
+        click: async (selector) => {
+          for (let attempt = 1; ; attempt++) {
+            const element = await page.waitForSelector(selector, { visible: true, timeout: 20_000 });
+            if (!element) throw new Error(`no ${selector} on the page`);
+            try {
+              await element.click();
+              return;
+            } catch (err) {
+              if (attempt >= 3 || !/detached/i.test(String(err))) throw err;
+            } finally {
+              await element.dispose().catch(() => {});
+            }
+          }
+        },
         fill: (selector, value) => page.locator(selector).fill(value),
         cookieNames: async () => (await context.cookies()).map((c) => c.name),
         screenshot: async (name) => saveShot(name, await page.screenshot()),
@@ -220,6 +240,15 @@ async function launchWebKit(): Promise<Engine> {
     },
   };
   return engine;
+}
+
+/** `promise`, or an error naming `what` after `ms`. */
+function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const LAUNCH: Record<EngineName, () => Promise<Engine>> = { chromium: launchChromium, firefox: launchFirefox, webkit: launchWebKit };
