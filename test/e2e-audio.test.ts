@@ -66,7 +66,7 @@ interface AvStats {
 
 function avStats(page: Page, cameraId: string): Promise<AvStats> {
   return page.evaluate((id) => {
-    const player = (window.__picamPlayers ?? []).find((p) => p.root.dataset.cameraId === id);
+    const player = (window.__picam?.players ?? []).find((p) => p.root.dataset.cameraId === id);
     if (!player) throw new Error(`no player for camera ${id} on the page`);
     return player.stats() as unknown as AvStats;
   }, cameraId);
@@ -75,7 +75,7 @@ function avStats(page: Page, cameraId: string): Promise<AvStats> {
 /** The player's stats and what the probe hears, read in the same instant. */
 function avReading(page: Page, cameraId: string): Promise<{ s: AvStats; heard: AudioProbeReading }> {
   return page.evaluate((id) => {
-    const player = (window.__picamPlayers ?? []).find((p) => p.root.dataset.cameraId === id);
+    const player = (window.__picam?.players ?? []).find((p) => p.root.dataset.cameraId === id);
     if (!player) throw new Error(`no player for camera ${id} on the page`);
     if (!window.__picamAudioProbe) throw new Error('the audio probe is not installed');
     return { s: player.stats() as unknown as AvStats, heard: window.__picamAudioProbe.heard() };
@@ -155,7 +155,7 @@ async function assertSyncWithSound(t: TestContext, page: Page, cameraId: string,
     assert.equal(await page.getByTestId('player-mute').getAttribute('aria-pressed'), 'false');
     await page.waitForFunction(
       (id) => {
-        const p = (window.__picamPlayers ?? []).find((x) => x.root.dataset.cameraId === id);
+        const p = (window.__picam?.players ?? []).find((x) => x.root.dataset.cameraId === id);
         const s = p?.stats() as unknown as AvStats | undefined;
         return s?.audioPlaying === true && s.audioClockUs !== null && s.videoClockUs !== null;
       },

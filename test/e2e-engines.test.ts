@@ -129,8 +129,7 @@ test('every engine: log in, grid, camera page, sound on, share link, revoked lin
         const playing = await waitInPage(
           admin,
           (id) => {
-            type Hooked = { root: HTMLElement; stats(): { muted: boolean; audioPlaying: boolean } };
-            const p = ((window as unknown as { __picamPlayers?: Hooked[] }).__picamPlayers ?? []).find((x) => x.root.dataset.cameraId === id);
+            const p = (window.__picam?.players ?? []).find((x) => x.root.dataset.cameraId === id);
             return p && !p.stats().muted && p.stats().audioPlaying ? p.stats() : null;
           },
           cameraId,

@@ -148,7 +148,7 @@ async function latencySamples(page: Page, cameraId: string, count: number): Prom
   let lastSequence = -1;
   while (samples.length < count) {
     const s = await page.evaluate((id) => {
-      const p = (window.__picamPlayers ?? []).find((x) => x.root.dataset.cameraId === id);
+      const p = (window.__picam?.players ?? []).find((x) => x.root.dataset.cameraId === id);
       const stats = p?.stats() as unknown as { latencyMs: number | null; lastFrameSequence: number } | undefined;
       return stats ? { latency: stats.latencyMs, sequence: stats.lastFrameSequence } : null;
     }, cameraId);
@@ -346,16 +346,16 @@ test('phone: installable, one-row header, background tab at the live edge, scree
 
     const before = (await playerStats(page))[0]!;
     await page.evaluate(() => window.__setHidden!(true));
-    await page.waitForFunction(() => window.__picamPlayers?.[0]?.stats().state === 'paused', undefined, { timeout: 5000 });
+    await page.waitForFunction(() => window.__picam?.players[0]?.stats().state === 'paused', undefined, { timeout: 5000 });
     await waitFor('the relay to see the viewer leave', 10_000, async () => (await viewersOf(relay, token, cameraId)) === 0);
-    const pausedAt = await page.evaluate(() => window.__picamPlayers![0]!.stats().framesReceived);
+    const pausedAt = await page.evaluate(() => window.__picam!.players[0]!.stats().framesReceived);
     // Hidden for a while: the camera moves on; a player that kept its socket would now hold a backlog.
     await page.waitForTimeout(3000);
-    assert.equal(await page.evaluate(() => window.__picamPlayers![0]!.stats().framesReceived), pausedAt, 'nothing received while hidden');
+    assert.equal(await page.evaluate(() => window.__picam!.players[0]!.stats().framesReceived), pausedAt, 'nothing received while hidden');
 
     const shownAt = Date.now();
     await page.evaluate(() => window.__setHidden!(false));
-    await page.waitForFunction(() => window.__picamPlayers?.[0]?.stats().state === 'live', undefined, { timeout: 10_000, polling: 50 });
+    await page.waitForFunction(() => window.__picam?.players[0]?.stats().state === 'live', undefined, { timeout: 10_000, polling: 50 });
     const backAfterMs = Date.now() - shownAt;
     const after = await latencySamples(page, cameraId, 20);
     const first = (await playerStats(page))[0]!;

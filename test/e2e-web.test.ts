@@ -192,7 +192,7 @@ test('web app: log in, add and enroll a camera, watch, share, revoke', { timeout
     await guestPage.getByTestId('share-ended').waitFor({ timeout: 5000 });
     assert.equal(await guestPage.getByTestId('share-ended').getAttribute('data-reason'), 'revoked');
     assert.match(await guestPage.locator('h1').innerText(), /This link was revoked/);
-    assert.equal(await guestPage.evaluate(() => window.__picamPlayers?.length ?? 0), 0, 'the player is gone');
+    assert.equal(await guestPage.evaluate(() => window.__picam?.players.length ?? 0), 0, 'the player is gone');
     await screenshot(guestPage, 'e2e-09-share-revoked');
     await guestPage.reload();
     await guestPage.getByTestId('share-ended').waitFor();

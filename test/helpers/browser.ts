@@ -9,26 +9,8 @@ import type { TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from './agent-process.ts';
 
-/** The page's test hook (web/src/player/player.ts), as much of it as the tests read. */
-interface PagePlayer {
-  root: HTMLElement;
-  stats(): {
-    state: string;
-    path: string | null;
-    framesShown: number;
-    framesDecoded: number;
-    framesReceived: number;
-    lastFrameSequence: number;
-    width: number;
-    height: number;
-    lastError: string | null;
-  };
-}
-declare global {
-  interface Window {
-    __picamPlayers?: PagePlayer[];
-  }
-}
+// The page's test hook, `window.__picam.players` (its type, and the Window property it declares).
+import type {} from '../../web/src/player/test-hook.ts';
 
 /**
  * Browser end-to-end support: Chromium through playwright-core, a real relay process (the CLI), and
@@ -131,7 +113,7 @@ export async function whatTheUserSaw(page: Page): Promise<string> {
   try {
     const seen = await page.evaluate(() => {
       const text = (document.body.innerText || '').replace(/\n{2,}/g, '\n').trim();
-      const players = (window.__picamPlayers ?? []).map((p) => {
+      const players = (window.__picam?.players ?? []).map((p) => {
         const s = p.stats();
         return `player ${p.root.dataset.cameraId}: state=${s.state} path=${s.path} shown=${s.framesShown} decoded=${s.framesDecoded} received=${s.framesReceived} size=${s.width}x${s.height} error=${s.lastError ?? 'none'}`;
       });
@@ -159,7 +141,7 @@ export async function step<T>(page: Page, name: string, fn: () => Promise<T>): P
   }
 }
 
-/** The players' stats on the page (window.__picamPlayers). */
+/** The players' stats on the page (window.__picam.players). */
 export interface PagePlayerStats {
   cameraId: string;
   state: string;
@@ -173,7 +155,7 @@ export interface PagePlayerStats {
 
 export function playerStats(page: Page): Promise<PagePlayerStats[]> {
   return page.evaluate(() =>
-    (window.__picamPlayers ?? []).map((p) => {
+    (window.__picam?.players ?? []).map((p) => {
       const s = p.stats();
       return {
         cameraId: p.root.dataset.cameraId ?? '',
@@ -194,7 +176,7 @@ export async function expectLiveVideo(page: Page, options: { cameraId?: string; 
   const { cameraId, minFrames = 10, timeoutMs = 20_000 } = options;
   await page.waitForFunction(
     ({ cameraId, minFrames }) =>
-      (window.__picamPlayers ?? []).some((p) => (!cameraId || p.root.dataset.cameraId === cameraId) && p.stats().state === 'live' && p.stats().framesShown >= minFrames),
+      (window.__picam?.players ?? []).some((p) => (!cameraId || p.root.dataset.cameraId === cameraId) && p.stats().state === 'live' && p.stats().framesShown >= minFrames),
     { cameraId, minFrames },
     { timeout: timeoutMs, polling: 100 },
   );

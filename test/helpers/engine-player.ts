@@ -1,9 +1,10 @@
 /// <reference lib="dom" />
+import type {} from '../../web/src/player/test-hook.ts';
 import type { EnginePage } from './engines.ts';
 
 /**
- * The player as the tests see it in any engine: the page's test hook (`window.__picamPlayers`,
- * web/src/player/player.ts) is read here and nowhere else in the engine tests, so a change to the
+ * The player as the tests see it in any engine: the page's test hook (`window.__picam.players`,
+ * web/src/player/test-hook.ts) is read here and nowhere else in the engine tests, so a change to the
  * hook is one edit.
  */
 
@@ -32,27 +33,26 @@ export interface EnginePlayerStats {
 /** Every player on the page, read in one go. */
 export function playersOn(page: EnginePage): Promise<EnginePlayerStats[]> {
   return page.evaluate(() => {
-    type Hooked = { root: HTMLElement; stats(): Record<string, unknown> };
-    const players = (window as unknown as { __picamPlayers?: Hooked[] }).__picamPlayers ?? [];
+    const players = window.__picam?.players ?? [];
     return players.map((p) => {
       const s = p.stats();
       return {
         cameraId: p.root.dataset.cameraId ?? '',
-        state: String(s.state),
-        path: (s.path as string | null) ?? null,
-        framesReceived: Number(s.framesReceived),
-        framesDecoded: Number(s.framesDecoded),
-        framesShown: Number(s.framesShown),
-        lastFrameSequence: Number(s.lastFrameSequence),
-        width: Number(s.width),
-        height: Number(s.height),
-        latencyMs: typeof s.latencyMs === 'number' ? s.latencyMs : null,
-        hasAudio: s.hasAudio === true,
-        muted: s.muted !== false,
-        audioPlaying: s.audioPlaying === true,
-        audioFramesDecoded: Number(s.audioFramesDecoded ?? 0),
-        audioError: (s.audioError as string | null) ?? null,
-        lastError: (s.lastError as string | null) ?? null,
+        state: s.state,
+        path: s.path,
+        framesReceived: s.framesReceived,
+        framesDecoded: s.framesDecoded,
+        framesShown: s.framesShown,
+        lastFrameSequence: s.lastFrameSequence,
+        width: s.width,
+        height: s.height,
+        latencyMs: s.latencyMs,
+        hasAudio: s.hasAudio,
+        muted: s.muted,
+        audioPlaying: s.audioPlaying,
+        audioFramesDecoded: s.audioFramesDecoded,
+        audioError: s.audioError,
+        lastError: s.lastError,
         at: performance.now(),
       };
     });

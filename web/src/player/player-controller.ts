@@ -4,6 +4,7 @@ import { ClockOffset } from './clock.ts';
 import { LiveConnection } from './connection.ts';
 import { videoFrameHold } from './keyframe-hold.ts';
 import { LiveAudio, NO_LIVE_AUDIO_STATS, webCodecsAudioSupported, type LiveAudioStats } from './live-audio.ts';
+import type { PlayerFullStats } from './player-stats.ts';
 import { MseRenderer } from './mse-renderer.ts';
 import { choosePath, pathsAvailable, rememberPath, webCodecsDecodes, type PathPreference } from './path-choice.ts';
 import { finalStateForClose, isFinalState, type PlayerState } from './player-state.ts';
@@ -48,39 +49,6 @@ export interface PlayerControllerEvents {
   /** a decoding path started (its element goes on the stage) or stopped (null) */
   onRenderer(renderer: Renderer | null): void;
 }
-
-export interface PlayerStats {
-  path: PlayerPath | null;
-  state: PlayerState;
-  framesReceived: number;
-  framesDecoded: number;
-  framesShown: number;
-  framesDropped: number;
-  /** sequence number of the newest frame on screen (-1 before the first) */
-  lastFrameSequence: number;
-  lastReceivedSequence: number;
-  width: number;
-  height: number;
-  codec: string | null;
-  /** frames shown per second, last second */
-  fps: number;
-  /** bits received per second, last second */
-  bitrate: number;
-  /** shown time - capture time of the newest frame on screen, clock-adjusted (ms), null before one */
-  latencyMs: number | null;
-  clockOffsetMs: number;
-  decoderResets: number;
-  reconnects: number;
-  queue: number;
-  lastError: string | null;
-  /** the camera sends sound (init.audio) */
-  hasAudio: boolean;
-  muted: boolean;
-  /** capture time (agent clock, µs) of the picture on screen now; null before one */
-  videoClockUs: number | null;
-}
-
-export type PlayerFullStats = PlayerStats & LiveAudioStats;
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const STALL_MS = 3000;

@@ -1,18 +1,20 @@
 import type { InitMessage } from '@picam/protocol';
 import { h, icon } from '../dom.ts';
 import { preferredPath, type PathPreference } from './path-choice.ts';
-import { PlayerController, type PlayerControllerOptions, type PlayerFullStats } from './player-controller.ts';
+import { PlayerController, type PlayerControllerOptions } from './player-controller.ts';
+import type { PlayerFullStats } from './player-stats.ts';
 import type { PlayerState } from './player-state.ts';
 import type { Renderer } from './renderer.ts';
 import { StatsOverlay } from './stats-overlay.ts';
+import { exposePlayerToTests } from './test-hook.ts';
 import { ScreenWakeLock } from './wake-lock.ts';
 
 /**
  * The one player, used by the camera grid (a tile each), the camera page and the share viewer: the
  * view (picture, state overlay, controls: mute, stats, decoder switch, snapshot, fullscreen) over a
  * headless PlayerController (player-controller.ts), which connects, decodes and keeps the figures.
- * Pages learn about the stream through the callbacks; tests and benchmarks read
- * `window.__picamPlayers[i].stats()`.
+ * Pages learn about the stream through the callbacks; tests and benchmarks read `stats()` through
+ * the page's test hook (test-hook.ts).
  */
 
 const STATE_TEXT: Record<PlayerState, string> = {
@@ -44,12 +46,6 @@ export interface PlayerOptions extends Omit<PlayerControllerOptions, 'path'> {
   onExpiring?(expiresAt: number): void;
 }
 
-declare global {
-  interface Window {
-    __picamPlayers?: Player[];
-  }
-}
-
 export class Player {
   readonly root: HTMLElement;
   private readonly options: PlayerOptions;
@@ -61,6 +57,7 @@ export class Player {
   private readonly muteButton: HTMLButtonElement;
   private readonly pathButton: HTMLButtonElement;
   private readonly wakeLock: ScreenWakeLock | null;
+  private readonly unexpose: () => void;
   /** the picture's <canvas> or <video>, while a decoding path runs */
   private media: Renderer['element'] | null = null;
 
@@ -110,7 +107,7 @@ export class Player {
     container.appendChild(this.root);
 
     this.wakeLock = options.keepScreenOn ? new ScreenWakeLock() : null;
-    (window.__picamPlayers ??= []).push(this);
+    this.unexpose = exposePlayerToTests(this);
     this.showState('connecting', '');
     this.controller.start();
   }
@@ -139,11 +136,7 @@ export class Player {
     this.wakeLock?.destroy();
     this.statsOverlay.destroy();
     this.root.remove();
-    const list = window.__picamPlayers;
-    if (list) {
-      const i = list.indexOf(this);
-      if (i >= 0) list.splice(i, 1);
-    }
+    this.unexpose();
   }
 
   private showState(state: PlayerState, detail: string): void {

@@ -1,6 +1,6 @@
 import { h } from '../dom.ts';
 import { formatBitrate, formatFps, formatSize } from '../format.ts';
-import type { PlayerStats } from './player-controller.ts';
+import type { PlayerStats } from './player-stats.ts';
 
 const REFRESH_MS = 500;
 
