@@ -4,6 +4,7 @@ import { formatTimeLeft } from '../format.ts';
 import type { Page, PageContext } from '../page.ts';
 import { Player } from '../player/player.ts';
 import type { PlayerState } from '../player/player-state.ts';
+import { sharedClip } from '../recordings/shared-clip.ts';
 import { fullPageMessage } from './layout.ts';
 
 /**
@@ -87,7 +88,10 @@ function watchShare(root: HTMLElement, share: ShareLookup, token: string, probe:
   document.title = `${share.camera.name} · picam`;
   tick();
   const ticker = window.setInterval(tick, 1000);
-  const player = new Player(stage, {
+  const clip = share.share.clip;
+  // A clip link plays its stretch of the recording; a refused clip token means the link has ended.
+  const gone = () => void lookupShare(token).then((r) => typeof r === 'string' && end(r));
+  const player = clip ? sharedClip(stage, share.camera.id, clip, token, gone) : new Player(stage, {
     cameraId: share.camera.id,
     name: share.camera.name,
     token,

@@ -16,6 +16,8 @@ const DRAG_THRESHOLD_PX = 8;
 /** Thumbnails are about this wide on the bar; at most `MAX_THUMBS` of them. */
 const THUMB_SLOT_PX = 96;
 const MAX_THUMBS = 12;
+/** Half a tick label's width ("20:10", "Sat 5"), for keeping labels whole at the bar's ends. */
+const TICK_LABEL_HALF_PX = 20;
 
 export type TimelinePick = { kind: 'moment'; at: number } | { kind: 'range'; range: TimeRange };
 
@@ -81,7 +83,7 @@ export class Timeline {
     this.track.addEventListener('pointercancel', () => this.cancelPress());
     this.track.addEventListener('pointerleave', () => (this.hoverEl.hidden = true));
     this.track.addEventListener('keydown', (e) => this.onKey(e));
-    this.resize = new ResizeObserver(() => this.drawThumbnails());
+    this.resize = new ResizeObserver(() => this.render());
     this.resize.observe(this.track);
     // Thumbnails are only loaded once the bar is on screen.
     this.intersection = new IntersectionObserver((entries) => {
@@ -126,14 +128,19 @@ export class Timeline {
         return el;
       }),
     );
+    // A label centred on a tick at the very edge would be cut in half: those go unlabelled.
+    const width = this.track.clientWidth;
+    const fits = (f: number) => width === 0 || (f * width >= TICK_LABEL_HALF_PX && (1 - f) * width >= TICK_LABEL_HALF_PX);
     replaceChildren(
       this.ticksEl,
       this.zoom
-        ? ticks(this.window, this.zoom).map((t) => {
-            const el = h('span', { class: 'timeline-tick' }, formatTickLabel(t, this.zoom!.tickMs));
-            el.style.left = percent(fractionOf(this.window, t));
-            return el;
-          })
+        ? ticks(this.window, this.zoom)
+            .filter((t) => fits(fractionOf(this.window, t)))
+            .map((t) => {
+              const el = h('span', { class: 'timeline-tick' }, formatTickLabel(t, this.zoom!.tickMs));
+              el.style.left = percent(fractionOf(this.window, t));
+              return el;
+            })
         : [],
     );
     this.track.setAttribute('aria-valuemin', String(this.window.start));
