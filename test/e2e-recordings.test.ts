@@ -88,6 +88,22 @@ test('recordings: record, timeline, play a moment, back to live, share a clip, o
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
   page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));
+  // Thumbnails are short clips (from..to under a second): how many the page loads at once.
+  const thumbnailRequests = { open: 0, most: 0, total: 0 };
+  const isThumbnail = (url: string) => {
+    const u = new URL(url);
+    return u.pathname.endsWith('/recordings/clip.mp4') && Number(u.searchParams.get('to')) - Number(u.searchParams.get('from')) < 1000;
+  };
+  page.on('request', (r) => {
+    if (!isThumbnail(r.url())) return;
+    thumbnailRequests.total++;
+    thumbnailRequests.most = Math.max(thumbnailRequests.most, ++thumbnailRequests.open);
+  });
+  const settled = (r: { url(): string }) => {
+    if (isThumbnail(r.url())) thumbnailRequests.open--;
+  };
+  page.on('requestfinished', settled);
+  page.on('requestfailed', settled);
   await logIn(page, relay.url);
 
   await step(page, 'the admin turns recording on in the camera settings', async () => {
@@ -119,6 +135,9 @@ test('recordings: record, timeline, play a moment, back to live, share a clip, o
     assert.ok(Math.abs(drawn[0]!.start - direct.json.spans[0].start) < 1000, 'the bar draws the span the API lists');
     await page.getByTestId('timeline-track').scrollIntoViewIfNeeded();
     await page.locator('[data-testid="timeline-thumb"][data-loaded="true"]').first().waitFor({ timeout: 30_000 });
+    assert.ok(thumbnailRequests.total >= 1, 'the thumbnails came from short clips');
+    assert.ok(thumbnailRequests.most <= 2, `at most 2 thumbnail clips load at once (${thumbnailRequests.most} did)`);
+    process.stderr.write(`thumbnail clip requests: ${thumbnailRequests.total}, at most ${thumbnailRequests.most} at once\n`);
     await screenshot(page, 'e2e-rec-01-timeline-1280');
     return drawn;
   });

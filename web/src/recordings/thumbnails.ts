@@ -27,11 +27,6 @@ export class ThumbnailLoader {
   private running = 0;
   private destroyed = false;
 
-  /** How many clips are loading right now (tests and the curious). */
-  get inFlight(): number {
-    return this.running;
-  }
-
   /**
    * Resolves with a canvas holding the picture at `key` (a copy, so one picture can sit in several
    * places), or null when it could not be decoded. `url` is the short clip to load.

@@ -6,7 +6,7 @@ import type { TimeRange } from '@picam/protocol';
  * click or a drag chooses, and where thumbnails go. Times are epoch milliseconds throughout.
  */
 
-export type ZoomId = '1h' | '6h' | '24h' | '7d';
+type ZoomId = '1h' | '6h' | '24h' | '7d';
 
 export interface Zoom {
   id: ZoomId;
