@@ -199,6 +199,11 @@ test('recordings: record, timeline, play a moment, back to live, share a clip, o
     return url;
   });
 
+  await step(page, 'the camera\'s share links list the clip link as a clip', async () => {
+    await page.goto(`${relay.url}/admin/cameras/${cameraId}/shares`);
+    await page.getByTestId('share-row').first().getByTestId('share-clip').filter({ hasText: /^clip \d{1,2}:\d{2}:\d{2} – / }).waitFor();
+  });
+
   const guest = await browser.newContext({ ...PHONE, colorScheme: 'dark' });
   const guestPage = await guest.newPage();
   await step(guestPage, 'the clip link plays on a logged-out phone', async () => {

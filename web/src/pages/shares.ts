@@ -1,7 +1,7 @@
 import type { ShareCreate } from '@picam/protocol';
 import { api, errorText, type Share } from '../api.ts';
 import { codeWithCopy, confirmDialog, h, link, messageLine, replaceChildren } from '../dom.ts';
-import { formatDateTime, formatTimeLeft } from '../format.ts';
+import { formatClockTime, formatDateTime, formatTimeLeft } from '../format.ts';
 import type { Page, PageContext } from '../page.ts';
 
 /** Share links of one camera: create (preset lifetimes or a date), copy, see time left, revoke. */
@@ -25,7 +25,7 @@ export function sharesPage(ctx: PageContext): Page {
     'main',
     { class: 'page', testid: 'page-shares' },
     h('div', { class: 'page-title' }, link('/admin/cameras', '← Manage cameras', { class: 'back' }), title),
-    h('p', { class: 'muted' }, 'Anyone with a link can watch this camera live, without an account, until the link expires or you revoke it.'),
+    h('p', { class: 'muted' }, 'Anyone with a link can watch this camera live (a clip link: just its stretch of the recording, made on the camera page), without an account, until the link expires or you revoke it.'),
     form.el,
     created,
     h('h2', {}, 'Links'),
@@ -175,12 +175,17 @@ function shareRow(share: Share, revoke: (share: Share) => Promise<void>): HTMLEl
   const el = h(
     'article',
     { class: `card share-row ${share.state}`, testid: 'share-row' },
-    h('div', { class: 'card-head' }, h('strong', { testid: 'share-row-label' }, share.label || 'Unnamed link'), h('span', { class: `badge ${share.state === 'active' ? 'online' : 'offline'}`, testid: 'share-state' }, share.state)),
+    h('div', { class: 'card-head' }, h('strong', { testid: 'share-row-label' }, share.label || 'Unnamed link'), h('span', { class: `badge ${share.state === 'active' ? 'online' : 'offline'}`, testid: 'share-state' }, share.state), clipNote(share)),
     h('p', { class: 'muted' }, `Created ${formatDateTime(share.createdAt)} · expires ${formatDateTime(share.expiresAt)} · `, left, ` · ${share.viewers} watching`),
     share.state === 'active' ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'danger small', testid: 'share-revoke', onclick: () => void revoke(share) }, 'Revoke')) : null,
   );
   el.dataset.shareId = share.id;
   return el;
+}
+
+/** A clip link says which stretch of the recording it opens. */
+function clipNote(share: Share): HTMLElement | null {
+  return share.clip ? h('span', { class: 'muted', testid: 'share-clip' }, `clip ${formatClockTime(share.clip.start)} – ${formatClockTime(share.clip.end)}`) : null;
 }
 
 function tickTimeLeft(list: HTMLElement): void {
