@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers/browser.ts';
 import { startStreamingCamera } from './helpers/camera-setup.ts';
-import { decodeErrors, fetchClip, probeStreams, probeVideoFrames, spans, waitForSpans } from './helpers/recordings.ts';
+import { AccessUnitSplitter } from '@picam/protocol';
+import { clipFrameIndexes, consecutiveInLoop, decodeErrors, fetchClip, probeStreams, probeVideoFrames, spans, waitForSpans } from './helpers/recordings.ts';
 import { startRelayProcess } from './helpers/relay-process.ts';
 
 /**
@@ -13,10 +14,15 @@ import { startRelayProcess } from './helpers/relay-process.ts';
  * HTTP Range works, and only who may watch the camera may see its recording (or a clip link).
  */
 
+// The fake camera streams this clip, looped, for the default 1280x720.
+const splitter = new AccessUnitSplitter();
+const clip = readFileSync(new URL('./fixtures/clips/1280x720-main.h264', import.meta.url));
+const CLIP_UNITS = [...splitter.push(clip), ...splitter.flush()].map((u) => u.data);
+
 test('a recording camera: spans grow, clip.mp4 plays with every frame of its range, Range, limits and grants', async (t) => {
   const relay = await startRelayProcess({ RECORD_DEFAULT: 'continuous' });
   t.after(() => relay.stop('SIGKILL'));
-  const camera = await startStreamingCamera(t, relay, relay.adminToken, { name: 'yard', audio: true, writeLog: true });
+  const camera = await startStreamingCamera(t, relay, relay.adminToken, { name: 'yard', audio: true });
   const dir = tempDir(t, 'picam-recording-api-');
 
   const listed = await relay.api('GET', `/api/cameras/${camera.id}`, undefined, relay.adminToken);
@@ -48,11 +54,13 @@ test('a recording camera: spans grow, clip.mp4 plays with every frame of its ran
   const frames = await probeVideoFrames(file);
   assert.equal(frames[0]?.keyframe, true, 'the clip starts on a keyframe');
   assert.ok(frames[0]!.time < 0.05, `the clip starts at 0 (${frames[0]!.time})`);
-  // Every frame the camera wrote within the clip's range, from the camera's own log of its writes
-  // (the agent stamps a frame when it reads it, within a few ms of the write; frames are 33 ms apart).
-  const writes = readFileSync(camera.writeLog!, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[2]) / 1000);
-  const expected = writes.filter((w) => w >= clipStart - 16 && w < clipEnd - 16).length;
-  assert.equal(frames.length, expected, `frames in the clip (${frames.length}) = frames the camera wrote in ${clipStart}..${clipEnd} (${expected})`);
+  // Every frame the camera wrote, in order, none twice: each packet is found by its bytes among
+  // the fake camera's looped clip, and they follow each other; as many as the range holds at 30 fps.
+  const indexes = await clipFrameIndexes(file, CLIP_UNITS);
+  assert.equal(indexes.length, frames.length);
+  assert.equal(consecutiveInLoop(indexes, CLIP_UNITS.length), undefined);
+  const expected = ((clipEnd - clipStart) * 30) / 1000;
+  assert.ok(Math.abs(frames.length - expected) <= 2, `${frames.length} frames in ${clipEnd - clipStart} ms`);
   for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.time > frames[i - 1]!.time, 'frames in order');
 
   // HTTP Range: a slice, the tail, and past the end.
@@ -112,16 +120,19 @@ test('a recording camera: spans grow, clip.mp4 plays with every frame of its ran
   assert.equal((await relay.api('DELETE', `/api/shares/${share.json.share.id}`, undefined, relay.adminToken)).status, 204);
   assert.equal((await fetch(`${relay.url}/api/cameras/${camera.id}/recordings/clip.mp4?from=${from}&to=${to}&token=${clipToken}`)).status, 401);
 
-  // Recording off: the span stops growing while the camera goes on streaming live.
+  // Recording off: nothing captured after it is recorded, while the camera goes on streaming live.
   const off = await relay.api('PATCH', `/api/cameras/${camera.id}`, { record: 'off' }, relay.adminToken);
+  const offAt = Date.now();
   assert.equal(off.json.camera.record, 'off');
   const framesAtOff = (await relay.metric('picam_frames_in_total', { camera: camera.id, track: 'video' })) ?? 0;
-  const atOff = await spans(relay, camera.id);
   const deadline = Date.now() + 15_000;
   while (((await relay.metric('picam_frames_in_total', { camera: camera.id, track: 'video' })) ?? 0) < framesAtOff + 90) {
     assert.ok(Date.now() < deadline, 'the camera goes on streaming');
     await new Promise((r) => setTimeout(r, 200));
   }
   const afterOff = await spans(relay, camera.id);
-  assert.ok(afterOff[0]!.end <= atOff[0]!.end + 1500, `nothing recorded 3 s after off (${afterOff[0]!.end - atOff[0]!.end} ms more)`);
+  assert.equal(afterOff.length, 1);
+  // The last frame before off ends the recording (one frame's duration past it at most).
+  assert.ok(afterOff[0]!.end <= offAt + 100, `nothing recorded after off (${afterOff[0]!.end - offAt} ms past it)`);
+  assert.ok(afterOff[0]!.end >= offAt - 1500, `recorded until off (${offAt - afterOff[0]!.end} ms short)`);
 });

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { splitNalUnits } from '@picam/protocol';
 import { promisify } from 'node:util';
 import type { RelayProcess } from './relay-process.ts';
 
@@ -59,4 +61,41 @@ export async function probeStreams(file: string): Promise<Array<{ codec_type: st
 export async function decodeErrors(file: string): Promise<string> {
   const { stdout, stderr } = await run('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], { maxBuffer: 16 * 1024 * 1024 });
   return (stdout + stderr).trim();
+}
+
+/**
+ * Which frame of the fake camera's looped clip each video packet of an MP4 is, by content: the
+ * packets' MD5s (ffmpeg's framemd5 of the stream copied, so as stored) against the clip's access
+ * units as MP4 stores them (4-byte NAL lengths, no access unit delimiters).
+ */
+export async function clipFrameIndexes(file: string, clipUnits: readonly Uint8Array[]): Promise<number[]> {
+  const byHash = new Map<string, number>();
+  clipUnits.forEach((unit, i) => {
+    const parts: Buffer[] = [];
+    for (const nal of splitNalUnits(unit)) {
+      if ((nal[0]! & 0x1f) === 9) continue;
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(nal.byteLength);
+      parts.push(length, Buffer.from(nal));
+    }
+    byHash.set(createHash('md5').update(Buffer.concat(parts)).digest('hex'), i);
+  });
+  const { stdout } = await run('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-map', '0:v:0', '-c', 'copy', '-f', 'framemd5', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const hash = l.split(',').at(-1)!.trim();
+      const index = byHash.get(hash);
+      if (index === undefined) throw new Error(`a packet that is no frame of the clip: ${l}`);
+      return index;
+    });
+}
+
+/** Frame indexes in the looped clip follow each other: nothing missing, nothing twice, in order. */
+export function consecutiveInLoop(indexes: readonly number[], loop: number): string | undefined {
+  for (let i = 1; i < indexes.length; i++) {
+    if (indexes[i] !== (indexes[i - 1]! + 1) % loop) return `frame ${i}: clip frame ${indexes[i]} after ${indexes[i - 1]}`;
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../db/client.ts';
 import { fragmentsBetween, keyframeFragmentAfter, keyframeFragmentAtOrBefore, recordedSpans, type ClipFragment } from '../db/recordings.ts';
-import { VIDEO_TRACK_ID, mediaFragment, parseFragment, setInitDuration, trackTimescales, type ParsedFragment, type TrackRun } from './fmp4.ts';
+import { VIDEO_TIMESCALE, VIDEO_TRACK_ID, mediaFragment, parseFragment, setInitDuration, trackTimescales, type ParsedFragment, type TrackRun } from './fmp4.ts';
 
 /**
  * One MP4 cut from the recording, served without building it first: the first segment's init
@@ -18,19 +18,25 @@ import { VIDEO_TRACK_ID, mediaFragment, parseFragment, setInitDuration, trackTim
 export interface ClipPlan {
   /** capture time of the clip's first frame (µs): the keyframe at or before `from` */
   startUs: number;
-  /** track id -> timescale (the init segment's) */
-  timescales: Map<number, number>;
   endUs: number;
   size: number;
   init: Uint8Array;
   pieces: ClipPiece[];
 }
 
-type ClipPiece =
+type ClipPiece = (
   /** a whole fragment, read from its file at serve time and patched */
-  | { kind: 'fragment'; path: string; offset: number; length: number; sequence: number }
+  | { kind: 'fragment'; path: string; offset: number; length: number }
   /** a fragment rebuilt at plan time (it overlapped what came before) */
-  | { kind: 'bytes'; bytes: Buffer };
+  | { kind: 'bytes'; bytes: Buffer }
+) & {
+  sequence: number;
+  /** track id -> decode time of its first sample in the clip (clip timescale units, from 0) */
+  decodeTimes: Map<number, number>;
+};
+
+/** Enough of a fragment to hold its moof and the mdat header (fragments are at most ~1 s). */
+const MOOF_READ_BYTES = 8192;
 
 /** Tolerance when deciding a fragment starts where the previous ended (rounding to the timescale). */
 const TOUCH_US = 1000;
@@ -51,25 +57,41 @@ export async function planClip(db: Db, dir: string, cameraId: string, fromUs: nu
     let size = 0;
     let emittedUntilUs = -Infinity;
     const timescales = trackTimescales(init);
+    // Decode times run on across pieces: a fragment never starts before the previous one of its
+    // track ended (segments written apart, live and backfill, each have their own pacing).
+    const trackEnds = new Map<number, number>();
+    let clipBase: Map<number, number> | undefined;
     for (const f of fragments) {
       if (!inits.has(f.segmentId)) inits.set(f.segmentId, Buffer.compare(await files.read(f.path, 0, f.initBytes), init) === 0);
       if (!inits.get(f.segmentId)) break;
       if (f.endUs <= emittedUntilUs + TOUCH_US) continue;
+      let piece: { kind: 'fragment'; path: string; offset: number; length: number } | { kind: 'bytes'; bytes: Buffer };
+      let parsed: ParsedFragment | undefined;
       if (f.startUs >= emittedUntilUs - TOUCH_US) {
-        pieces.push({ kind: 'fragment', path: f.path, offset: f.offset, length: f.length, sequence: pieces.length + 1 });
-        size += f.length;
+        piece = { kind: 'fragment', path: f.path, offset: f.offset, length: f.length };
+        parsed = parseFragment(await files.read(f.path, f.offset, Math.min(f.length, MOOF_READ_BYTES)));
       } else {
         const rebuilt = await rebuildAfter(files, f, emittedUntilUs, pieces.length + 1, timescales);
         if (!rebuilt) continue;
-        pieces.push({ kind: 'bytes', bytes: rebuilt });
-        size += rebuilt.byteLength;
+        piece = { kind: 'bytes', bytes: rebuilt };
+        parsed = parseFragment(rebuilt);
       }
+      if (!parsed) continue;
+      clipBase ??= clipBases(parsed, timescales);
+      const decodeTimes = new Map<number, number>();
+      for (const run of parsed.runs) {
+        const start = Math.max(run.baseDecodeTime - (clipBase.get(run.trackId) ?? run.baseDecodeTime), trackEnds.get(run.trackId) ?? 0);
+        decodeTimes.set(run.trackId, start);
+        trackEnds.set(run.trackId, start + run.samples.reduce((n, x) => n + x.duration, 0));
+      }
+      pieces.push({ ...piece, sequence: pieces.length + 1, decodeTimes });
+      size += piece.kind === 'fragment' ? piece.length : piece.bytes.byteLength;
       emittedUntilUs = Math.max(emittedUntilUs, f.endUs);
     }
     if (pieces.length === 0) return undefined;
     const clipInit = Uint8Array.from(init);
     setInitDuration(clipInit, Math.round((emittedUntilUs - first.startUs) / 1000));
-    return { startUs: first.startUs, timescales, endUs: emittedUntilUs, size: clipInit.byteLength + size, init: clipInit, pieces };
+    return { startUs: first.startUs, endUs: emittedUntilUs, size: clipInit.byteLength + size, init: clipInit, pieces };
   } finally {
     await files.close();
   }
@@ -102,6 +124,16 @@ async function rebuildAfter(files: Files, f: ClipFragment, afterUs: number, sequ
   return mediaFragment(sequence, runs);
 }
 
+/**
+ * Where the clip's time 0 is on each track: the first video sample's decode time, and the same
+ * moment in the other tracks' timescales (sound a few ms earlier starts at 0).
+ */
+function clipBases(first: ParsedFragment, timescales: Map<number, number>): Map<number, number> {
+  const video = first.runs.find((r) => r.trackId === VIDEO_TRACK_ID);
+  const startUs = video ? (video.baseDecodeTime * 1_000_000) / VIDEO_TIMESCALE : 0;
+  return new Map([...timescales].map(([track, timescale]) => [track, track === VIDEO_TRACK_ID && video ? video.baseDecodeTime : usToUnits(startUs, timescale)]));
+}
+
 function usToUnits(us: number, timescale: number): number {
   return Math.round((us * timescale) / 1_000_000);
 }
@@ -109,8 +141,6 @@ function usToUnits(us: number, timescale: number): number {
 /** Bytes [start, end) of the clip (end exclusive), piece by piece. */
 export async function* clipBytes(plan: ClipPlan, dir: string, start: number, end: number): AsyncGenerator<Uint8Array> {
   const files = new Files(dir);
-  // Decode times in the files are capture time since the epoch: the clip's start becomes 0.
-  const bases = new Map([...plan.timescales].map(([track, timescale]) => [track, usToUnits(plan.startUs, timescale)]));
   try {
     let at = 0;
     for (const piece of [null, ...plan.pieces]) {
@@ -124,7 +154,7 @@ export async function* clipBytes(plan: ClipPlan, dir: string, start: number, end
       else {
         const fragment = piece.kind === 'fragment' ? await files.read(piece.path, piece.offset, piece.length) : Buffer.from(piece.bytes);
         const parsed = parseFragment(fragment);
-        if (parsed) shiftFragment(fragment, parsed, bases, piece.kind === 'fragment' ? piece.sequence : parsed.sequence);
+        if (parsed) renumber(fragment, parsed, piece.decodeTimes, piece.sequence);
         bytes = fragment;
       }
       yield bytes.subarray(Math.max(0, start - pieceStart), Math.min(size, end - pieceStart));
@@ -134,13 +164,13 @@ export async function* clipBytes(plan: ClipPlan, dir: string, start: number, end
   }
 }
 
-/** In place: decode times relative to the clip's start, and the clip's own sequence number. */
-function shiftFragment(bytes: Uint8Array, parsed: ParsedFragment, bases: Map<number, number>, sequence: number): void {
+/** In place: the clip's decode times (from 0) and its own sequence number. */
+function renumber(bytes: Uint8Array, parsed: ParsedFragment, decodeTimes: Map<number, number>, sequence: number): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   view.setUint32(20, sequence); // moof(8) + mfhd header(8) + version/flags(4)
   for (const run of parsed.runs) {
-    if (run.baseDecodeTimeAt < 0) continue;
-    view.setBigUint64(run.baseDecodeTimeAt, BigInt(Math.max(0, run.baseDecodeTime - (bases.get(run.trackId) ?? 0))));
+    const time = decodeTimes.get(run.trackId);
+    if (run.baseDecodeTimeAt >= 0 && time !== undefined) view.setBigUint64(run.baseDecodeTimeAt, BigInt(Math.max(0, time)));
   }
 }
 

@@ -29,6 +29,8 @@ import { SegmentWriter, type SegmentSink } from './segment-writer.ts';
 /** A pause in capture times longer than this starts a new segment: a segment has no holes. */
 const GAP_US = 2_000_000;
 const INDEX_FLUSH_MS = 1000;
+/** When the agent did not say (rpicam-vid's own default). */
+const DEFAULT_FRAMERATE = 30;
 const RETENTION_SWEEP_MS = 60_000;
 /** "Before each new segment", but not more often than this. */
 const MIN_SWEEP_GAP_MS = 5000;
@@ -213,8 +215,13 @@ export class Recorder implements BackfillTarget {
       if (frame.keyframe) {
         const video = videoConfigOf(frame);
         if (video && this.needsNewSegment(state, writer, video, frame.captureTimeUs)) {
-          this.closeWriter(state, kind);
-          writer = this.openWriter(state, kind, frame.captureTimeUs, video);
+          // A segment that goes on where the last one ended keeps the decode times running.
+          const next =
+            writer && !writer.isBroken && frame.captureTimeUs - writer.lastVideoUs <= GAP_US
+              ? { captureUs: frame.captureTimeUs, dts: writer.decodeTime(frame.captureTimeUs) }
+              : undefined;
+          this.closeWriter(state, kind, next);
+          writer = this.openWriter(state, kind, frame.captureTimeUs, video, next?.dts);
         }
       }
       if (!writer || writer.isBroken) return;
@@ -231,7 +238,7 @@ export class Recorder implements BackfillTarget {
     return timeUs - writer.lastVideoUs > GAP_US;
   }
 
-  private openWriter(state: CameraRecording, kind: Kind, startUs: number, video: VideoTrackConfig): SegmentWriter | null {
+  private openWriter(state: CameraRecording, kind: Kind, startUs: number, video: VideoTrackConfig, firstDts?: number): SegmentWriter | null {
     if (this.now() - this.lastSweepAt >= MIN_SWEEP_GAP_MS) void this.sweep();
     const audio = audioConfig(state);
     const init = initSegment(video, audio);
@@ -251,6 +258,8 @@ export class Recorder implements BackfillTarget {
       backfill: kind === 'backfill',
       video,
       audio,
+      framerate: state.info?.framerate ?? DEFAULT_FRAMERATE,
+      firstDts,
       init,
       sink: this.sink,
     });
@@ -259,11 +268,11 @@ export class Recorder implements BackfillTarget {
     return writer;
   }
 
-  private closeWriter(state: CameraRecording, kind: Kind): void {
+  private closeWriter(state: CameraRecording, kind: Kind, next?: { captureUs: number; dts: number }): void {
     const writer = state[kind];
     if (!writer) return;
     state[kind] = null;
-    const closed = writer.close().finally(() => {
+    const closed = writer.close(next).finally(() => {
       this.writers.delete(writer);
       this.closing.delete(closed);
     });

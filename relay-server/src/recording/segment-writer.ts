@@ -9,7 +9,6 @@ import {
   VIDEO_TRACK_ID,
   mediaFragment,
   type AudioTrackConfig,
-  type Sample,
   type TrackRun,
   type VideoTrackConfig,
 } from './fmp4.ts';
@@ -28,6 +27,8 @@ export const FRAGMENT_MAX_US = 1_000_000;
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /** Last frame's duration when nothing follows it: the previous frame's, else this. */
 const DEFAULT_FRAME_US = 33_333;
+/** Decode times run at most this far behind capture times (see decodeTime). */
+const MAX_DTS_LAG_UNITS = VIDEO_TIMESCALE;
 
 export interface SegmentSink {
   /** a fragment is in the file: index it (the recorder batches these) */
@@ -47,6 +48,10 @@ export interface SegmentWriterOptions {
   backfill: boolean;
   video: VideoTrackConfig;
   audio: AudioTrackConfig | null;
+  /** the camera's nominal frame rate: decode times are at least one frame apart */
+  framerate: number;
+  /** decode time of the first sample, when it continues the previous segment (SegmentWriter.decodeTime) */
+  firstDts?: number;
   /** init segment, as written at the start of the file */
   init: Uint8Array;
   sink: SegmentSink;
@@ -67,6 +72,12 @@ export class SegmentWriter {
   writtenUntilUs: number;
   private readonly sink: SegmentSink;
   private pendingVideo: VideoSample[] = [];
+  /** decode times (video timescale) of pendingVideo */
+  private pendingDts: number[] = [];
+  private lastDts = -1;
+  /** the decode time grid: the nominal frame interval (video timescale) */
+  private interval: number;
+  private readonly firstDts: number | undefined;
   private pendingAudio: AudioSample[] = [];
   private lastAudioUs = -1;
   private lastFrameUs = DEFAULT_FRAME_US;
@@ -87,6 +98,8 @@ export class SegmentWriter {
     this.video = options.video;
     this.audio = options.audio;
     this.sink = options.sink;
+    this.interval = Math.max(1, Math.round(VIDEO_TIMESCALE / Math.max(1, options.framerate)));
+    this.firstDts = options.firstDts;
     this.fileBytes = options.init.byteLength;
     const init = options.init;
     this.file = mkdir(dirname(options.file), { recursive: true })
@@ -114,14 +127,32 @@ export class SegmentWriter {
   /** False when the sample is out of order (not after the last one) and was left out. */
   addVideo(sample: VideoSample): boolean {
     if (this.closed || sample.captureTimeUs <= this.lastVideoUs) return false;
+    const dts = this.decodeTime(sample.captureTimeUs);
     const first = this.pendingVideo[0];
     if (first && (sample.keyframe || sample.captureTimeUs - first.captureTimeUs >= FRAGMENT_MAX_US)) {
-      this.flush(sample.captureTimeUs);
+      this.flush(sample.captureTimeUs, dts);
     }
     if (this.lastVideoUs >= 0) this.lastFrameUs = Math.min(1_000_000, Math.max(1, sample.captureTimeUs - this.lastVideoUs));
     this.lastVideoUs = sample.captureTimeUs;
+    this.lastDts = dts;
     this.pendingVideo.push(sample);
+    this.pendingDts.push(dts);
     return true;
+  }
+
+  /**
+   * The sample's decode time: its capture time on the grid of the camera's nominal frame interval,
+   * and at least one interval after the previous one. An agent that stalls reads several frames
+   * at once and stamps them microseconds apart; players (and ffmpeg, which counts in frame
+   * intervals) want distinct, even steps. The lag this adds is taken back as soon as frames come
+   * late again; should it pass MAX_DTS_LAG_UNITS (a camera faster than it said), the grid halves.
+   */
+  decodeTime(captureUs: number): number {
+    const own = Math.round(videoUnits(captureUs) / this.interval) * this.interval;
+    if (this.lastDts < 0) return this.firstDts ?? own;
+    const paced = Math.max(own, this.lastDts + this.interval);
+    if (paced - own > MAX_DTS_LAG_UNITS && this.interval > 1) this.interval = Math.max(1, Math.floor(this.interval / 2));
+    return paced;
   }
 
   addAudio(samples: readonly AudioSample[]): void {
@@ -134,10 +165,16 @@ export class SegmentWriter {
     }
   }
 
-  /** Writes what is pending and closes the file; resolves once it is closed. */
-  close(): Promise<void> {
+  /**
+   * Writes what is pending and closes the file; resolves once it is closed. `next`: the frame that
+   * follows in the next segment (capture and decode time), where the last one here ends.
+   */
+  close(next?: { captureUs: number; dts: number }): Promise<void> {
     if (this.closed) return this.chain.then(() => undefined);
-    if (this.pendingVideo.length > 0) this.flush(this.lastVideoUs + this.lastFrameUs, true);
+    if (this.pendingVideo.length > 0) {
+      if (next && next.captureUs > this.lastVideoUs && next.dts > this.lastDts) this.flush(next.captureUs, next.dts, true);
+      else this.flush(this.lastVideoUs + this.lastFrameUs, this.lastDts + this.interval * Math.max(1, Math.round(videoUnits(this.lastFrameUs) / this.interval)), true);
+    }
     this.closed = true;
     this.pendingAudio = [];
     this.chain = this.chain.then(async () => {
@@ -147,11 +184,23 @@ export class SegmentWriter {
     return this.chain.then(() => undefined);
   }
 
-  private flush(endUs: number, final = false): void {
+  /** `endUs`/`endDts`: capture and decode time of the sample after the last pending one. */
+  private flush(endUs: number, endDts: number, final = false): void {
     const video = this.pendingVideo;
+    const dts = this.pendingDts;
     this.pendingVideo = [];
+    this.pendingDts = [];
     const first = video[0]!;
-    const videoRun: TrackRun = { trackId: VIDEO_TRACK_ID, baseDecodeTime: videoUnits(first.captureTimeUs), samples: video.map((s, i) => toVideoSample(s, video[i + 1]?.captureTimeUs ?? endUs)) };
+    const videoRun: TrackRun = {
+      trackId: VIDEO_TRACK_ID,
+      baseDecodeTime: dts[0]!,
+      samples: video.map((s, i) => ({
+        duration: Math.max(1, (dts[i + 1] ?? endDts) - dts[i]!),
+        size: s.size,
+        flags: s.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS,
+        parts: s.parts,
+      })),
+    };
     const runs = [videoRun];
     if (this.audio && this.pendingAudio.length > 0) {
       const cut = final ? this.pendingAudio.length : this.pendingAudio.findIndex((s) => s.captureTimeUs >= endUs);
@@ -201,13 +250,4 @@ export class SegmentWriter {
     this.failed = true;
     this.sink.failed(this, err);
   }
-}
-
-function toVideoSample(s: VideoSample, nextUs: number): Sample {
-  return {
-    duration: Math.max(1, videoUnits(nextUs) - videoUnits(s.captureTimeUs)),
-    size: s.size,
-    flags: s.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS,
-    parts: s.parts,
-  };
 }
