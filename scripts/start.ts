@@ -70,7 +70,8 @@ async function startDemoAgent(relay: RunningRelay, dataDir: string): Promise<Chi
   const configPath = join(dataDir, 'demo-agent', 'config.json');
   const env = { ...process.env, PATH: `${FAKE_CAMERA_DIR}:${process.env.PATH ?? ''}`, LOG_LEVEL: process.env.PICAM_DEMO_AGENT_LOG_LEVEL ?? 'warn' };
   if (!demoAgentEnrolled(configPath, relay)) {
-    const { enrollment } = relay.provisionCamera(DEMO_CAMERA_NAME, relay.url);
+    // The demo camera records, so the first run shows a timeline.
+    const { enrollment } = relay.provisionCamera(DEMO_CAMERA_NAME, relay.url, { record: 'continuous' });
     await runToEnd(spawnAgent(['enroll', '--relay', relay.url, '--token', enrollment.token, '--config', configPath], env));
   }
   const agent = spawnAgent(['run', '--config', configPath, '--relay', relay.url], env);

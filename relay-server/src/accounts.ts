@@ -1,8 +1,8 @@
 import type { Hono } from 'hono';
 import type { RelayConfig } from './config.ts';
 import type { Db } from './db/client.ts';
-import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
-import { findCamera, insertCamera, markCameraSeen, parseSettings } from './db/cameras.ts';
+import { DEFAULT_CAMERA_SETTINGS, type RecordMode } from '@picam/protocol';
+import { findCamera, insertCamera, markCameraSeen, parseSettings, updateCamera } from './db/cameras.ts';
 import { audit } from './db/audit.ts';
 import { pruneExpired, type Pruned } from './db/housekeeping.ts';
 import { issueEnrollment, type Enrollment } from './auth/device-credentials.ts';
@@ -53,7 +53,7 @@ export interface Accounts {
    * A new camera and its enrollment token without an HTTP request: for the operator's own tools
    * (`npm start` provisions its simulated camera this way). Audited as `system`.
    */
-  provisionCamera(name: string, relayOrigin: string): { cameraId: string; enrollment: Enrollment };
+  provisionCamera(name: string, relayOrigin: string, options?: { record?: RecordMode }): { cameraId: string; enrollment: Enrollment };
   /** new signing key; existing sessions and links stay valid (old keys keep verifying) */
   rotateSigningKey(): Promise<KeyInfo>;
   /**
@@ -111,15 +111,16 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
     registry,
     api: apiRoutes(auth, createPasswordCheck(auth)),
     bootstrapAdmin: () => bootstrapAdmin(auth),
-    provisionCamera(name, relayOrigin) {
+    provisionCamera(name, relayOrigin, options = {}) {
       const cameraId = randomId(10);
       const enrollment = auth.db.transaction(() => {
         insertCamera(auth.db, { id: cameraId, name, settings: DEFAULT_CAMERA_SETTINGS, createdAt: now() });
+        if (options.record) updateCamera(auth.db, cameraId, { record: options.record });
         audit(auth.db, now(), { actor: 'system', action: 'camera.create', target: cameraId });
         audit(auth.db, now(), { actor: 'system', action: 'enrollment.issue', target: cameraId });
         return issueEnrollment(auth, cameraId, 'system', relayOrigin);
       });
-      auth.recorder().setMode(cameraId, deps.config.recording.defaultMode);
+      auth.recorder().setMode(cameraId, options.record ?? deps.config.recording.defaultMode);
       return { cameraId, enrollment };
     },
     rotateSigningKey: () => auth.keys.rotate(),

@@ -134,7 +134,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     port,
     metricsUrl,
     admin,
-    provisionCamera: (name, origin) => accounts.provisionCamera(name, origin),
+    provisionCamera: (name, origin, options) => accounts.provisionCamera(name, origin, options),
     cameraExists: (cameraId) => accounts.registry.get(cameraId) !== undefined,
     close: () => (closing ??= close()),
   };
