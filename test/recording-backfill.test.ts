@@ -11,7 +11,7 @@ import { AgentProcess, TEST_TUNING, cleanAgentEnv } from './helpers/agent-proces
 import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process.ts';
 import { ScriptedAgent } from './helpers/scripted-agent.ts';
-import { TcpProxy } from './helpers/tcp-proxy.ts';
+import { TcpProxy, type TcpProxyOptions } from './helpers/tcp-proxy.ts';
 import { WsViewer } from './helpers/ws-viewer.ts';
 
 /**
@@ -94,13 +94,13 @@ async function until<T>(check: () => Promise<T | undefined> | T | undefined, tim
   }
 }
 
-async function setUp(t: TestContext) {
+async function setUp(t: TestContext, proxyOptions: TcpProxyOptions = {}) {
   const relay = await startRelayProcess({ RECORD_DEFAULT: 'continuous', LOG_LEVEL: 'info' });
   t.after(() => relay.stop());
   const camera = await relay.createCamera('backfill');
   const patched = await relay.api('PATCH', `/api/cameras/${camera.id}`, { settings: { width: 640, height: 480, framerate: 30, intra: 30 } }, relay.adminToken);
   assert.equal(patched.status, 200, JSON.stringify(patched.json));
-  const proxy = await TcpProxy.start(relay.port);
+  const proxy = await TcpProxy.start(relay.port, '127.0.0.1', proxyOptions);
   t.after(() => proxy.close());
   const dir = mkdtempSync(join(tmpdir(), 'picam-backfill-'));
   const writeLog = join(dir, 'camera-writes.log');
@@ -299,4 +299,34 @@ test('an agent cannot write history it was not asked for: unasked, out-of-range 
     assert.equal(closed.code, 1008, `${c.name}: close code (reason "${closed.reason}")`);
   }
   assert.ok((await relay.metric('picam_agent_rejected_total', { reason: 'backfill' }))! >= cases.length + 1);
+});
+
+test('on a slow uplink the backfill yields to live video: live latency holds while it runs', { timeout: 150_000 }, async (t) => {
+  // ~110 kB/s of live video through a 220 kB/s uplink: twice the live rate of backfill would not fit beside it.
+  const { relay, cameraId, proxy, agent } = await setUp(t, { uplinkBytesPerSecond: 220_000, uplinkBufferBytes: 2 * 1024 * 1024 });
+  await agent.waitForLog((r) => r.msg === 'connected to the relay', 30_000, 'the agent connected');
+  const viewer = await WsViewer.connect(relay.wsUrl, cameraId, relay.adminToken);
+  t.after(() => viewer.ws.terminate());
+  const arrivals: Array<{ atMs: number; latencyMs: number }> = [];
+  viewer.ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || data[1] !== Track.Video || ((data[2] ?? 0) & FrameFlag.CatchUp) !== 0) return;
+    const now = Date.now();
+    arrivals.push({ atMs: now, latencyMs: now - Number(data.readBigUInt64BE(8)) / 1000 });
+  });
+  await until(() => (arrivals.length >= 150 ? true : undefined), 30_000, 'five seconds of live pictures');
+  const cutAt = Date.now();
+  proxy.cut();
+  await agent.waitForLog((r) => r.msg === 'relay connection lost, reconnecting', 10_000, 'the agent noticing the cut');
+  await delay(10_000);
+  proxy.restore();
+  const started = await agent.waitForLog((r) => r.msg === 'backfill started', 30_000, 'the backfill run');
+  const done = await agent.waitForLog((r) => r.msg === 'backfill done', 90_000, 'the backfill run to end');
+  const p95 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.95)] ?? Number.NaN;
+  const control = arrivals.filter((a) => a.atMs < cutAt).map((a) => a.latencyMs);
+  const during = arrivals.filter((a) => a.atMs >= (started.time as number) && a.atMs <= (done.time as number)).map((a) => a.latencyMs);
+  t.diagnostic(
+    `slow uplink: backfill ${String(done.frames)} frames in ${String(done.seconds)} s; live latency p95 ${p95(control).toFixed(0)} ms before the cut, ${p95(during).toFixed(0)} ms during the backfill (${during.length} frames)`,
+  );
+  assert.equal(done.complete, true);
+  assert.ok(p95(during) <= p95(control) + 250, `live latency p95 ${p95(during).toFixed(0)} ms during the backfill vs ${p95(control).toFixed(0)} ms before the cut`);
 });

@@ -120,6 +120,7 @@ export class Agent {
         pace: new BackfillPace({ multiple: tuning.backfillRateMultiple, minBytesPerSecond: tuning.backfillMinBytesPerSecond }),
         log: log.child({ part: 'backfill' }),
         maxQueuedBytes: tuning.backfillQueueBytes,
+        delayTargetMs: tuning.backfillDelayTargetMs,
       });
       this.backfill = { ring, spill, sender };
     } else {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BackfillPace } from './backfill-pace.ts';
+import { BackfillPace, DelayGate } from './backfill-pace.ts';
 
 /** Sends as fast as the pace lets it, on a simulated clock: the bytes it let through in `seconds`. */
 function drain(pace: BackfillPace, frameBytes: number, seconds: number, startMs: number, live?: { bytesPerFrame: number; fps: number }): number {
@@ -66,4 +66,28 @@ test('bursts are short: after a quiet spell the bucket holds only ~100 ms of the
 test('options are checked', () => {
   assert.throws(() => new BackfillPace({ multiple: 0, minBytesPerSecond: 1 }), RangeError);
   assert.throws(() => new BackfillPace({ multiple: 1, minBytesPerSecond: 0 }), RangeError);
+});
+
+test('the delay gate holds backfill until a round trip is known, and while the path queues more than the target', () => {
+  const gate = new DelayGate(60);
+  assert.equal(gate.holding(0), true, 'nothing measured yet');
+  gate.probeSent(0);
+  gate.probeAnswered(20);
+  assert.equal(gate.holding(10), false, 'the round trip of the path itself');
+  // Backfill fills a queue down the path: the round trip grows past base + target.
+  gate.probeSent(100);
+  gate.probeAnswered(70);
+  assert.equal(gate.holding(180), false, '50 ms over the base: within the target');
+  gate.probeSent(200);
+  assert.equal(gate.holding(250), false, 'a probe out for 50 ms');
+  assert.equal(gate.holding(290), true, 'a probe out for longer than base + target: the queue is long already');
+  gate.probeAnswered(150);
+  assert.equal(gate.holding(360), true, '130 ms over the base');
+  assert.equal(gate.queueingMs, 130);
+  gate.probeSent(400);
+  gate.probeAnswered(30);
+  assert.equal(gate.holding(440), false, 'drained');
+  gate.reset();
+  assert.equal(gate.holding(500), true, 'a new run measures again');
+  assert.throws(() => new DelayGate(0), RangeError);
 });

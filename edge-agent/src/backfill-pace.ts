@@ -106,3 +106,53 @@ export class BackfillPace {
     }
   }
 }
+
+/**
+ * Delay-based yielding, for the uplink whose bottleneck is past the socket (Wi-Fi, a DSL modem's
+ * buffer): there the bytes queue where bufferedAmount cannot see them, and a rate that does not
+ * fit beside the live video would delay it by seconds. A ping's round trip waits behind all of it,
+ * so the sender probes every ~50 ms and holds backfill while the round trip is more than
+ * `targetMs` over the lowest one seen in the run (the path's own delay), or while a probe is
+ * out for that long. The same idea as LEDBAT (RFC 6817), at the granularity of frames.
+ */
+export class DelayGate {
+  private readonly targetMs: number;
+  private baseMs = Number.POSITIVE_INFINITY;
+  private latestMs: number | null = null;
+  private probeSentAtMs: number | null = null;
+
+  constructor(targetMs: number) {
+    if (!(targetMs > 0)) throw new RangeError(`backfill delay target must be positive, got ${targetMs}`);
+    this.targetMs = targetMs;
+  }
+
+  /** A new run (maybe on a new connection, another path): nothing known yet. */
+  reset(): void {
+    this.baseMs = Number.POSITIVE_INFINITY;
+    this.latestMs = null;
+    this.probeSentAtMs = null;
+  }
+
+  probeSent(nowMs: number): void {
+    this.probeSentAtMs = nowMs;
+  }
+
+  probeAnswered(rttMs: number): void {
+    this.probeSentAtMs = null;
+    this.latestMs = rttMs;
+    this.baseMs = Math.min(this.baseMs, rttMs);
+  }
+
+  /** Round trip over the base, in ms, as last measured (null before the first answer). */
+  get queueingMs(): number | null {
+    return this.latestMs === null ? null : this.latestMs - this.baseMs;
+  }
+
+  /** True: hold backfill for now (no round trip measured yet, or the path is queueing). */
+  holding(nowMs: number): boolean {
+    if (this.latestMs === null) return true;
+    const limit = this.baseMs + this.targetMs;
+    if (this.probeSentAtMs !== null && nowMs - this.probeSentAtMs > limit) return true;
+    return this.latestMs > limit;
+  }
+}

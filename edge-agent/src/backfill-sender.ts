@@ -1,5 +1,5 @@
 import { Track, type BackfillDoneMessage, type BackfillMessage } from '@picam/protocol';
-import type { BackfillPace } from './backfill-pace.ts';
+import { DelayGate, type BackfillPace } from './backfill-pace.ts';
 import type { KeptFrames, RingFrame } from './backfill-ring.ts';
 import type { Logger } from './logger.ts';
 
@@ -10,6 +10,8 @@ export interface BackfillLink {
   /** false when there is no connection to send on */
   sendBackfillFrame(frame: RingFrame): boolean;
   sendBackfillDone(message: BackfillDoneMessage): void;
+  /** a ping's round trip in ms (null: the connection closed first) */
+  probeRttMs(): Promise<number | null>;
 }
 
 export interface BackfillSenderOptions {
@@ -20,6 +22,8 @@ export interface BackfillSenderOptions {
   log: Logger;
   /** backfill waits while the socket holds more than this: live frames must not queue behind it */
   maxQueuedBytes: number;
+  /** ... and while a ping's round trip is this much over the run's lowest (DelayGate) */
+  delayTargetMs: number;
   now?: () => number;
 }
 
@@ -36,10 +40,15 @@ interface Run {
   startedAtMs: number;
   /** the first video frame at or after toUs went by: only audio of the range may follow */
   videoDone: boolean;
+  /** time spent waiting for the socket or the path to drain (the pace's own waits not counted) */
+  heldMs: number;
+  heldSinceMs: number | null;
 }
 
 /** How often a waiting run looks at the socket again. */
 const QUEUE_POLL_MS = 10;
+/** How often a run measures the round trip. */
+const PROBE_INTERVAL_MS = 50;
 
 /**
  * Sends one backfill run at a time: the frames the relay asked for, read from the ring in capture
@@ -54,10 +63,14 @@ export class BackfillSender {
   private readonly now: () => number;
   private run: Run | null = null;
   private timer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** null with a delay target of 0 (tuning): the socket's own buffer is the only signal then */
+  private readonly gate: DelayGate | null;
 
   constructor(options: BackfillSenderOptions) {
     this.options = options;
     this.now = options.now ?? (() => performance.now());
+    this.gate = options.delayTargetMs > 0 ? new DelayGate(options.delayTargetMs) : null;
   }
 
   get running(): boolean {
@@ -89,7 +102,11 @@ export class BackfillSender {
       complete: start.complete,
       startedAtMs: this.now(),
       videoDone: false,
+      heldMs: 0,
+      heldSinceMs: null,
     };
+    this.gate?.reset();
+    this.probe(this.run);
     log.info(
       { fromUs: ask.fromUs, toUs: ask.toUs, startUs: start.captureTimeUs, seconds: (ask.toUs - start.captureTimeUs) / 1e6, complete: start.complete },
       'backfill started',
@@ -100,6 +117,7 @@ export class BackfillSender {
   /** The connection is gone: the run ends without a word (the relay ends its side on the close). */
   cancel(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.probeTimer);
     this.timer = undefined;
     if (this.run !== null) this.options.log.info({ frames: this.run.frames }, 'backfill cancelled');
     this.run = null;
@@ -136,11 +154,16 @@ export class BackfillSender {
         run.nextId += 1;
         continue;
       }
-      if (link.queueBytes > maxQueuedBytes) {
+      const now = this.now();
+      if (link.queueBytes > maxQueuedBytes || this.gate?.holding(now) === true) {
+        if (run.heldSinceMs === null) run.heldSinceMs = now;
         this.timer = setTimeout(() => this.pump(), QUEUE_POLL_MS);
         return;
       }
-      const now = this.now();
+      if (run.heldSinceMs !== null) {
+        run.heldMs += now - run.heldSinceMs;
+        run.heldSinceMs = null;
+      }
       const waitMs = pace.waitMs(frame.data.byteLength, now);
       if (waitMs > 0) {
         this.timer = setTimeout(() => this.pump(), waitMs);
@@ -158,11 +181,31 @@ export class BackfillSender {
     }
   }
 
+  /** One round-trip probe now, the next PROBE_INTERVAL_MS after its answer, while the run lasts. */
+  private probe(run: Run): void {
+    const gate = this.gate;
+    if (this.run !== run || gate === null) return;
+    gate.probeSent(this.now());
+    void this.options.link.probeRttMs().then((rttMs) => {
+      if (this.run !== run || rttMs === null) return;
+      gate.probeAnswered(rttMs);
+      this.probeTimer = setTimeout(() => this.probe(run), PROBE_INTERVAL_MS);
+    });
+  }
+
   private finish(run: Run): void {
     this.run = null;
+    clearTimeout(this.probeTimer);
     const seconds = (this.now() - run.startedAtMs) / 1000;
     this.options.log.info(
-      { frames: run.frames, videoFrames: run.videoFrames, bytes: run.bytes, complete: run.complete, seconds: Number(seconds.toFixed(2)) },
+      {
+        frames: run.frames,
+        videoFrames: run.videoFrames,
+        bytes: run.bytes,
+        complete: run.complete,
+        seconds: Number(seconds.toFixed(2)),
+        heldSeconds: Number((run.heldMs / 1000).toFixed(2)),
+      },
       'backfill done',
     );
     this.options.link.sendBackfillDone({ type: 'backfill-done', fromUs: run.fromUs, toUs: run.toUs, frames: run.frames, complete: run.complete });

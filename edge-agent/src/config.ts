@@ -217,6 +217,8 @@ export interface Tuning {
   backfillMinBytesPerSecond: number;
   /** backfill waits while ws.bufferedAmount is above this, so live frames never queue behind much of it */
   backfillQueueBytes: number;
+  /** ... and while a ping's round trip is this many ms over the lowest seen in the run (queueing further down the path) */
+  backfillDelayTargetMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -237,6 +239,7 @@ export const DEFAULT_TUNING: Tuning = {
   backfillRateMultiple: 2,
   backfillMinBytesPerSecond: 64 * 1024,
   backfillQueueBytes: 64 * 1024,
+  backfillDelayTargetMs: 60,
 };
 
 export function parseTuning(text: string | undefined, base: Tuning = DEFAULT_TUNING): Tuning {

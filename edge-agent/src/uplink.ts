@@ -85,6 +85,9 @@ export class Uplink implements BackfillLink {
   private stopped = true;
   /** cleared by each ping, set by any pong or message: a whole silent interval ends the connection */
   private alive = true;
+  /** round-trip probes waiting for their pong: id -> resolver */
+  private readonly rttProbes = new Map<number, (atMs: number) => void>();
+  private nextProbeId = 0;
   /** connection attempts since start, for logs and tests */
   attempts = 0;
 
@@ -154,6 +157,31 @@ export class Uplink implements BackfillLink {
     return true;
   }
 
+  /**
+   * Round-trip time of a ping sent now, in ms: it waits behind every byte already in the socket
+   * and the path's queues, so it tells how long a live frame sent now would take (backfill-pace.ts'
+   * DelayGate). Null when the connection closes first.
+   */
+  probeRttMs(): Promise<number | null> {
+    const ws = this.ready;
+    if (ws === null) return Promise.resolve(null);
+    const id = this.nextProbeId++ >>> 0;
+    const payload = Buffer.alloc(4);
+    payload.writeUInt32BE(id, 0);
+    const sentAt = performance.now();
+    return new Promise((resolve) => {
+      const done = (value: number | null) => {
+        this.rttProbes.delete(id);
+        ws.off('close', onClose);
+        resolve(value);
+      };
+      const onClose = () => done(null);
+      this.rttProbes.set(id, (atMs) => done(atMs - sentAt));
+      ws.once('close', onClose);
+      ws.ping(payload);
+    });
+  }
+
   sendBackfillDone(message: BackfillDoneMessage): void {
     this.ready?.send(encodeMessage(message));
   }
@@ -220,8 +248,9 @@ export class Uplink implements BackfillLink {
       openedAt = performance.now();
       this.onOpen(ws);
     });
-    ws.on('pong', () => {
+    ws.on('pong', (data: Buffer) => {
       this.alive = true;
+      if (data.byteLength === 4) this.rttProbes.get(data.readUInt32BE(0))?.(performance.now());
     });
     ws.on('message', (data, isBinary) => {
       this.alive = true;
