@@ -8,7 +8,8 @@ import { api, startStreamingCamera } from './helpers/camera-setup.ts';
  * Recordings in the web app, in a real Chromium against the real relay CLI recording a real agent
  * that streams the fake camera: the admin turns recording on in the camera's settings, the camera
  * page's timeline draws what was recorded (with thumbnails decoded in the page), a click plays that
- * moment from clip.mp4 with its wall-clock time, "Back to live" brings the live player back, a drag
+ * moment from clip.mp4 with its wall-clock time, "Back to live" brings the live player back (and so
+ * does reaching the end of what is recorded), a drag
  * chooses a clip and "Share this clip" makes a link that a logged-out phone plays. On a phone (and
  * in the dark theme) the bar takes a finger drag and the page never scrolls sideways.
  * Screenshots: test-artifacts/e2e-rec-*.png.
@@ -173,6 +174,16 @@ test('recordings: record, timeline, play a moment, back to live, share a clip, o
   await step(page, '"Back to live" brings the live player back', async () => {
     await page.getByTestId('back-to-live').click();
     await page.getByTestId('clip-player').waitFor({ state: 'hidden' });
+    await expectLiveVideo(page, { cameraId, timeoutMs: 30_000 });
+  });
+
+  await step(page, 'playing the last seconds of the recording goes on to live by itself', async () => {
+    const box = (await page.locator('[data-testid="timeline-span"]').last().boundingBox())!;
+    await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);
+    await page.getByTestId('clip-player').waitFor();
+    await expectClipPlaying(page);
+    // The clip ends at the newest recorded moment; what comes next is the live picture.
+    await page.getByTestId('clip-player').waitFor({ state: 'hidden', timeout: 30_000 });
     await expectLiveVideo(page, { cameraId, timeoutMs: 30_000 });
   });
 
