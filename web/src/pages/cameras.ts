@@ -22,51 +22,14 @@ export function camerasPage(ctx: PageContext): Page {
   let timer = 0;
   let disposed = false;
 
-  function footer(camera: Camera): HTMLElement {
-    return h('div', { class: 'tile-footer' }, h('div', { class: 'tile-title' }, link(`/cameras/${encodeURIComponent(camera.id)}`, camera.name, { testid: 'camera-tile-name' }), statusBadge(camera)), statusFacts(camera));
-  }
-
-  function update(cameras: Camera[]): void {
-    const seen = new Set<string>();
-    for (const camera of cameras) {
-      seen.add(camera.id);
-      let tile = tiles.get(camera.id);
-      if (!tile) {
-        const media = h('div', { class: 'tile-media' });
-        const foot = footer(camera);
-        const el = h('article', { class: 'tile', testid: 'camera-tile' }, media, foot);
-        el.dataset.cameraId = camera.id;
-        const player = new Player(media, { cameraId: camera.id, name: camera.name, compact: true, probe: () => probeCamera(camera.id) });
-        tile = { el, player, footer: foot };
-        tiles.set(camera.id, tile);
-      } else {
-        const foot = footer(camera);
-        tile.footer.replaceWith(foot);
-        tile.footer = foot;
-      }
-      grid.appendChild(tile.el); // keeps the API's order; moving a node keeps its player running
-    }
-    for (const [id, tile] of tiles) {
-      if (seen.has(id)) continue;
-      tile.player.destroy();
-      tile.el.remove();
-      tiles.delete(id);
-    }
-    if (cameras.length === 0) {
-      replaceChildren(
-        message,
-        'No cameras yet. ',
-        ctx.user?.role === 'admin' ? link('/admin/cameras', 'Add your first camera') : 'Ask an administrator to give you access to one.',
-      );
-    } else {
-      message.textContent = '';
-    }
-  }
-
   async function refresh(): Promise<void> {
     try {
       const { cameras } = await api.cameras();
-      if (!disposed) update(cameras);
+      if (!disposed) {
+        showTiles(grid, tiles, cameras);
+        if (cameras.length === 0) replaceChildren(message, 'No cameras yet. ', ctx.user?.role === 'admin' ? link('/admin/cameras', 'Add your first camera') : 'Ask an administrator to give you access to one.');
+        else message.textContent = '';
+      }
     } catch (err) {
       if (!disposed) message.textContent = errorText(err);
     }
@@ -84,6 +47,43 @@ export function camerasPage(ctx: PageContext): Page {
       tiles.clear();
     },
   };
+}
+
+/** The grid in the API's order: a new camera gets a tile and its player, a known one a new footer, a gone one loses both. */
+function showTiles(grid: HTMLElement, tiles: Map<string, Tile>, cameras: Camera[]): void {
+  const seen = new Set<string>();
+  for (const camera of cameras) {
+    seen.add(camera.id);
+    let tile = tiles.get(camera.id);
+    if (!tile) {
+      tile = newTile(camera);
+      tiles.set(camera.id, tile);
+    } else {
+      const foot = tileFooter(camera);
+      tile.footer.replaceWith(foot);
+      tile.footer = foot;
+    }
+    grid.appendChild(tile.el); // keeps the API's order; moving a node keeps its player running
+  }
+  for (const [id, tile] of tiles) {
+    if (seen.has(id)) continue;
+    tile.player.destroy();
+    tile.el.remove();
+    tiles.delete(id);
+  }
+}
+
+function newTile(camera: Camera): Tile {
+  const media = h('div', { class: 'tile-media' });
+  const footer = tileFooter(camera);
+  const el = h('article', { class: 'tile', testid: 'camera-tile' }, media, footer);
+  el.dataset.cameraId = camera.id;
+  const player = new Player(media, { cameraId: camera.id, name: camera.name, compact: true, probe: () => probeCamera(camera.id) });
+  return { el, player, footer };
+}
+
+function tileFooter(camera: Camera): HTMLElement {
+  return h('div', { class: 'tile-footer' }, h('div', { class: 'tile-title' }, link(`/cameras/${encodeURIComponent(camera.id)}`, camera.name, { testid: 'camera-tile-name' }), statusBadge(camera)), statusFacts(camera));
 }
 
 /** Why a camera's live socket was refused (the browser hides the upgrade's HTTP status). */
