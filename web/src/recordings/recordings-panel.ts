@@ -16,8 +16,11 @@ import { ThumbnailLoader } from './thumbnails.ts';
 
 /** How much of the recording one clip request asks for; playback goes on clip after clip. */
 const CHUNK_MS = 20 * 60_000;
-/** A thumbnail clip: the keyframe at or before the moment, and barely more. */
-const THUMB_CLIP_MS = 500;
+/**
+ * A thumbnail clip: the keyframe at or before the moment and nothing after the moment (the clip runs
+ * from that keyframe to `to`), so each thumbnail costs about one keyframe of download.
+ */
+const THUMB_CLIP_MS = 1;
 /** Within this of the newest recorded moment, "next" is the live picture. */
 const LIVE_EDGE_MS = 30_000;
 const REFRESH_MS = 15_000;
