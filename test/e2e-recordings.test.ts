@@ -171,6 +171,22 @@ test('recordings: record, timeline, play a moment, back to live, share a clip, o
     await screenshot(page, 'e2e-rec-02-playing-1280');
   });
 
+  await step(page, 'the arrow keys step the playhead back; a run of presses plays one clip', async () => {
+    const heads: string[] = [];
+    const onRequest = (r: { method(): string; url(): string }) => {
+      if (r.method() === 'HEAD' && r.url().includes('/recordings/clip.mp4?')) heads.push(r.url());
+    };
+    page.on('request', onRequest);
+    const before = await page.evaluate(() => Number(document.querySelector<HTMLElement>('[data-testid="clip-player"]')!.dataset.wallTime));
+    await page.getByTestId('timeline-track').focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+    // Each press is a minute on the 1 h bar: the new clip starts about 3 minutes earlier, or where the recording does.
+    await page.waitForFunction((t) => Number(document.querySelector<HTMLElement>('[data-testid="clip-player"]')?.dataset.clipStart) < t - 1000, before, { timeout: 15_000 });
+    await expectClipPlaying(page);
+    page.off('request', onRequest);
+    assert.equal(heads.length, 1, `one clip for three presses (the page asked for ${heads.length})`);
+  });
+
   await step(page, '"Back to live" brings the live player back', async () => {
     await page.getByTestId('back-to-live').click();
     await page.getByTestId('clip-player').waitFor({ state: 'hidden' });

@@ -16,6 +16,8 @@ const DRAG_THRESHOLD_PX = 8;
 /** Thumbnails are about this wide on the bar; at most `MAX_THUMBS` of them. */
 const THUMB_SLOT_PX = 96;
 const MAX_THUMBS = 12;
+/** How long the arrow keys must rest before the moment they reached plays. */
+const KEY_SETTLE_MS = 350;
 /** Half a tick label's width ("20:10", "Sat 5"), for keeping labels whole at the bar's ends. */
 const TICK_LABEL_HALF_PX = 20;
 
@@ -50,6 +52,7 @@ export class Timeline {
   private visible = false;
   private readonly resize: ResizeObserver;
   private readonly intersection: IntersectionObserver;
+  private keyTimer = 0;
   private press: { pointerId: number; x: number; at: number; dragging: boolean } | null = null;
 
   constructor(options: TimelineOptions) {
@@ -111,6 +114,7 @@ export class Timeline {
   }
 
   destroy(): void {
+    window.clearTimeout(this.keyTimer);
     this.resize.disconnect();
     this.intersection.disconnect();
   }
@@ -244,15 +248,19 @@ export class Timeline {
     this.hoverEl.style.left = `${Math.min(Math.max(clientX - rect.left, half), rect.width - half)}px`;
   }
 
-  /** Arrow keys move the playhead by a sixtieth of the bar; Enter plays from there. */
+  /**
+   * Arrow keys move the playhead by a sixtieth of the bar; it plays from there once the keys rest
+   * (holding a key down is one clip request, not one per step).
+   */
   private onKey(e: KeyboardEvent): void {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    e.preventDefault();
     const step = (this.window.end - this.window.start) / 60;
     const from = this.playhead ?? this.selection?.start ?? this.window.end - step;
-    if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
-      e.preventDefault();
-      const at = Math.min(this.window.end, Math.max(this.window.start, from + (e.key === 'ArrowLeft' ? -step : step)));
-      this.options.onPick({ kind: 'moment', at });
-    }
+    const at = Math.min(this.window.end, Math.max(this.window.start, from + (e.key === 'ArrowLeft' ? -step : step)));
+    this.setPlayhead(at);
+    window.clearTimeout(this.keyTimer);
+    this.keyTimer = window.setTimeout(() => this.options.onPick({ kind: 'moment', at }), KEY_SETTLE_MS);
   }
 }
 
