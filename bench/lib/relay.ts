@@ -52,7 +52,8 @@ export function api(url: string, method: string, path: string, body?: unknown, t
 
 let bundleChecked = false;
 
-export async function startBenchRelay(options: { cpuProfDir?: string } = {}): Promise<BenchRelay> {
+/** `env`: extra relay environment (e.g. RECORD_DEFAULT for the recording bench). */
+export async function startBenchRelay(options: { cpuProfDir?: string; env?: Record<string, string> } = {}): Promise<BenchRelay> {
   if (!bundleChecked) {
     // Its launcher would otherwise fall back to the sources through tsx (~40 MB more RSS).
     ensureBundle('relay-server/dist/picam-relay.mjs', ['relay-server/src', 'protocol/src', 'web/index.ts'], 'relay-server/build.mjs');
@@ -65,7 +66,7 @@ export async function startBenchRelay(options: { cpuProfDir?: string } = {}): Pr
   const child = spawn(process.execPath, [...nodeArgs, 'relay-server/bin/picam-relay.js', 'serve'], {
     cwd: REPO_ROOT,
     // The socket caps off: a bench opens up to 1000 viewers on one admin session from loopback.
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn', ...UNCAPPED_SOCKETS },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn', ...UNCAPPED_SOCKETS, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -29,18 +29,50 @@ export interface WrittenFragments {
   bytes: number;
 }
 
+/**
+ * The recorder's per-second statements, prepared once per database: building the SQL through the
+ * query builder on every call cost more than the recorder's own work (profiled with 50 cameras).
+ */
+const prepared = new WeakMap<Db, ReturnType<typeof prepareIndexStatements>>();
+
+function prepareIndexStatements(db: Db) {
+  return {
+    fragment: db
+      .insert(recordingFragments)
+      .values({
+        segmentId: sql.placeholder('segmentId'),
+        cameraId: sql.placeholder('cameraId'),
+        startUs: sql.placeholder('startUs'),
+        endUs: sql.placeholder('endUs'),
+        offset: sql.placeholder('offset'),
+        length: sql.placeholder('length'),
+        keyframe: sql.placeholder('keyframe'),
+      })
+      .onConflictDoNothing()
+      .prepare(),
+    segment: db
+      .update(recordingSegments)
+      .set({ endUs: sql.placeholder('endUs') as unknown as number, bytes: sql.placeholder('bytes') as unknown as number })
+      .where(eq(recordingSegments.id, sql.placeholder('id')))
+      .prepare(),
+  };
+}
+
 /** One transaction for everything the recorder wrote since the last call (all cameras). */
 export function indexWritten(db: Db, batch: readonly WrittenFragments[]): void {
   if (batch.length === 0) return;
+  let statements = prepared.get(db);
+  if (!statements) {
+    statements = prepareIndexStatements(db);
+    prepared.set(db, statements);
+  }
+  const { fragment, segment } = statements;
   db.transaction(() => {
     for (const w of batch) {
-      if (w.fragments.length > 0) {
-        db.insert(recordingFragments)
-          .values(w.fragments.map((f) => ({ ...f, segmentId: w.segmentId, cameraId: w.cameraId })))
-          .onConflictDoNothing()
-          .run();
+      for (const f of w.fragments) {
+        fragment.run({ segmentId: w.segmentId, cameraId: w.cameraId, startUs: f.startUs, endUs: f.endUs, offset: f.offset, length: f.length, keyframe: f.keyframe ? 1 : 0 });
       }
-      db.update(recordingSegments).set({ endUs: w.endUs, bytes: w.bytes }).where(eq(recordingSegments.id, w.segmentId)).run();
+      segment.run({ id: w.segmentId, endUs: w.endUs, bytes: w.bytes });
     }
   });
 }

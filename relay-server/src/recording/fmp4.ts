@@ -38,7 +38,7 @@ export interface Sample {
   duration: number;
   size: number;
   flags: number;
-  /** the sample's bytes in pieces (for H.264: 4-byte lengths and NAL units), `size` in all */
+  /** the sample's bytes in pieces, `size` in all */
   parts: readonly Uint8Array[];
 }
 
@@ -193,8 +193,18 @@ export function initSegment(video: VideoTrackConfig, audio: AudioTrackConfig | n
 const TRUN_FLAGS = 0x000001 | 0x000100 | 0x000200 | 0x000400; // data offset, duration, size, flags per sample
 const DEFAULT_BASE_IS_MOOF = 0x020000;
 
-/** One moof + mdat holding `runs` (tracks without samples are left out), as one buffer. */
-export function mediaFragment(sequence: number, runs: readonly TrackRun[]): Buffer {
+/** Sizes and flags of a run's samples, without their bytes. */
+export interface RunLayout {
+  trackId: number;
+  baseDecodeTime: number;
+  samples: ReadonlyArray<{ duration: number; size: number; flags: number }>;
+}
+
+/**
+ * The moof for `runs` (tracks without samples are left out) followed by the mdat's header: the
+ * samples' bytes, in run order, complete the fragment.
+ */
+export function fragmentHeader(sequence: number, runs: readonly RunLayout[]): Buffer {
   const present = runs.filter((r) => r.samples.length > 0);
   const trafs: BoxNode[] = [];
   const offsetFields: Uint8Array[] = [];
@@ -223,12 +233,22 @@ export function mediaFragment(sequence: number, runs: readonly TrackRun[]): Buff
     new DataView(offsetFields[i]!.buffer).setInt32(0, moof.size + 8 + dataBytes);
     for (const s of run.samples) dataBytes += s.size;
   });
-  const out = Buffer.allocUnsafe(moof.size + 8 + dataBytes);
+  const out = Buffer.allocUnsafe(moof.size + 8);
   serialize(moof, out, 0);
   out.writeUInt32BE(8 + dataBytes, moof.size);
   out.write('mdat', moof.size + 4, 'latin1');
-  let o = moof.size + 8;
-  for (const run of present) {
+  return out;
+}
+
+/** One moof + mdat holding `runs` (tracks without samples are left out), as one buffer. */
+export function mediaFragment(sequence: number, runs: readonly TrackRun[]): Buffer {
+  const header = fragmentHeader(sequence, runs);
+  let dataBytes = 0;
+  for (const run of runs) for (const s of run.samples) dataBytes += s.size;
+  const out = Buffer.allocUnsafe(header.byteLength + dataBytes);
+  header.copy(out, 0);
+  let o = header.byteLength;
+  for (const run of runs) {
     for (const s of run.samples) {
       for (const p of s.parts) {
         out.set(p, o);

@@ -21,8 +21,10 @@ import type { AudioTrackConfig, VideoTrackConfig } from './fmp4.ts';
 export interface VideoSample {
   captureTimeUs: number;
   keyframe: boolean;
+  /** bytes in MP4: each NAL unit after its 4-byte length */
   size: number;
-  parts: Uint8Array[];
+  /** the NAL units, without their lengths (written in front of each) */
+  nals: Uint8Array[];
 }
 
 export interface AudioSample {
@@ -33,21 +35,18 @@ export interface AudioSample {
   parts: Uint8Array[];
 }
 
-/** The access unit as length-prefixed NAL units; access unit delimiters are left out (MP4 has none). */
+/** The access unit as NAL units for MP4 (4-byte lengths); access unit delimiters are left out (MP4 has none). */
 export function videoSample(frame: HubFrame): VideoSample {
   const nals = splitNalUnits(frame.message.subarray(FRAME_HEADER_BYTES));
-  const lengths = Buffer.allocUnsafe(nals.length * 4);
-  const parts: Uint8Array[] = [];
   let size = 0;
-  let n = 0;
+  let kept = 0;
   for (const nal of nals) {
     if (nalType(nal[0]!) === NalType.Aud) continue;
-    lengths.writeUInt32BE(nal.byteLength, n * 4);
-    parts.push(lengths.subarray(n * 4, n * 4 + 4), nal);
+    nals[kept++] = nal;
     size += 4 + nal.byteLength;
-    n++;
   }
-  return { captureTimeUs: frame.captureTimeUs, keyframe: frame.keyframe, size, parts };
+  nals.length = kept;
+  return { captureTimeUs: frame.captureTimeUs, keyframe: frame.keyframe, size, nals };
 }
 
 /** The video track's description from a keyframe's in-band SPS and PPS; undefined when it lacks them. */

@@ -7,9 +7,9 @@ import {
   SYNC_SAMPLE_FLAGS,
   VIDEO_TIMESCALE,
   VIDEO_TRACK_ID,
-  mediaFragment,
+  fragmentHeader,
   type AudioTrackConfig,
-  type TrackRun,
+  type RunLayout,
   type VideoTrackConfig,
 } from './fmp4.ts';
 import type { AudioSample, VideoSample } from './samples.ts';
@@ -71,14 +71,21 @@ export class SegmentWriter {
   /** end of the newest fragment in the file, µs (what the index has, or will have in a second) */
   writtenUntilUs: number;
   private readonly sink: SegmentSink;
-  private pendingVideo: VideoSample[] = [];
+  /** the pending samples' capture time and size; their bytes are in videoData / audioData */
+  private pendingVideo: PendingSample[] = [];
   /** decode times (video timescale) of pendingVideo */
   private pendingDts: number[] = [];
   private lastDts = -1;
   /** the decode time grid: the nominal frame interval (video timescale) */
   private interval: number;
   private readonly firstDts: number | undefined;
-  private pendingAudio: AudioSample[] = [];
+  private pendingAudio: Array<PendingSample & { duration: number }> = [];
+  /**
+   * The pending samples' bytes, copied as they come: a frame kept by reference until its
+   * fragment is written would outlive the young generation and cost old-generation GC.
+   */
+  private readonly videoData = new ByteBuilder(256 * 1024);
+  private readonly audioData = new ByteBuilder(16 * 1024);
   private lastAudioUs = -1;
   private lastFrameUs = DEFAULT_FRAME_US;
   private sequence = 1;
@@ -135,7 +142,8 @@ export class SegmentWriter {
     if (this.lastVideoUs >= 0) this.lastFrameUs = Math.min(1_000_000, Math.max(1, sample.captureTimeUs - this.lastVideoUs));
     this.lastVideoUs = sample.captureTimeUs;
     this.lastDts = dts;
-    this.pendingVideo.push(sample);
+    for (const nal of sample.nals) this.videoData.appendWithLength(nal);
+    this.pendingVideo.push({ captureTimeUs: sample.captureTimeUs, keyframe: sample.keyframe, size: sample.size });
     this.pendingDts.push(dts);
     return true;
   }
@@ -161,7 +169,8 @@ export class SegmentWriter {
       // Sound from before the segment's first picture, or out of order, has no place in it.
       if (s.captureTimeUs < this.startUs || s.captureTimeUs <= this.lastAudioUs) continue;
       this.lastAudioUs = s.captureTimeUs;
-      this.pendingAudio.push(s);
+      for (const p of s.parts) this.audioData.append(p);
+      this.pendingAudio.push({ captureTimeUs: s.captureTimeUs, keyframe: true, size: s.size, duration: s.duration });
     }
   }
 
@@ -177,6 +186,7 @@ export class SegmentWriter {
     }
     this.closed = true;
     this.pendingAudio = [];
+    this.audioData.take();
     this.chain = this.chain.then(async () => {
       const fh = await this.file;
       await fh?.close().catch(() => undefined);
@@ -191,17 +201,18 @@ export class SegmentWriter {
     this.pendingVideo = [];
     this.pendingDts = [];
     const first = video[0]!;
-    const videoRun: TrackRun = {
+    const videoRun: RunLayout = {
       trackId: VIDEO_TRACK_ID,
       baseDecodeTime: dts[0]!,
       samples: video.map((s, i) => ({
         duration: Math.max(1, (dts[i + 1] ?? endDts) - dts[i]!),
         size: s.size,
         flags: s.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS,
-        parts: s.parts,
       })),
     };
     const runs = [videoRun];
+    const videoBytes = this.videoData.take();
+    let audioBytes: Buffer | undefined;
     if (this.audio && this.pendingAudio.length > 0) {
       const cut = final ? this.pendingAudio.length : this.pendingAudio.findIndex((s) => s.captureTimeUs >= endUs);
       const audio = cut < 0 ? this.pendingAudio : this.pendingAudio.slice(0, cut);
@@ -211,36 +222,40 @@ export class SegmentWriter {
         runs.push({
           trackId: AUDIO_TRACK_ID,
           baseDecodeTime: Math.round((audio[0]!.captureTimeUs * rate) / 1_000_000),
-          samples: audio.map((s) => ({ duration: s.duration, size: s.size, flags: SYNC_SAMPLE_FLAGS, parts: s.parts })),
+          samples: audio.map((s) => ({ duration: s.duration, size: s.size, flags: SYNC_SAMPLE_FLAGS })),
         });
+        audioBytes = this.audioData.take(audio.reduce((n, s) => n + s.size, 0));
       }
     }
     if (this.failed) return;
-    const bytes = mediaFragment(this.sequence++, runs);
-    if (this.queuedBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
-      this.sink.dropped(this, bytes.byteLength);
+    const header = fragmentHeader(this.sequence++, runs);
+    const parts = audioBytes ? [header, videoBytes, audioBytes] : [header, videoBytes];
+    const length = parts.reduce((n, p) => n + p.byteLength, 0);
+    if (this.queuedBytes + length > MAX_QUEUED_BYTES) {
+      this.sink.dropped(this, length);
       return;
     }
     const fragment: NewFragment = {
       startUs: first.captureTimeUs,
       endUs,
       offset: this.fileBytes,
-      length: bytes.byteLength,
+      length,
       keyframe: first.keyframe,
     };
-    this.fileBytes += bytes.byteLength;
-    this.queuedBytes += bytes.byteLength;
+    this.fileBytes += length;
+    this.queuedBytes += length;
     this.chain = this.chain.then(async () => {
       const fh = await this.file;
       if (!fh || this.failed) return;
       try {
-        await fh.write(bytes, 0, bytes.byteLength, fragment.offset);
+        const { bytesWritten } = await fh.writev(parts, fragment.offset);
+        if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
         this.writtenUntilUs = fragment.endUs;
         this.sink.written(this, fragment);
       } catch (err) {
         this.fail(err as Error);
       } finally {
-        this.queuedBytes -= bytes.byteLength;
+        this.queuedBytes -= length;
       }
     });
   }
@@ -249,5 +264,56 @@ export class SegmentWriter {
     if (this.failed) return;
     this.failed = true;
     this.sink.failed(this, err);
+  }
+}
+
+interface PendingSample {
+  captureTimeUs: number;
+  keyframe: boolean;
+  size: number;
+}
+
+/** Bytes appended into one buffer; take() hands them over and starts a fresh one. */
+class ByteBuilder {
+  private buf: Buffer;
+  private length = 0;
+  private readonly minCapacity: number;
+
+  constructor(minCapacity: number) {
+    this.minCapacity = minCapacity;
+    this.buf = Buffer.allocUnsafe(minCapacity);
+  }
+
+  append(bytes: Uint8Array): void {
+    this.reserve(bytes.byteLength);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.byteLength;
+  }
+
+  /** `bytes` after its 4-byte big-endian length (an H.264 NAL unit in MP4). */
+  appendWithLength(bytes: Uint8Array): void {
+    this.reserve(4 + bytes.byteLength);
+    this.buf.writeUInt32BE(bytes.byteLength, this.length);
+    this.buf.set(bytes, this.length + 4);
+    this.length += 4 + bytes.byteLength;
+  }
+
+  /** The first `n` bytes (default all) as a buffer of their own; the rest stays for later. */
+  take(n = this.length): Buffer {
+    const out = this.buf.subarray(0, n);
+    const rest = this.length - n;
+    // Sized like this fragment: the next one is about as big.
+    const next = Buffer.allocUnsafe(Math.max(this.minCapacity, Math.ceil(this.length * 1.25)));
+    if (rest > 0) this.buf.copy(next, 0, n, this.length);
+    this.buf = next;
+    this.length = rest;
+    return out;
+  }
+
+  private reserve(more: number): void {
+    if (this.length + more <= this.buf.byteLength) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.byteLength * 2, this.length + more));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
   }
 }
