@@ -256,6 +256,8 @@ export class SegmentWriter {
         this.fail(err as Error);
       } finally {
         this.queuedBytes -= length;
+        this.videoData.release(videoBytes);
+        if (audioBytes) this.audioData.release(audioBytes);
       }
     });
   }
@@ -273,11 +275,16 @@ interface PendingSample {
   size: number;
 }
 
-/** Bytes appended into one buffer; take() hands them over and starts a fresh one. */
+/**
+ * Bytes appended into one buffer; take() hands them over and goes on in another. Handed-over
+ * buffers come back with release() once written and are used again: a fresh large buffer per
+ * fragment costs page faults and GC of external memory.
+ */
 class ByteBuilder {
   private buf: Buffer;
   private length = 0;
   private readonly minCapacity: number;
+  private readonly spare: Buffer[] = [];
 
   constructor(minCapacity: number) {
     this.minCapacity = minCapacity;
@@ -303,11 +310,22 @@ class ByteBuilder {
     const out = this.buf.subarray(0, n);
     const rest = this.length - n;
     // Sized like this fragment: the next one is about as big.
-    const next = Buffer.allocUnsafe(Math.max(this.minCapacity, Math.ceil(this.length * 1.25)));
+    const next = this.obtain(Math.max(this.minCapacity, Math.ceil(this.length * 1.25), rest));
     if (rest > 0) this.buf.copy(next, 0, n, this.length);
     this.buf = next;
     this.length = rest;
     return out;
+  }
+
+  /** A buffer from take(), written: its memory serves again. */
+  release(taken: Buffer): void {
+    // Only a buffer with an ArrayBuffer of its own (allocUnsafe slices small ones from a shared pool).
+    if (this.spare.length < 2 && taken.buffer.byteLength >= this.minCapacity) this.spare.push(Buffer.from(taken.buffer, 0, taken.buffer.byteLength));
+  }
+
+  private obtain(size: number): Buffer {
+    const i = this.spare.findIndex((b) => b.byteLength >= size);
+    return i >= 0 ? this.spare.splice(i, 1)[0]! : Buffer.allocUnsafe(size);
   }
 
   private reserve(more: number): void {
