@@ -3,6 +3,7 @@ import { runAgentBench } from './agent/agent-bench.ts';
 import { runBrowserLatency } from './browser-latency/browser-latency.ts';
 import { runEngineLatency } from './browser-latency/engines.ts';
 import { runFanout } from './fanout/fanout.ts';
+import { runRecordingBench } from './recording/recording-bench.ts';
 import { explainMisses } from './lib/misses.ts';
 import { formatTable, parseArgs, saveResults, type Row } from './lib/table.ts';
 
@@ -23,6 +24,13 @@ try {
 } catch (err) {
   rows.push({ figure: 'agent bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
 }
+let recording: Awaited<ReturnType<typeof runRecordingBench>> | undefined;
+try {
+  recording = await runRecordingBench(options);
+  rows.push(...recording.rows);
+} catch (err) {
+  rows.push({ figure: 'recording bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
+}
 let browser: Awaited<ReturnType<typeof runBrowserLatency>> | undefined;
 try {
   browser = await runBrowserLatency(options);
@@ -39,7 +47,7 @@ try {
 }
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, fan-out clip ${fanout.clipMbps.toFixed(1)} Mbit/s`;
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, browser: browser?.measurements, engines: engines?.measurements });
+saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, recording: recording?.measurements, browser: browser?.measurements, engines: engines?.measurements });
 process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(rows)}\n`);
 // A quick run's timings mean nothing (3 s rows); its misses are not explained as if they did.
 if (!options.quick) process.stdout.write(`\n${explainMisses(rows) || 'Every target met.\n'}`);

@@ -17,6 +17,11 @@ const README = 'bench/README.md';
 
 const EXPLANATIONS: Explanation[] = [
   {
+    figure: /^relay CPU, \d+ cameras recording/,
+    section: 'Recording',
+    summary: "the writes themselves (one writev per fragment per camera, the page cache's copy) over a baseline with no viewers that is itself only a few % of a core; measured on a machine busy with other work",
+  },
+  {
     figure: /^fan-out \d+ cams .*latency/,
     section: 'Profiles: "50 cameras on this machine"',
     summary: 'most likely the garbage collector\'s pauses over the incoming frames (one new Buffer from ws each), with one event loop queueing 1500 frames a second; closed by a receive path without a Buffer per frame, or cameras sharded over processes',
