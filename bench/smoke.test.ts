@@ -26,3 +26,9 @@ test('agent benchmark (quick) runs and produces rows, with its cat floor', { tim
   const rows = runQuick('bench/agent/run.ts');
   assert.ok(rows.some((r) => r.includes('agent') && r.includes('cat')), rows.join('\n'));
 });
+
+test('recording benchmark (quick) runs and produces rows, beside the same cameras not recording', { timeout: 300_000 }, () => {
+  const rows = runQuick('bench/recording/run.ts');
+  assert.ok(rows.some((r) => r.includes('cameras recording (vs not')), rows.join('\n'));
+  assert.ok(rows.some((r) => r.includes('disk bytes written / bytes received')), rows.join('\n'));
+});

@@ -112,7 +112,7 @@ export const verifyShareToken = (keys: KeyStore, token: string, now: number) => 
  * its share token for the `<video src>` of clip.mp4, which cannot send a header, so this token
  * does go into a URL; it opens that one clip only, and only for a little longer than it plays.
  */
-export const CLIP_TOKEN: TokenKind = {
+const CLIP_TOKEN: TokenKind = {
   typ: 'clip+jwt',
   aud: 'picam-relay/clip',
   maxLifetimeSeconds: 3 * 3600,

@@ -14,7 +14,7 @@ export type FragmentRow = typeof recordingFragments.$inferSelect;
 export type NewFragment = Omit<FragmentRow, 'segmentId' | 'cameraId'>;
 
 /** Recorded ranges closer than this are one span: a few late frames are not a hole on a timeline. */
-export const SPAN_MERGE_GAP_US = 500_000;
+const SPAN_MERGE_GAP_US = 500_000;
 
 export function insertSegment(db: Queryable, row: Omit<SegmentRow, 'id'>): number {
   return db.insert(recordingSegments).values(row).returning({ id: recordingSegments.id }).get().id;

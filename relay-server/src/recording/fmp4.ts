@@ -33,7 +33,7 @@ export interface AudioTrackConfig {
   channels: number;
 }
 
-export interface Sample {
+interface Sample {
   /** in the track's timescale */
   duration: number;
   size: number;
@@ -145,7 +145,7 @@ function avc1(video: VideoTrackConfig): BoxNode {
 const SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
 /** AudioSpecificConfig for AAC-LC (object type 2). */
-export function aacAudioSpecificConfig(audio: AudioTrackConfig): Uint8Array {
+function aacAudioSpecificConfig(audio: AudioTrackConfig): Uint8Array {
   const index = SAMPLE_RATES.indexOf(audio.sampleRate);
   if (index < 0) throw new RangeError(`AAC sample rate ${audio.sampleRate} has no index`);
   return Uint8Array.of((2 << 3) | (index >> 1), ((index & 1) << 7) | (audio.channels << 3));
@@ -261,7 +261,7 @@ export function mediaFragment(sequence: number, runs: readonly TrackRun[]): Buff
 
 // ---- reading -------------------------------------------------------------------------------------
 
-export interface BoxHeader {
+interface BoxHeader {
   type: string;
   /** offset of the box in the buffer, and its whole size */
   start: number;
@@ -269,7 +269,7 @@ export interface BoxHeader {
 }
 
 /** The boxes lying one after the other in `bytes[from, to)`; stops at the first that does not fit. */
-export function boxesIn(bytes: Uint8Array, from = 0, to = bytes.byteLength): BoxHeader[] {
+function boxesIn(bytes: Uint8Array, from = 0, to = bytes.byteLength): BoxHeader[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: BoxHeader[] = [];
   for (let o = from; o + 8 <= to; ) {
@@ -285,7 +285,7 @@ function child(bytes: Uint8Array, parent: BoxHeader, type: string, headerBytes =
   return boxesIn(bytes, parent.start + headerBytes, parent.start + parent.size).find((b) => b.type === type);
 }
 
-export interface ParsedSample {
+interface ParsedSample {
   duration: number;
   size: number;
   flags: number;
@@ -293,7 +293,7 @@ export interface ParsedSample {
   dataOffset: number;
 }
 
-export interface ParsedRun {
+interface ParsedRun {
   trackId: number;
   baseDecodeTime: number;
   /** where the tfdt's 64-bit value sits, from the moof's start */

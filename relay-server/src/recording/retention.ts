@@ -14,7 +14,7 @@ import type { RecordingMetrics } from './recording-metrics.ts';
  */
 
 /** Disk fraction kept free when RECORD_MAX_BYTES is not set. */
-export const KEEP_FREE_FRACTION = 0.1;
+const KEEP_FREE_FRACTION = 0.1;
 const SWEEP_BATCH = 64;
 
 export interface RetentionDeps {

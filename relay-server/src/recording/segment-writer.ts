@@ -22,7 +22,7 @@ import type { AudioSample, VideoSample } from './samples.ts';
  */
 
 /** Longest fragment: a power cut loses at most this much (plus the write in flight). */
-export const FRAGMENT_MAX_US = 1_000_000;
+const FRAGMENT_MAX_US = 1_000_000;
 /** Bytes waiting to be written per file before fragments are dropped (a disk far slower than the camera). */
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /** Last frame's duration when nothing follows it: the previous frame's, else this. */
