@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers/browser.ts';
 import { startStreamingCamera } from './helpers/camera-setup.ts';
@@ -45,4 +45,12 @@ test('a tiny RECORD_MAX_BYTES: oldest segments purged first, early purges logged
   const file = join(dataDir, 'left.mp4');
   writeFileSync(file, Buffer.from(await res.arrayBuffer()));
   assert.equal(await decodeErrors(file), '');
+
+  // A deleted camera's recordings go with it: index and files.
+  assert.equal((await relay.api('DELETE', `/api/cameras/${camera.id}`, undefined, relay.adminToken)).status, 204);
+  const gone = Date.now() + 10_000;
+  while (existsSync(join(dataDir, 'recordings', camera.id))) {
+    assert.ok(Date.now() < gone, 'the camera\'s recordings directory is removed');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });

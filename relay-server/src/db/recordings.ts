@@ -69,10 +69,15 @@ export function indexWritten(db: Db, batch: readonly WrittenFragments[]): void {
   const { fragment, segment } = statements;
   db.transaction(() => {
     for (const w of batch) {
-      for (const f of w.fragments) {
-        fragment.run({ segmentId: w.segmentId, cameraId: w.cameraId, startUs: f.startUs, endUs: f.endUs, offset: f.offset, length: f.length, keyframe: f.keyframe ? 1 : 0 });
+      try {
+        for (const f of w.fragments) {
+          fragment.run({ segmentId: w.segmentId, cameraId: w.cameraId, startUs: f.startUs, endUs: f.endUs, offset: f.offset, length: f.length, keyframe: f.keyframe ? 1 : 0 });
+        }
+        segment.run({ id: w.segmentId, endUs: w.endUs, bytes: w.bytes });
+      } catch {
+        // Its segment is gone (the camera was deleted while the write was in flight, or retention
+        // took it): only that statement failed; the others of the batch still count.
       }
-      segment.run({ id: w.segmentId, endUs: w.endUs, bytes: w.bytes });
     }
   });
 }
