@@ -15,7 +15,8 @@ import type { AudioTrackConfig, VideoTrackConfig } from './fmp4.ts';
 /**
  * The agent's frames as MP4 samples: H.264 access units from Annex B (start codes) to the 4-byte
  * lengths MP4 wants, AAC from ADTS frames to raw blocks. No copy here: a sample's parts are views
- * into the frame's message (shared and never changed once published) until its fragment is written.
+ * into the frame's message (shared, never changed once published), which the segment writer
+ * copies into its fragment's buffer at once.
  */
 
 export interface VideoSample {
