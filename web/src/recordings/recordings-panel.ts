@@ -47,8 +47,8 @@ export class RecordingsPanel {
   private readonly player: ClipPlayer;
   private readonly share: ClipShareForm | null;
   private readonly message = messageLine('recordings-message');
-  private readonly laterButton: HTMLButtonElement;
-  private readonly nowButton: HTMLButtonElement;
+  private readonly laterButton = navButton('timeline-later', 'Later', '›');
+  private readonly nowButton = navButton('timeline-now', 'Back to the newest recording', 'Now');
 
   private zoom: Zoom;
   /** the window's end; null: it follows the clock */
@@ -86,35 +86,36 @@ export class RecordingsPanel {
     });
     this.playback = h('div', { class: 'camera-stage recording-stage', testid: 'recording-stage', hidden: true }, this.player.root);
 
-    const zoomChips = ZOOMS.map((z) => {
-      const input = h('input', { type: 'radio', name: `timeline-zoom-${id}`, value: z.id, checked: z.id === this.zoom.id, testid: `timeline-zoom-${z.id}` });
-      input.addEventListener('change', () => this.setZoom(z));
-      return h('label', { class: 'chip' }, input, z.label);
-    });
-    const earlier = h('button', { type: 'button', class: 'secondary small', testid: 'timeline-earlier', title: 'Earlier' }, '‹');
-    earlier.addEventListener('click', () => this.pan(-0.5));
-    this.laterButton = h('button', { type: 'button', class: 'secondary small', testid: 'timeline-later', title: 'Later' }, '›');
-    this.laterButton.addEventListener('click', () => this.pan(0.5));
-    this.nowButton = h('button', { type: 'button', class: 'secondary small', testid: 'timeline-now', title: 'Back to the newest recording' }, 'Now');
-    this.nowButton.addEventListener('click', () => this.follow());
     this.share = options.canShare ? new ClipShareForm(id) : null;
-
     this.el = h(
       'section',
       { class: 'recordings', testid: 'recordings', hidden: true, 'aria-label': 'Recordings' },
-      h(
-        'div',
-        { class: 'recordings-head' },
-        h('h2', {}, 'Recordings'),
-        h('fieldset', { class: 'chips timeline-zoom' }, h('legend', { class: 'visually-hidden' }, 'Show the last'), zoomChips),
-        h('span', { class: 'spacer' }),
-        h('div', { class: 'timeline-nav' }, earlier, this.laterButton, this.nowButton),
-      ),
+      this.head(id),
       this.timeline.el,
       this.message.el,
       this.share?.el,
     );
     this.showNav();
+  }
+
+  /** The title, the zoom chips and the earlier / later / now buttons. */
+  private head(id: string): HTMLElement {
+    const zoomChips = ZOOMS.map((z) => {
+      const input = h('input', { type: 'radio', name: `timeline-zoom-${id}`, value: z.id, checked: z.id === this.zoom.id, testid: `timeline-zoom-${z.id}` });
+      input.addEventListener('change', () => this.setZoom(z));
+      return h('label', { class: 'chip' }, input, z.label);
+    });
+    const earlier = navButton('timeline-earlier', 'Earlier', '‹', () => this.pan(-0.5));
+    this.laterButton.addEventListener('click', () => this.pan(0.5));
+    this.nowButton.addEventListener('click', () => this.follow());
+    return h(
+      'div',
+      { class: 'recordings-head' },
+      h('h2', {}, 'Recordings'),
+      h('fieldset', { class: 'chips timeline-zoom' }, h('legend', { class: 'visually-hidden' }, 'Show the last'), zoomChips),
+      h('span', { class: 'spacer' }),
+      h('div', { class: 'timeline-nav' }, earlier, this.laterButton, this.nowButton),
+    );
   }
 
   /** The camera as the page last loaded it: whether it records decides whether the panel shows. */
@@ -303,6 +304,12 @@ export class RecordingsPanel {
       this.livePlayer ??= this.options.live.start();
     }
   }
+}
+
+function navButton(testid: string, title: string, label: string, onClick?: () => void): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'secondary small', testid, title, 'aria-label': title }, label);
+  if (onClick) button.addEventListener('click', onClick);
+  return button;
 }
 
 function readZoom(): string | null {
