@@ -202,7 +202,7 @@ test('share links: create -> URL -> viewer grant -> list -> revoke', async () =>
   assert.equal(decodeProtectedHeader(token).typ, 'share+jwt');
 
   const page = await h.request('GET', '/api/share', { token });
-  assert.deepEqual(page.json, { share: { id: share.id, label: 'Grandma', expiresAt: share.expiresAt }, camera: { id: cam.id, name: 'Door' } });
+  assert.deepEqual(page.json, { share: { id: share.id, label: 'Grandma', expiresAt: share.expiresAt, clip: null }, camera: { id: cam.id, name: 'Door' } });
 
   const grant = await h.accounts.access.authorizeViewer(upgrade(cam.id, { 'sec-websocket-protocol': `picam.v1, picam.token.${token}` }));
   assert.deepEqual(grant, { kind: 'share', id: share.id, userId: null, cameraId: cam.id, expiresAt: share.expiresAt });
