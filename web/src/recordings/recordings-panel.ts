@@ -1,7 +1,7 @@
 import { clipPath, MAX_CLIP_MS, type TimeRange } from '@picam/protocol';
 import { api, ApiRequestError, errorText, type Camera } from '../api.ts';
 import { h, messageLine } from '../dom.ts';
-import { ClipPlayer } from './clip-player.ts';
+import { ClipPlayer, type ClipPlayerOptions } from './clip-player.ts';
 import { ClipShareForm } from './clip-share.ts';
 import { Timeline, type TimelinePick } from './timeline.ts';
 import { recordedMomentAt, spanAt, zoomById, ZOOMS, type Zoom } from './timeline-scale.ts';
@@ -44,7 +44,9 @@ export class RecordingsPanel {
   private readonly options: RecordingsPanelOptions;
   private readonly timeline: Timeline;
   private readonly thumbnails = new ThumbnailLoader();
-  private readonly player: ClipPlayer;
+  /** made on the first recorded playback: a page that only watches live holds no media element for it */
+  private player: ClipPlayer | null = null;
+  private readonly clipOptions: ClipPlayerOptions;
   private readonly share: ClipShareForm | null;
   private readonly message = messageLine('recordings-message');
   private readonly laterButton = navButton('timeline-later', 'Later', '›');
@@ -78,13 +80,13 @@ export class RecordingsPanel {
     });
     const backToLive = h('button', { type: 'button', class: 'player-button back-to-live', testid: 'back-to-live', title: 'Back to the live picture' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), 'Back to live');
     backToLive.addEventListener('click', () => this.goLive());
-    this.player = new ClipPlayer({
+    this.clipOptions = {
       clipUrl: (range) => clipPath(id, range.start, range.end),
       controls: [backToLive],
       onTime: (at) => this.timeline.setPlayhead(at),
       onEnded: (at) => void this.playOnFrom(at),
-    });
-    this.playback = h('div', { class: 'camera-stage recording-stage', testid: 'recording-stage', hidden: true }, this.player.root);
+    };
+    this.playback = h('div', { class: 'camera-stage recording-stage', testid: 'recording-stage', hidden: true });
 
     this.share = options.canShare ? new ClipShareForm(id) : null;
     this.el = h(
@@ -132,7 +134,7 @@ export class RecordingsPanel {
     window.clearTimeout(this.refreshTimer);
     this.livePlayer?.destroy();
     this.livePlayer = null;
-    this.player.destroy();
+    this.player?.destroy();
     this.timeline.destroy();
     this.thumbnails.destroy();
   }
@@ -191,7 +193,7 @@ export class RecordingsPanel {
       // storage off: the zoom lasts for this page
     }
     // Keep what is playing in view.
-    const at = this.player.wallTime();
+    const at = this.player?.wallTime() ?? null;
     if (this.mode === 'recording' && at !== null && this.windowEnd !== null) this.windowEnd = Math.min(Date.now(), at + zoom.spanMs / 2);
     this.showNav();
     void this.refresh();
@@ -263,7 +265,7 @@ export class RecordingsPanel {
     this.playing = range;
     this.setMode('recording');
     this.timeline.setPlayhead(range.start);
-    void this.player.play(range, span !== null && range.end <= span.end);
+    void this.clipPlayer().play(range, span !== null && range.end <= span.end);
     return range;
   }
 
@@ -283,9 +285,17 @@ export class RecordingsPanel {
     this.playFrom(Math.max(next.start, after), Math.max(next.start, after) + CHUNK_MS);
   }
 
+  private clipPlayer(): ClipPlayer {
+    if (!this.player) {
+      this.player = new ClipPlayer(this.clipOptions);
+      this.playback.append(this.player.root);
+    }
+    return this.player;
+  }
+
   private goLive(): void {
     this.playing = null;
-    this.player.stop();
+    this.player?.stop();
     this.timeline.setPlayhead(null);
     this.setMode('live');
   }
