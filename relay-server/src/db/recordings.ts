@@ -178,9 +178,9 @@ export function allSegments(db: Queryable): SegmentRow[] {
   return db.select().from(recordingSegments).orderBy(asc(recordingSegments.id)).all();
 }
 
-/** Oldest first (by capture time): what retention deletes first. */
+/** Oldest first (by capture time, on the start index): what retention deletes first. */
 export function oldestSegments(db: Queryable, limit: number): SegmentRow[] {
-  return db.select().from(recordingSegments).orderBy(asc(recordingSegments.endUs)).limit(limit).all();
+  return db.select().from(recordingSegments).orderBy(asc(recordingSegments.startUs)).limit(limit).all();
 }
 
 export function totalRecordedBytes(db: Queryable): number {
