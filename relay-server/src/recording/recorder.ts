@@ -45,8 +45,13 @@ interface CameraRecording {
   info: PublisherInfo | null;
   live: SegmentWriter | null;
   backfill: SegmentWriter | null;
-  /** what was recorded when the current agent connection began (recordedUntilUs answers this during it) */
+  /**
+   * Where what was recorded ended (exclusive, capture µs) when the current agent connection began:
+   * recordedUntilUs answers this during it, and a backfill run writes only what comes after it.
+   */
   untilAtConnectUs: number | null;
+  /** the backfill run's video format, from its first keyframe when that keyframe was already recorded */
+  backfillVideo: VideoTrackConfig | null;
   lastErrorLogAt: number;
 }
 
@@ -110,7 +115,7 @@ export class Recorder implements BackfillTarget {
     if (this.stopped) return;
     const state = this.cameras.get(cameraId);
     if (mode === 'continuous' && !state) {
-      const recording: CameraRecording = { cameraId, detach: () => undefined, info: null, live: null, backfill: null, untilAtConnectUs: null, lastErrorLogAt: 0 };
+      const recording: CameraRecording = { cameraId, detach: () => undefined, info: null, live: null, backfill: null, untilAtConnectUs: null, backfillVideo: null, lastErrorLogAt: 0 };
       this.cameras.set(cameraId, recording);
       recording.detach = this.deps.hub.observe(cameraId, this.observerFor(recording));
       this.log.info({ cameraId }, 'recording on');
@@ -153,7 +158,9 @@ export class Recorder implements BackfillTarget {
 
   endBackfill(cameraId: string): void {
     const state = this.cameras.get(cameraId);
-    if (state) this.closeWriter(state, 'backfill');
+    if (!state) return;
+    this.closeWriter(state, 'backfill');
+    state.backfillVideo = null;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -210,6 +217,7 @@ export class Recorder implements BackfillTarget {
   }
 
   private take(state: CameraRecording, kind: Kind, frame: HubFrame): void {
+    if (kind === 'backfill' && !this.takeBackfill(state, frame)) return;
     let writer = state[kind];
     if (frame.track === Track.Video) {
       if (frame.keyframe) {
@@ -224,11 +232,27 @@ export class Recorder implements BackfillTarget {
           writer = this.openWriter(state, kind, frame.captureTimeUs, video, next?.dts);
         }
       }
+      if (!writer && kind === 'backfill' && state.backfillVideo) writer = this.openWriter(state, kind, frame.captureTimeUs, state.backfillVideo);
       if (!writer || writer.isBroken) return;
       writer.addVideo(videoSample(frame));
     } else if (writer?.audio && !writer.isBroken) {
       writer.addAudio(audioSamples(frame, writer.audio));
     }
+  }
+
+  /**
+   * A backfill run starts on the keyframe at or before where the recording ended (the agent cannot
+   * cut a GOP), so its first frames are already recorded: they are left out here, by their exact
+   * capture times, and the run's segment starts with the first frame the recording lacks (its
+   * format from the keyframe left out; a clip decodes it after the recorded frames before it, which
+   * are the same bytes). Comparing later, in the clip, would compare decode times on the frame
+   * grid, which can put a frame on either side of the seam.
+   */
+  private takeBackfill(state: CameraRecording, frame: HubFrame): boolean {
+    const floor = state.untilAtConnectUs;
+    if (floor === null || frame.captureTimeUs >= floor) return true;
+    if (frame.track === Track.Video && frame.keyframe) state.backfillVideo = videoConfigOf(frame) ?? state.backfillVideo;
+    return false;
   }
 
   private needsNewSegment(state: CameraRecording, writer: SegmentWriter | null, video: VideoTrackConfig, timeUs: number): boolean {
@@ -307,7 +331,8 @@ export class Recorder implements BackfillTarget {
   }
 
   private recordedUntilNow(state: CameraRecording): number | null {
-    const inMemory = Math.max(state.live?.lastVideoUs ?? -1, ...[...this.writers].filter((w) => w.cameraId === state.cameraId).map((w) => w.lastVideoUs));
+    // Exclusive ends, as the index holds them: just after the last frame written.
+    const inMemory = Math.max(-1, ...[...this.writers].filter((w) => w.cameraId === state.cameraId && w.lastVideoUs >= 0).map((w) => w.lastVideoUs + 1));
     let indexed: number | null = null;
     try {
       indexed = recordedUntil(this.deps.db, state.cameraId);

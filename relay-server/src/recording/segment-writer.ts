@@ -176,13 +176,16 @@ export class SegmentWriter {
 
   /**
    * Writes what is pending and closes the file; resolves once it is closed. `next`: the frame that
-   * follows in the next segment (capture and decode time), where the last one here ends.
+   * follows in the next segment (capture and decode time), where the last one here ends. Without
+   * one, the index says the segment ends just after its last frame's capture time, not a frame
+   * interval later: that end is where a backfill after a dropped link takes over, and a guess past
+   * the next frame the camera really wrote would hide that frame from the clip.
    */
   close(next?: { captureUs: number; dts: number }): Promise<void> {
     if (this.closed) return this.chain.then(() => undefined);
     if (this.pendingVideo.length > 0) {
       if (next && next.captureUs > this.lastVideoUs && next.dts > this.lastDts) this.flush(next.captureUs, next.dts, true);
-      else this.flush(this.lastVideoUs + this.lastFrameUs, this.lastDts + this.interval * Math.max(1, Math.round(videoUnits(this.lastFrameUs) / this.interval)), true);
+      else this.flush(this.lastVideoUs + 1, this.lastDts + this.interval * Math.max(1, Math.round(videoUnits(this.lastFrameUs) / this.interval)), true);
     }
     this.closed = true;
     this.pendingAudio = [];
