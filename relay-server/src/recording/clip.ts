@@ -64,13 +64,17 @@ export async function planClip(db: Db, dir: string, cameraId: string, fromUs: nu
     for (const f of fragments) {
       if (!inits.has(f.segmentId)) inits.set(f.segmentId, Buffer.compare(await files.read(f.path, 0, f.initBytes), init) === 0);
       if (!inits.get(f.segmentId)) break;
-      if (f.endUs <= emittedUntilUs + TOUCH_US) continue;
       let piece: { kind: 'fragment'; path: string; offset: number; length: number } | { kind: 'bytes'; bytes: Buffer };
       let parsed: ParsedFragment | undefined;
+      // A fragment that starts where the clip ends is taken whole however short it is: a lone
+      // frame before a keyframe that came in the same burst (stamped microseconds before it), or
+      // a segment's last frame (ending 1 µs after it), spans less than TOUCH_US and is still new.
       if (f.startUs >= emittedUntilUs - TOUCH_US) {
         piece = { kind: 'fragment', path: f.path, offset: f.offset, length: f.length };
         parsed = parseFragment(await files.read(f.path, f.offset, Math.min(f.length, MOOF_READ_BYTES)));
       } else {
+        // It began before the clip's end: only what comes after is new.
+        if (f.endUs <= emittedUntilUs + TOUCH_US) continue;
         const rebuilt = await rebuildAfter(files, f, emittedUntilUs, pieces.length + 1, timescales);
         if (!rebuilt) continue;
         piece = { kind: 'bytes', bytes: rebuilt };

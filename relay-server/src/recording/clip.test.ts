@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CAMERA_SETTINGS } from '@picam/protocol';
+import { openDatabase } from '../db/client.ts';
+import { insertCamera } from '../db/cameras.ts';
+import { indexWritten, insertSegment, type NewFragment } from '../db/recordings.ts';
+import { clipBytes, planClip } from './clip.ts';
+import { VIDEO_TRACK_ID, initSegment, parseFragment } from './fmp4.ts';
+import { SegmentWriter } from './segment-writer.ts';
+
+// A Baseline 640x480 SPS and a PPS as the Pi's encoder writes them (emulation prevention kept).
+const SPS = Uint8Array.from([0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x3d, 0xa1, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x8f, 0x16, 0x2e, 0x48]);
+const AVCC = Uint8Array.from([1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, SPS.length, ...SPS, 1, 0, 4, 0x68, 0xce, 0x3c, 0x80]);
+const VIDEO = { width: 640, height: 480, avcC: AVCC };
+
+/** Frame n's bytes: its number, so the clip's samples say which frames they are. */
+function frameBytes(n: number): Uint8Array {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(n, 4);
+  b[0] = n === 0 ? 0x65 : 0x41;
+  return b;
+}
+
+test('a clip holds every recorded frame, also a lone frame whose fragment spans microseconds (a burst under load)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picam-clip-'));
+  const opened = openDatabase(join(dir, 'data'));
+  try {
+    const cameraId = 'cam-clip';
+    insertCamera(opened.db, { id: cameraId, name: 'Clip', settings: DEFAULT_CAMERA_SETTINGS, createdAt: Date.now() });
+    const startUs = 1_700_000_000_000_000;
+    const init = initSegment(VIDEO, null);
+    const path = `${cameraId}/segment.mp4`;
+    const segmentId = insertSegment(opened.db, { cameraId, path, startUs, endUs: startUs, bytes: init.byteLength, initBytes: init.byteLength, backfill: false });
+    const written: NewFragment[] = [];
+    let failure: Error | undefined;
+    const writer = new SegmentWriter({
+      segmentId,
+      cameraId,
+      file: join(dir, 'rec', path),
+      startUs,
+      backfill: false,
+      video: VIDEO,
+      audio: null,
+      framerate: 30,
+      init,
+      sink: {
+        written: (_w, f) => written.push(f),
+        failed: (_w, err) => (failure = err),
+        dropped: () => assert.fail('nothing is dropped'),
+      },
+    });
+    // Frames 0..29 a GOP, 30 a keyframe. The agent stalls before frame 29: it is stamped more than a
+    // second after frame 0 (a fragment of its own, FRAGMENT_MAX_US) and keyframe 30 comes 200 µs later.
+    const times = Array.from({ length: 30 }, (_, n) => startUs + n * 33_333);
+    times[29] = startUs + 1_010_000;
+    times.push(times[29]! + 200, times[29]! + 33_533);
+    times.forEach((t, n) => {
+      const keyframe = n % 30 === 0;
+      const nal = frameBytes(n);
+      assert.ok(writer.addVideo({ captureTimeUs: t, keyframe, size: 4 + nal.byteLength, nals: [nal] }));
+    });
+    await writer.close();
+    assert.equal(failure, undefined);
+    const lone = written.find((f) => f.startUs === times[29]);
+    assert.ok(lone && lone.endUs - lone.startUs < 1000, `frame 29 has a fragment of its own spanning < 1 ms: ${JSON.stringify(written)}`);
+    indexWritten(opened.db, [{ segmentId, cameraId, fragments: written, endUs: written.at(-1)!.endUs, bytes: written.at(-1)!.offset + written.at(-1)!.length }]);
+
+    const plan = await planClip(opened.db, join(dir, 'rec'), cameraId, startUs, times.at(-1)! + 1);
+    assert.ok(plan);
+    const chunks: Uint8Array[] = [];
+    for await (const c of clipBytes(plan, join(dir, 'rec'), 0, plan.size)) chunks.push(c);
+    const clip = Buffer.concat(chunks);
+    assert.equal(clip.byteLength, plan.size);
+    // Each fragment of the clip, its video samples' frame numbers and decode times.
+    const frames: number[] = [];
+    const dts: number[] = [];
+    let at = plan.init.byteLength;
+    while (at < clip.byteLength) {
+      const moofSize = clip.readUInt32BE(at);
+      const mdatSize = clip.readUInt32BE(at + moofSize);
+      const fragment = clip.subarray(at, at + moofSize + mdatSize);
+      const parsed = parseFragment(fragment);
+      assert.ok(parsed, `a fragment at byte ${at}`);
+      for (const run of parsed.runs.filter((r) => r.trackId === VIDEO_TRACK_ID)) {
+        let t = run.baseDecodeTime;
+        for (const s of run.samples) {
+          frames.push(fragment.readUInt32BE(s.dataOffset + 8));
+          dts.push(t);
+          t += s.duration;
+        }
+      }
+      at += fragment.byteLength;
+    }
+    assert.deepEqual(frames, Array.from({ length: 32 }, (_, n) => n), 'every frame, in order, once');
+    assert.ok(
+      dts.every((t, i) => i === 0 || t > dts[i - 1]!),
+      `decode times only go forward: ${dts.join(',')}`,
+    );
+  } finally {
+    opened.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
