@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { RelayChild, adminLogin, createCamera, httpJson } from './helpers/proxies.ts';
+import { fillDisk, mountTinyDisk } from './helpers/tiny-disk.ts';
 
 /**
  * DATA_DIR on a full disk. A tiny tmpfs is mounted for it (needs root with CAP_SYS_ADMIN, as on the
@@ -16,43 +15,11 @@ import { RelayChild, adminLogin, createCamera, httpJson } from './helpers/proxie
  *    once space is freed; the relay neither exits nor floods its log.
  */
 
-function mountTmpfs(t: TestContext, sizeKiB: number): string | null {
-  const dir = mkdtempSync(join(tmpdir(), 'picam-full-'));
-  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (result.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = `cannot mount a tmpfs here (${(result.stderr || result.error?.message || '').trim()}): disk-full not tested`;
-    process.stderr.write(`\n*** SKIPPED: ${why} ***\n`);
-    t.skip(why);
-    return null;
-  }
-  t.after(() => {
-    spawnSync('umount', ['-l', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
-
-/** Writes zeros until ENOSPC; returns the filler's path (unlink it to free the space). */
-function fill(dir: string): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(4096);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
-
 describe('DATA_DIR on a full disk', () => {
   it('full at start: the relay exits non-zero by itself, once, with a message naming the problem', async (t) => {
-    const mount = mountTmpfs(t, 64);
+    const mount = mountTinyDisk(t, 64, 'disk-full');
     if (!mount) return;
-    fill(mount);
+    fillDisk(mount);
     const dataDir = join(mount, 'data');
     mkdirSync(dataDir);
     const started = Date.now();
@@ -76,7 +43,7 @@ describe('DATA_DIR on a full disk', () => {
   });
 
   it('fills while running: the relay stays up, reads go on, writes fail with a JSON 5xx, and recover once space is freed', async (t) => {
-    const mount = mountTmpfs(t, 8 * 1024);
+    const mount = mountTinyDisk(t, 8 * 1024, 'disk-full');
     if (!mount) return;
     const relay = await RelayChild.start({ dataDir: join(mount, 'data') });
     t.after(() => relay.stop('SIGKILL'));
@@ -84,7 +51,7 @@ describe('DATA_DIR on a full disk', () => {
     await createCamera(relay.url, admin, 'before');
     const outputBefore = relay.output().split('\n').length;
 
-    const filler = fill(mount);
+    const filler = fillDisk(mount);
     // Writes that need new pages: several cameras (rows + audit entries).
     const answers = [];
     for (let i = 0; i < 20; i++) {

@@ -1,12 +1,10 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { unlinkSync } from 'node:fs';
 import { startStreamingCamera } from './helpers/camera-setup.ts';
 import { spans, waitForSpans } from './helpers/recordings.ts';
 import { startRelayProcess } from './helpers/relay-process.ts';
+import { fillDisk, mountTinyDisk } from './helpers/tiny-disk.ts';
 
 /**
  * RECORDINGS_DIR on a disk that fills up while the relay records: the relay stays up (live video,
@@ -14,38 +12,6 @@ import { startRelayProcess } from './helpers/relay-process.ts';
  * space. A tiny tmpfs stands in for the disk (root with CAP_SYS_ADMIN, as on CI); where mounting is
  * not permitted the test is skipped loudly.
  */
-
-function mountTmpfs(t: TestContext, sizeKiB: number): string | null {
-  const dir = mkdtempSync(join(tmpdir(), 'picam-recordings-full-'));
-  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (result.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = `cannot mount a tmpfs here (${(result.stderr || result.error?.message || '').trim()}): recording on a full disk not tested`;
-    process.stderr.write(`\n*** SKIPPED: ${why} ***\n`);
-    t.skip(why);
-    return null;
-  }
-  t.after(() => {
-    spawnSync('umount', ['-l', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
-
-/** Zeros until ENOSPC; returns the filler's path (unlink it to free the space). */
-function fill(dir: string): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(64 * 1024);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
 
 async function until(what: string, timeoutMs: number, ok: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -56,7 +22,7 @@ async function until(what: string, timeoutMs: number, ok: () => Promise<boolean>
 }
 
 test('the recordings disk fills up: the relay stays up, says so once, and records again when space is back', async (t) => {
-  const dir = mountTmpfs(t, 32 * 1024);
+  const dir = mountTinyDisk(t, 32 * 1024, 'recording on a full disk');
   if (!dir) return;
   // A byte cap far above the disk: retention's "10 % free" rule would otherwise delete the earlier
   // recording to make room (test/recording-retention.test.ts covers purging); here the disk is
@@ -66,7 +32,7 @@ test('the recordings disk fills up: the relay stays up, says so once, and record
   const camera = await startStreamingCamera(t, relay, relay.adminToken, { name: 'shed', audio: false });
   await waitForSpans(relay, camera.id, (s) => s.length === 1 && s[0]!.end - s[0]!.start >= 2000, 30_000, '2 s recorded');
 
-  const filler = fill(dir);
+  const filler = fillDisk(dir);
   await until('a failed write to be counted', 20_000, async () => ((await relay.metric('picam_recording_write_errors_total')) ?? 0) >= 1);
   const framesAtFull = (await relay.metric('picam_frames_in_total', { camera: camera.id, track: 'video' })) ?? 0;
   // Five more seconds of the camera (a new segment tried at each keyframe, each failing).
