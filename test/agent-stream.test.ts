@@ -38,9 +38,17 @@ test('every access unit the camera writes reaches the relay as one message, in o
   assert.match(String(hello.cameraCommand), /rpicam-vid$/);
 
   // The camera's own record of what it wrote, one line per frame: "<index in clip> <loop> <epoch µs>".
-  const writes = readFileSync(writeLog, 'utf8').trim().split('\n').map((line) => line.split(' ').map(Number) as [number, number, number]);
-  const frames = relay.frames;
-  assert.ok(writes.length >= frames.length, 'nothing arrives that was not written');
+  // It logs a write once the write returns, so a busy machine can run the agent and the relay on
+  // the frame before the camera gets to log it: read until the log has every frame received so far.
+  const frames = relay.frames.slice();
+  const writes = await relay.waitFor(
+    () => {
+      const logged = readFileSync(writeLog, 'utf8').trim().split('\n').map((line) => line.split(' ').map(Number) as [number, number, number]);
+      return logged.length >= frames.length ? logged : undefined;
+    },
+    5000,
+    'the camera logging the frames it wrote',
+  );
   assert.ok(writes.length - frames.length <= 3, `at most a few frames in flight, got ${writes.length - frames.length}`);
   const latenciesMs: number[] = [];
   let lastCapture = 0;
