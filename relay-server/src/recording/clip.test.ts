@@ -54,9 +54,11 @@ test('a clip holds every recorded frame, also a lone frame whose fragment spans 
     });
     // Frames 0..29 a GOP, 30 a keyframe. The agent stalls before frame 29: it is stamped more than a
     // second after frame 0 (a fragment of its own, FRAGMENT_MAX_US) and keyframe 30 comes 200 µs later.
+    // Frame 31, the segment's last, comes more than a second after 30: a fragment of its own that
+    // ends 1 µs after it (closed without a next frame).
     const times = Array.from({ length: 30 }, (_, n) => startUs + n * 33_333);
     times[29] = startUs + 1_010_000;
-    times.push(times[29]! + 200, times[29]! + 33_533);
+    times.push(times[29]! + 200, times[29]! + 1_010_200);
     times.forEach((t, n) => {
       const keyframe = n % 30 === 0;
       const nal = frameBytes(n);
@@ -64,8 +66,10 @@ test('a clip holds every recorded frame, also a lone frame whose fragment spans 
     });
     await writer.close();
     assert.equal(failure, undefined);
-    const lone = written.find((f) => f.startUs === times[29]);
-    assert.ok(lone && lone.endUs - lone.startUs < 1000, `frame 29 has a fragment of its own spanning < 1 ms: ${JSON.stringify(written)}`);
+    for (const n of [29, 31]) {
+      const lone = written.find((f) => f.startUs === times[n]);
+      assert.ok(lone && lone.endUs - lone.startUs < 1000, `frame ${n} has a fragment of its own spanning < 1 ms: ${JSON.stringify(written)}`);
+    }
     indexWritten(opened.db, [{ segmentId, cameraId, fragments: written, endUs: written.at(-1)!.endUs, bytes: written.at(-1)!.offset + written.at(-1)!.length }]);
 
     const plan = await planClip(opened.db, join(dir, 'rec'), cameraId, startUs, times.at(-1)! + 1);
