@@ -212,8 +212,9 @@ test('a 20 s cut of the agent\'s link leaves no gap in the recording; the clip o
   assert.ok(packets[0]?.key, 'the clip starts on a keyframe');
   const steps = packets.slice(1).map((p, i) => p.pts - packets[i]!.pts);
   assert.ok(steps.every((s) => s > 0), 'presentation times only go forward');
-  const longest = Math.max(...steps);
-  assert.ok(longest < 0.2, `the longest step between frames is ${(longest * 1000).toFixed(0)} ms: a hole`);
+  // No hole is checked by content below (every frame the camera wrote, by its bytes), not by the
+  // steps between presentation times: those are the agent's read-time stamps, and an agent starved
+  // by a loaded machine reads (and stamps) a frame a few hundred ms late with nothing missing.
 
   const annexB = execFileSync('ffmpeg', ['-v', 'error', '-i', clipFile, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', '-'], { maxBuffer: 256 * 1024 * 1024 });
   const clipKeys = accessUnits(annexB).map((u) => sliceKey(u.data));
