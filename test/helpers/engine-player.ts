@@ -90,7 +90,9 @@ export async function watchLiveVideo(page: EnginePage, cameraId: string, options
   let first: EnginePlayerStats | undefined;
   for (;;) {
     first = await playerOn(page, cameraId).catch(() => undefined);
-    if (first && first.state === 'live' && first.framesShown >= 10) break;
+    // 45 pictures (1.5 s) in: a player that just opened decodes the catch-up GOP fast to reach the
+    // live edge, and a browser still warming up (the first page after launch) takes a second to.
+    if (first && first.state === 'live' && first.framesShown >= 45) break;
     if (Date.now() > deadline) throw new Error(`no live video from camera ${cameraId} in ${timeoutMs} ms: ${JSON.stringify(first ?? 'no player on the page')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
