@@ -52,6 +52,9 @@ export interface PlayerControllerEvents {
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const STALL_MS = 3000;
+/** A renderer that takes frames this long without showing one (a MediaSource that never opened, seen
+ * in WebKitGTK on a loaded machine) is made again, with a new connection. */
+const NOTHING_SHOWN_MS = 8000;
 const WATCHDOG_MS = 500;
 /** Frames held while the path is chosen: a GOP of 20 s at 30 fps, far more than one takes. */
 const MAX_HELD_FRAMES = 600;
@@ -82,6 +85,9 @@ export class PlayerController {
   private watchdog = 0;
   private lastFrameAt = 0;
   private presentedThisConnection = false;
+  /** performance.now() when the current renderer was made, and of this connection's first frame (0: none yet) */
+  private rendererSince = 0;
+  private firstFrameAt = 0;
   private destroyed = false;
 
   private framesReceived = 0;
@@ -189,6 +195,7 @@ export class PlayerController {
   private connect(): void {
     if (this.destroyed || isFinalState(this.state) || this.background.paused) return;
     this.presentedThisConnection = false;
+    this.firstFrameAt = 0;
     this.connection = new LiveConnection(this.options.cameraId, this.options.token, {
       onOpen: () => {
         if (this.state === 'connecting') this.setState('waiting', '');
@@ -295,6 +302,7 @@ export class PlayerController {
     this.framesReceived++;
     this.lastReceivedSequence = frame.header.sequence;
     this.lastFrameAt = performance.now();
+    if (this.firstFrameAt === 0) this.firstFrameAt = this.lastFrameAt;
     if (!frame.header.catchUp) this.clock.observe(frame.header.captureTimeUs, frame.arrivalEpochMs);
     if (this.renderer) this.renderer.pushVideo(frame);
     else this.held.push(frame);
@@ -340,6 +348,7 @@ export class PlayerController {
     };
     const renderer: Renderer = path === 'webcodecs' ? new WebCodecsRenderer(events) : new MseRenderer(events, { audio: this.options.mseAudio ?? true });
     this.renderer = renderer;
+    this.rendererSince = performance.now();
     this.events.onRenderer(renderer);
     renderer.setMuted(this.muted);
     renderer.init(init);
@@ -393,6 +402,14 @@ export class PlayerController {
   }
 
   private checkStalled(): void {
+    const now = performance.now();
+    const takingFramesSince = Math.max(this.rendererSince, this.firstFrameAt);
+    if (this.renderer && !this.presentedThisConnection && this.firstFrameAt > 0 && now - takingFramesSince > NOTHING_SHOWN_MS && now - this.lastFrameAt < STALL_MS) {
+      console.warn(`picam: the ${this.renderer.path} path showed nothing in ${NOTHING_SHOWN_MS / 1000} s of frames, starting it again`);
+      this.dropRenderer();
+      this.restartConnection();
+      return;
+    }
     if (this.state === 'live' && performance.now() - this.lastFrameAt > STALL_MS) this.setState('stalled', '');
   }
 }
