@@ -6,7 +6,7 @@ import { buildAvcDecoderConfigurationRecord } from './avc-config.ts';
 import { describeAccessUnit, removeEmulationPrevention, splitNalUnits } from './nal.ts';
 import { parseSps } from './sps.ts';
 import { ProtocolError } from '../errors.ts';
-import { SpsWriter, readClip } from './test-support.ts';
+import { SpsWriter, addEmulationPrevention, readClip } from './test-support.ts';
 import { announceSeed, checkProperty, fuzzTimeoutMs, guarded, parsesOrRefuses } from '../../../test/helpers/fuzz-config.ts';
 import { chunkSizes, concatBytes, cut, mutatedBytes, sameBytes, skewedBytes } from '../../../test/helpers/fuzz-inputs.ts';
 
@@ -157,21 +157,6 @@ test('splitNalUnits: bodies are in-order views with no start code inside, and re
   );
 });
 
-/** The encoder's side of 7.4.1: after 00 00, a byte 00..03 gets an 03 in front of it. */
-function addEmulationPrevention(rbsp: Uint8Array): Uint8Array {
-  const out: number[] = [];
-  let zeros = 0;
-  for (const b of rbsp) {
-    if (zeros >= 2 && b <= 3) {
-      out.push(3);
-      zeros = 0;
-    }
-    out.push(b);
-    zeros = b === 0 ? zeros + 1 : 0;
-  }
-  return Uint8Array.from(out);
-}
-
 test('removeEmulationPrevention undoes what an encoder inserts, for any payload', { timeout }, async (t) => {
   await checkProperty(
     t,
@@ -188,7 +173,6 @@ test('removeEmulationPrevention undoes what an encoder inserts, for any payload'
 
 const HIGH = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135, 144];
 const BASIC = [66, 77, 88];
-
 
 const spsFields = fc
   .record({

@@ -95,16 +95,24 @@ export class SpsWriter {
     while (bits.length % 8 !== 0) bits.push(0);
     const rbsp: number[] = [0x67];
     for (let i = 0; i < bits.length; i += 8) rbsp.push(parseInt(bits.slice(i, i + 8).join(''), 2));
-    const out: number[] = [];
-    let zeros = 0;
-    for (const b of rbsp) {
-      if (zeros >= 2 && b <= 3) {
-        out.push(3);
-        zeros = 0;
-      }
-      out.push(b);
-      zeros = b === 0 ? zeros + 1 : 0;
-    }
-    return Uint8Array.from(out);
+    return addEmulationPrevention(rbsp);
   }
+}
+
+/**
+ * The encoder's side of 7.4.1, written here apart from the code under test: after 00 00, a byte
+ * 00..03 gets an 03 in front of it.
+ */
+export function addEmulationPrevention(rbsp: ArrayLike<number>): Uint8Array {
+  const out: number[] = [];
+  let zeros = 0;
+  for (const b of Array.from(rbsp)) {
+    if (zeros >= 2 && b <= 3) {
+      out.push(3);
+      zeros = 0;
+    }
+    out.push(b);
+    zeros = b === 0 ? zeros + 1 : 0;
+  }
+  return Uint8Array.from(out);
 }
