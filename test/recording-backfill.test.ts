@@ -132,14 +132,7 @@ test('a 20 s cut of the agent\'s link leaves no gap in the recording; the clip o
   // A viewer straight on the relay (not through the cut link), all along.
   const viewer = await WsViewer.connect(relay.wsUrl, cameraId, relay.adminToken);
   t.after(() => viewer.ws.terminate());
-  // Capture -> viewer latency of each live picture (one clock: agent, relay and viewer share the machine).
-  const arrivals: Array<{ atMs: number; latencyMs: number }> = [];
-  viewer.ws.on('message', (data: Buffer, isBinary: boolean) => {
-    // Catch-up frames (the GOP a joiner starts with) are old by design: not live latency.
-    if (!isBinary || data[1] !== Track.Video || ((data[2] ?? 0) & FrameFlag.CatchUp) !== 0) return;
-    const now = Date.now();
-    arrivals.push({ atMs: now, latencyMs: now - Number(data.readBigUInt64BE(8)) / 1000 });
-  });
+  const arrivals = liveVideoArrivals(viewer);
 
   await until(() => (arrivals.length >= 60 ? true : undefined), 10_000, 'two seconds of live pictures for the viewer');
 
@@ -311,12 +304,7 @@ test('on a slow uplink the backfill yields to live video: live latency holds whi
   await agent.waitForLog((r) => r.msg === 'connected to the relay', 30_000, 'the agent connected');
   const viewer = await WsViewer.connect(relay.wsUrl, cameraId, relay.adminToken);
   t.after(() => viewer.ws.terminate());
-  const arrivals: Array<{ atMs: number; latencyMs: number }> = [];
-  viewer.ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!isBinary || data[1] !== Track.Video || ((data[2] ?? 0) & FrameFlag.CatchUp) !== 0) return;
-    const now = Date.now();
-    arrivals.push({ atMs: now, latencyMs: now - Number(data.readBigUInt64BE(8)) / 1000 });
-  });
+  const arrivals = liveVideoArrivals(viewer);
   await until(() => (arrivals.length >= 150 ? true : undefined), 30_000, 'five seconds of live pictures');
   const cutAt = Date.now();
   proxy.cut();
@@ -334,3 +322,18 @@ test('on a slow uplink the backfill yields to live video: live latency holds whi
   assert.equal(done.complete, true);
   assert.ok(p95(during) <= p95(control) + 250, `live latency p95 ${p95(during).toFixed(0)} ms during the backfill vs ${p95(control).toFixed(0)} ms before the cut`);
 });
+
+/**
+ * Capture -> viewer latency of each live picture the viewer gets, as it comes (one clock: agent,
+ * relay and viewer share the machine). Catch-up frames (the GOP a joiner starts with) are old by
+ * design: not live latency.
+ */
+function liveVideoArrivals(viewer: WsViewer): Array<{ atMs: number; latencyMs: number }> {
+  const arrivals: Array<{ atMs: number; latencyMs: number }> = [];
+  viewer.ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || data[1] !== Track.Video || ((data[2] ?? 0) & FrameFlag.CatchUp) !== 0) return;
+    const now = Date.now();
+    arrivals.push({ atMs: now, latencyMs: now - Number(data.readBigUInt64BE(8)) / 1000 });
+  });
+  return arrivals;
+}
