@@ -1,0 +1,164 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+import { freePort } from './proxies.ts';
+
+/**
+ * A throwaway Postgres cluster for one test file: `initdb` in a temp dir, the server on a free
+ * loopback port, trust authentication, no fsync (a test's database need not survive a power cut).
+ * Debian's `postgresql` package puts its binaries in /usr/lib/postgresql/<version>/bin, off PATH.
+ * Postgres refuses to run as root, so as root (CI) the cluster belongs to the `postgres` OS user.
+ */
+
+export interface TestPostgres {
+  /** the maintenance database's URL (postgres://picam@127.0.0.1:<port>/postgres) */
+  readonly url: string;
+  readonly port: number;
+  /** a fresh, empty database; returns its URL */
+  createDatabase(name?: string): Promise<string>;
+  /** stops the server, keeping its data: what a node sees when Postgres goes down */
+  stopServer(): Promise<void>;
+  /** starts it again on the same port and data */
+  startServer(): Promise<void>;
+  /** stops the server and deletes the cluster */
+  close(): Promise<void>;
+}
+
+const USER = 'picam';
+
+function findBinDir(): string | undefined {
+  const onPath = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).stdout.trim();
+  if (onPath && existsSync(join(onPath, '..', 'postgres'))) return join(onPath, '..');
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
+}
+
+/** The uid/gid to run the server as: ours, or the `postgres` user's when we are root. */
+function serverIdentity(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  if (!Number.isInteger(uid) || uid <= 0 || !Number.isInteger(gid)) {
+    throw new Error('running as root and there is no `postgres` OS user to run a test Postgres as (install the postgresql package)');
+  }
+  return { uid, gid };
+}
+
+/** What is missing to run Postgres here, or undefined. */
+export function postgresMissing(): string | undefined {
+  return findBinDir() ? undefined : 'initdb/postgres (Debian package postgresql)';
+}
+
+/**
+ * The throwaway Postgres, or a skipped test with a loud message when Postgres is not installed; with
+ * `CI` set a missing Postgres fails instead. Closed when the test (or suite) `t` ends.
+ */
+export async function postgresOrSkip(t: TestContext): Promise<TestPostgres | null> {
+  const missing = postgresMissing();
+  if (missing) {
+    const message = `Postgres not installed (missing ${missing}): its tests NOT RUN`;
+    if (process.env.CI) throw new Error(`${message}. CI is set, so this is a failure.`);
+    process.stderr.write(`\n${'!'.repeat(100)}\n!! ${message}\n${'!'.repeat(100)}\n\n`);
+    t.skip(message);
+    return null;
+  }
+  const server = await startPostgres();
+  t.after(() => server.close());
+  return server;
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = findBinDir();
+  if (!bin) throw new Error(`cannot start Postgres: missing ${postgresMissing()}`);
+  const identity = serverIdentity();
+  const dir = mkdtempSync(join(tmpdir(), 'picam-pg-'));
+  if (identity) chownSync(dir, identity.uid, identity.gid);
+  const data = join(dir, 'data');
+  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', USER, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], {
+    encoding: 'utf8',
+    ...identity,
+  });
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed (${init.status}): ${init.stderr || init.stdout}`);
+  }
+  const port = await freePort();
+  const url = `postgres://${USER}@127.0.0.1:${port}/postgres`;
+  let server: ChildProcess | undefined;
+  let log = '';
+  let counter = 0;
+
+  async function startServer(): Promise<void> {
+    const child = spawn(
+      join(bin!, 'postgres'),
+      // The socket directory is the temp dir: /var/run/postgresql may not exist or not be ours.
+      ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+      { stdio: ['ignore', 'ignore', 'pipe'], ...identity },
+    );
+    server = child;
+    log = '';
+    child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4000)));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`postgres exited (${code}) before accepting connections:\n${log}`))),
+    );
+    exited.catch(() => {});
+    await Promise.race([waitUntilAccepting(url, 30_000), exited]);
+  }
+
+  async function stopServer(): Promise<void> {
+    const child = server;
+    server = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // SIGINT is Postgres's "fast" shutdown: connections are cut, no wait for clients to leave.
+    child.kill('SIGINT');
+    await exited;
+  }
+
+  await startServer();
+  return {
+    url,
+    port,
+    async createDatabase(name = `t${++counter}_${process.pid}`) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`create database "${name}"`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://${USER}@127.0.0.1:${port}/${name}`;
+    },
+    stopServer,
+    startServer,
+    async close() {
+      await stopServer();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitUntilAccepting(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`Postgres did not accept connections within ${timeoutMs} ms: ${String(err)}`);
+      // The server is still starting ("the database system is starting up"): its own retry interval.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
