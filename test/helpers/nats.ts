@@ -14,6 +14,10 @@ import { commandExists, freePort } from './proxies.ts';
 export interface TestNats {
   readonly url: string;
   readonly port: number;
+  /** nats-server's monitoring endpoint (/varz, /connz: per-connection bytes and messages) */
+  readonly monitorUrl: string;
+  /** the running server's process id (CPU figures), undefined while stopped */
+  readonly pid: number | undefined;
   /** stops the server (SIGTERM); the port stays reserved for startServer */
   stopServer(): Promise<void>;
   startServer(): Promise<void>;
@@ -44,8 +48,9 @@ export async function startNats(): Promise<TestNats> {
   if (missing) throw new Error(`cannot start NATS: missing ${missing}`);
   const dir = mkdtempSync(join(tmpdir(), 'picam-nats-'));
   const port = await freePort();
+  const monitorPort = await freePort();
   const config = join(dir, 'nats.conf');
-  writeFileSync(config, `host: 127.0.0.1\nport: ${port}\nmax_payload: 8MB\n`);
+  writeFileSync(config, `host: 127.0.0.1\nport: ${port}\nhttp: 127.0.0.1:${monitorPort}\nmax_payload: 8MB\n`);
   let server: ChildProcess | undefined;
 
   async function startServer(): Promise<void> {
@@ -74,6 +79,10 @@ export async function startNats(): Promise<TestNats> {
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    get pid() {
+      return server?.pid;
+    },
     stopServer,
     startServer,
     async close() {
