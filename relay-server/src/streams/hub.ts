@@ -51,6 +51,11 @@ export interface PublisherOptions {
   name: string;
   /** demand changed (and right away): the agent is told, for on-demand cameras (StreamHub.demand) */
   onViewerCount: (viewers: number) => void;
+  /**
+   * The camera was taken over elsewhere (a cluster node with a newer ownership epoch): the agent
+   * connection closes with 4009. Never called by the single-process hub.
+   */
+  onReplaced?: () => void;
 }
 
 /** All calls are ignored once another publisher has taken the camera or close() was called. */

@@ -124,6 +124,10 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
           if (!ended) sendDemand();
         });
       },
+      onReplaced: () => {
+        log.info('agent closed: the camera was taken over by a newer connection on another node');
+        handle.close(CloseCode.Replaced, 'replaced by a newer agent connection');
+      },
     });
     markSeen(deps, cameraId, log);
     log.info({ replaced: previous !== undefined }, 'agent took over the camera');
