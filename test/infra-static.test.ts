@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { CADDYFILE, INFRA_DIR, caddyEnv, commandExists, nginxTest, writeNginxConfig } from './helpers/proxies.ts';
 import { createSelfSignedCert } from './helpers/tls.ts';
+import { clusterNginxTest, writeClusterNginxConfig } from '../scripts/cluster-nginx.ts';
 
 /**
  * The shipped infra files, checked by the tools that will read them: systemd-analyze (verify and
@@ -16,7 +17,7 @@ import { createSelfSignedCert } from './helpers/tls.ts';
 
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 /** .ci/run installs these; in CI their absence is a failure, elsewhere a loud skip. */
-const CI_TOOLS = new Set(['nginx', 'caddy', 'openssl']);
+const CI_TOOLS = new Set(['nginx', 'caddy', 'openssl', 'nats-server']);
 
 function skipLoudly(t: TestContext, tool: string, why: string): void {
   const message = `${tool} not available: ${why}`;
@@ -314,5 +315,159 @@ describe('Containerfile (static: Docker is not available on the test machines)',
     // Against nothing listening: exit 1 (unhealthy), not a hang or a crash with 0.
     const result = spawnSync(process.execPath, argv.slice(1), { env: { ...process.env, PORT: '1' }, encoding: 'utf8', timeout: 10_000 });
     assert.equal(result.status, 1, result.stderr);
+  });
+});
+
+describe('cluster deployment (infra/cluster)', () => {
+  const CLUSTER = join(INFRA_DIR, 'cluster');
+  const NODE_UNIT = join(CLUSTER, 'systemd', 'picam-relay@.service');
+  const node = parseUnit(readFileSync(NODE_UNIT, 'utf8'));
+  const single = parseUnit(readFileSync(RELAY_UNIT, 'utf8'));
+  const HARDENING = [
+    'NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'ProtectKernelTunables',
+    'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectClock', 'ProtectHostname', 'ProtectProc',
+    'RestrictAddressFamilies', 'RestrictNamespaces', 'RestrictRealtime', 'RestrictSUIDSGID', 'RemoveIPC', 'LockPersonality',
+    'CapabilityBoundingSet', 'AmbientCapabilities', 'SystemCallArchitectures', 'SystemCallFilter', 'UMask',
+  ];
+
+  it('picam-relay@.service: one node per instance, cluster settings from an env file, a DATA_DIR per node, the single unit\'s hardening', () => {
+    const s = (key: string) => unitValue(node, 'Service', key);
+    assert.equal(s('User'), 'picam');
+    assert.equal(s('ExecStart'), unitValue(single, 'Service', 'ExecStart'), 'the same launcher as picam-relay.service');
+    const files = node.get('Service')!.get('EnvironmentFile')!;
+    assert.ok(files.includes('/etc/picam-relay/cluster.env'), 'DATABASE_URL and NATS_URL, the same on every node (required: no leading -)');
+    assert.ok(files.includes('/etc/picam-relay/%i.env'), "this node's PORT (required: several nodes on one host need one each)");
+    const env = node.get('Service')!.get('Environment')!;
+    assert.ok(env.includes('DATA_DIR=/var/lib/picam-relay/%i'), 'each node its own DATA_DIR (recordings stay node-local)');
+    assert.equal(s('StateDirectory'), 'picam-relay/%i');
+    const nodeId = env.find((e) => e.startsWith('NODE_ID='));
+    assert.ok(nodeId?.includes('%i'), 'NODE_ID names the instance');
+    assert.doesNotMatch(nodeId!, /%H/, 'the full host name may hold dots, which NATS subjects cannot');
+    assert.equal(s('Restart'), 'on-failure');
+    assert.ok(unitValue(node, 'Unit', 'StartLimitIntervalSec') && unitValue(node, 'Unit', 'StartLimitBurst'), 'start limit set');
+    for (const key of HARDENING) assert.equal(s(key), unitValue(single, 'Service', key), key);
+    assert.equal(s('MemoryDenyWriteExecute'), undefined, 'MemoryDenyWriteExecute breaks the V8 JIT');
+    assert.equal(unitValue(node, 'Install', 'WantedBy'), 'multi-user.target');
+    const examples = ['cluster.env.example', 'node.env.example'].map((f) => readFileSync(join(CLUSTER, 'systemd', f), 'utf8')).join('\n');
+    for (const key of ['DATABASE_URL', 'NATS_URL', 'PUBLIC_URL', 'TRUST_PROXY', 'PORT', 'NODE_ID']) assert.match(examples, new RegExp(`^#?${key}=`, 'm'), key);
+  });
+
+  it('systemd-analyze verify and security (<= 2.5): an instance of picam-relay@.service', (t) => {
+    if (!commandExists('systemd-analyze')) return skipLoudly(t, 'systemd-analyze', 'the template unit was not verified');
+    const dir = mkdtempSync(join(tmpdir(), 'picam-units-'));
+    try {
+      const copy = join(dir, 'picam-relay@a.service');
+      writeFileSync(copy, readFileSync(NODE_UNIT, 'utf8').replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+      const verify = spawnSync('systemd-analyze', ['verify', '--man=no', copy], { encoding: 'utf8' });
+      const about = `${verify.stdout}${verify.stderr}`.split('\n').filter((l) => l.includes('picam-relay@'));
+      assert.deepEqual(about, [], `systemd-analyze verify:\n${verify.stdout}${verify.stderr}`);
+      assert.equal(verify.status, 0, verify.stderr);
+      const security = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', '--threshold=25', copy], { encoding: 'utf8' });
+      const score = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout)?.[1];
+      assert.ok(score !== undefined, security.stdout.slice(-400));
+      assert.equal(security.status, 0, `exposure ${score} over 2.5\n${security.stdout.slice(-400)}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const activeLines = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/#.*$/, '').trim())
+      .filter(Boolean)
+      .join('\n');
+  const nginxConf = activeLines(join(CLUSTER, 'nginx', 'picam-cluster.conf'));
+
+  it('nginx: least_conn over the nodes, no stickiness, WebSocket upgrade, 1 h on the sockets, the next node on a failed connect', () => {
+    const upstream = /upstream picam_relays \{([^}]*)\}/.exec(nginxConf)?.[1];
+    assert.ok(upstream, 'upstream picam_relays');
+    assert.match(upstream, /^\s*least_conn;/, 'least_conn, before keepalive');
+    assert.match(upstream, /include picam-cluster\.d\/relays\.conf;\s*keepalive \d+;/);
+    for (const sticky of ['ip_hash', 'hash ', 'sticky', 'random']) assert.ok(!nginxConf.includes(sticky), `no ${sticky}: any node serves any camera`);
+    for (const line of [
+      'proxy_http_version 1.1;',
+      'proxy_set_header Upgrade $http_upgrade;',
+      'proxy_set_header Connection $picam_cluster_connection;',
+      'proxy_buffering off;',
+      'proxy_request_buffering off;',
+      'tcp_nodelay on;',
+      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      'proxy_set_header X-Forwarded-Proto $scheme;',
+      'proxy_next_upstream error timeout;',
+    ]) {
+      assert.ok(nginxConf.includes(line), `missing: ${line}`);
+    }
+    assert.match(nginxConf, /map \$http_upgrade \$picam_cluster_connection \{\s*default upgrade;/);
+    for (const path of ['location = /api/agent {', 'location ~ ^/api/cameras/[^/]+/live$ {']) {
+      const start = nginxConf.indexOf(path);
+      assert.ok(start >= 0, path);
+      const block = nginxConf.slice(start, nginxConf.indexOf('}', start));
+      assert.match(block, /proxy_pass http:\/\/picam_relays;/, path);
+      for (const directive of ['proxy_read_timeout', 'proxy_send_timeout']) {
+        const seconds = Number(new RegExp(`${directive} (\\d+)s;`).exec(block)?.[1]);
+        assert.ok(seconds >= 3600, `${path} ${directive} ${seconds}`);
+      }
+    }
+    // The relay's own socket paths are the ones the long timeouts cover.
+    const liveRoute = /^\/api\/cameras\/[^/]+\/live$/;
+    assert.ok(liveRoute.test('/api/cameras/abc123/live') && !liveRoute.test('/api/cameras/abc123/recordings'));
+    const connect = Number(/proxy_connect_timeout (\d+)s;/.exec(nginxConf)?.[1]);
+    assert.ok(connect > 0 && connect <= 3, `proxy_connect_timeout ${connect}s: a dead node must not hold a reconnect for long`);
+    const relays = activeLines(join(CLUSTER, 'nginx', 'picam-cluster.d', 'relays.conf'));
+    const servers = relays.split('\n').filter((l) => l.startsWith('server '));
+    assert.ok(servers.length >= 2, 'the example lists several nodes');
+    for (const server of servers) assert.match(server, /max_fails=1 fail_timeout=\d+s;$/, server);
+  });
+
+  it('nginx: the access log leaves query strings (tokens) out and names the node', () => {
+    const format = /log_format picam_cluster ([^;]+);/.exec(nginxConf)?.[1];
+    assert.ok(format, 'log_format picam_cluster');
+    assert.ok(format.includes('$uri') && format.includes('$upstream_addr'), `log_format ${format}`);
+    for (const variable of ['$request_uri', '$request ', '$request"', '$args', '$query_string', '$arg_', '$http_referer']) {
+      assert.ok(!format.includes(variable), `log format uses ${variable}`);
+    }
+    assert.doesNotMatch(nginxConf, /access_log (?!off)/, 'access_log lives in picam-cluster.d/log.conf');
+    assert.match(readFileSync(join(CLUSTER, 'nginx', 'picam-cluster.d', 'log.conf'), 'utf8'), /^access_log \S+ picam_cluster;$/m);
+    assert.match(nginxConf, /location = \/metrics \{\s*return 404;/);
+  });
+
+  it('nginx -t: the TLS front with the redirect and the shipped relays.conf, and the plain-HTTP front `npm run cluster` runs', async (t) => {
+    if (!commandExists('nginx')) return skipLoudly(t, 'nginx', 'the cluster config was not parsed by nginx');
+    const cert = createSelfSignedCert();
+    const dirs: string[] = [];
+    try {
+      const tlsDir = mkdtempSync(join(tmpdir(), 'picam-cluster-nginx-'));
+      dirs.push(tlsDir);
+      const tlsFiles = writeClusterNginxConfig({ dir: tlsDir, listen: '127.0.0.1:18443', relayPorts: [8081], tls: cert, redirectListen: '127.0.0.1:18080' });
+      copyFileSync(join(CLUSTER, 'nginx', 'picam-cluster.d', 'relays.conf'), join(tlsDir, 'picam-cluster.d', 'relays.conf'));
+      const plainDir = mkdtempSync(join(tmpdir(), 'picam-cluster-nginx-'));
+      dirs.push(plainDir);
+      const plainFiles = writeClusterNginxConfig({ dir: plainDir, listen: '127.0.0.1:18081', relayPorts: [8081, 8082, 8083] });
+      for (const [files, dir] of [[tlsFiles, tlsDir], [plainFiles, plainDir]] as const) {
+        const result = clusterNginxTest(files, dir);
+        assert.equal(result.status, 0, result.output);
+        assert.match(result.output, /test is successful/);
+        assert.doesNotMatch(result.output, /\[warn\]/, result.output);
+      }
+    } finally {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+      cert.remove();
+    }
+  });
+
+  it('nats.conf: loopback by default, 8 MB payloads (a GOP in one reply), no JetStream; nats-server -t accepts it', (t) => {
+    const file = join(CLUSTER, 'nats.conf');
+    const conf = activeLines(file);
+    assert.match(conf, /^host: 127\.0\.0\.1$/m, 'loopback unless the operator names a private address');
+    assert.match(conf, /^max_payload: 8MB$/m);
+    assert.doesNotMatch(conf, /jetstream/i, 'core NATS only: nothing stored');
+    assert.match(conf, /^http: 127\.0\.0\.1:\d+$/m, 'monitoring on loopback only');
+    // The tests' nats-server (test/helpers/nats.ts) runs with the same payload limit.
+    assert.match(readFileSync(join(INFRA_DIR, '..', 'test', 'helpers', 'nats.ts'), 'utf8'), /max_payload: 8MB/);
+    if (!commandExists('nats-server')) return skipLoudly(t, 'nats-server', 'nats.conf was not checked by nats-server');
+    const result = spawnSync('nats-server', ['-t', '-c', file], { encoding: 'utf8' });
+    assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
+    assert.match(`${result.stdout}${result.stderr}`, /is valid/);
   });
 });
