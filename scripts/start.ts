@@ -6,19 +6,12 @@
  * Environment: the relay's own (PORT, HOST, DATA_DIR, PUBLIC_URL, PICAM_ADMIN_PASSWORD, LOG_LEVEL),
  * plus PICAM_DEMO_CAMERA=0 to start the relay alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import pretty from 'pino-pretty';
 import { ConfigError, loadConfig } from '../relay-server/src/config.ts';
 import { createLogger } from '../relay-server/src/logger.ts';
-import { startRelay, type RunningRelay } from '../relay-server/src/server.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FAKE_CAMERA_DIR = join(ROOT, 'test', 'fake-camera');
-const AGENT_CLI = join(ROOT, 'edge-agent', 'src', 'cli.ts');
-const DEMO_CAMERA_NAME = 'Demo camera';
+import { startRelay } from '../relay-server/src/server.ts';
+import { DEMO_CAMERA_NAME, startDemoAgent } from './demo-camera.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -30,7 +23,15 @@ async function main(): Promise<void> {
   const browserUrl = config.publicUrl ?? relay.url;
 
   let agent: ChildProcess | undefined;
-  if (process.env.PICAM_DEMO_CAMERA !== '0') agent = await startDemoAgent(relay, config.dataDir);
+  if (process.env.PICAM_DEMO_CAMERA !== '0') {
+    const demoRelay = {
+      url: relay.url,
+      enrolled: ({ cameraId }: { cameraId: string }) => relay.cameraExists(cameraId),
+      // The demo camera records, so the first run shows a timeline.
+      provision: async (name: string) => (await relay.provisionCamera(name, relay.url, { record: 'continuous' })).enrollment.token,
+    };
+    agent = await startDemoAgent(demoRelay, config.dataDir);
+  }
 
   out();
   out(`  picam-relay is running: ${browserUrl}`);
@@ -60,47 +61,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-}
-
-/**
- * Enrolls the demo agent once (its config, with the device credential, lives in DATA_DIR like a Pi's
- * /etc/picam-agent/config.json) and runs it with the fake camera first on PATH.
- */
-async function startDemoAgent(relay: RunningRelay, dataDir: string): Promise<ChildProcess> {
-  const configPath = join(dataDir, 'demo-agent', 'config.json');
-  const env = { ...process.env, PATH: `${FAKE_CAMERA_DIR}:${process.env.PATH ?? ''}`, LOG_LEVEL: process.env.PICAM_DEMO_AGENT_LOG_LEVEL ?? 'warn' };
-  if (!demoAgentEnrolled(configPath, relay)) {
-    // The demo camera records, so the first run shows a timeline.
-    const { enrollment } = relay.provisionCamera(DEMO_CAMERA_NAME, relay.url, { record: 'continuous' });
-    await runToEnd(spawnAgent(['enroll', '--relay', relay.url, '--token', enrollment.token, '--config', configPath], env));
-  }
-  const agent = spawnAgent(['run', '--config', configPath, '--relay', relay.url], env);
-  agent.on('exit', (code, signal) => {
-    if (signal !== 'SIGTERM') process.stderr.write(`demo agent exited (${code ?? signal}); the relay keeps running\n`);
-  });
-  return agent;
-}
-
-function demoAgentEnrolled(configPath: string, relay: RunningRelay): boolean {
-  if (!existsSync(configPath)) return false;
-  try {
-    const { cameraId } = JSON.parse(readFileSync(configPath, 'utf8')) as { cameraId?: string };
-    // Deleted in the UI since the last start: enroll a fresh one.
-    return typeof cameraId === 'string' && relay.cameraExists(cameraId);
-  } catch {
-    return false;
-  }
-}
-
-function spawnAgent(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', AGENT_CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-function runToEnd(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`picam-agent enroll exited with ${code}`))));
-  });
 }
 
 main().catch((err: unknown) => {
