@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import type { Logger } from '../logger.ts';
+import type { LiveCameras } from '../services.ts';
+import type { InProcessHub } from '../streams/in-process-hub.ts';
+import type { ConnectionRegistry } from '../ws/connection-registry.ts';
+import { ClusterHub } from './cluster-hub.ts';
+import { ClusterLiveCameras } from './cluster-live-cameras.ts';
+import { NatsLink } from './nats-link.ts';
+import { PgOwnershipStore, type OwnershipStore } from './ownership.ts';
+
+export { ClusterHub } from './cluster-hub.ts';
+export { ClusterLiveCameras } from './cluster-live-cameras.ts';
+export { PgOwnershipStore, type OwnershipStore } from './ownership.ts';
+
+/**
+ * A relay node joining its cluster (NATS_URL set): the NATS link, a ClusterHub around the node's
+ * InProcessHub, and, once the connection registry exists, the LiveCameras that reaches every node.
+ */
+
+export interface ClusterNodeOptions {
+  natsUrl: string[];
+  nodeId: string;
+  /** the registry's Postgres pool (camera ownership lives there) */
+  pool?: pg.Pool;
+  /** instead of the pool (tests) */
+  ownership?: OwnershipStore;
+  inner: InProcessHub;
+  log: Logger;
+}
+
+export interface ClusterNode {
+  hub: ClusterHub;
+  /** the accounts side's LiveCameras: applied to this node's sockets and broadcast to the others */
+  liveCameras(registry: ConnectionRegistry): LiveCameras;
+  close(): Promise<void>;
+}
+
+export async function startClusterNode(options: ClusterNodeOptions): Promise<ClusterNode> {
+  const ownership = options.ownership ?? (options.pool ? new PgOwnershipStore(options.pool) : undefined);
+  if (!ownership) throw new Error('cluster mode needs the Postgres registry (DATABASE_URL) for camera ownership');
+  const link = new NatsLink({ servers: options.natsUrl, nodeId: options.nodeId, log: options.log });
+  const hub = new ClusterHub({ inner: options.inner, link, ownership, nodeId: options.nodeId, log: options.log });
+  let live: ClusterLiveCameras | undefined;
+  await link.start();
+  options.log.info({ node: options.nodeId, nats: options.natsUrl, connected: link.connected }, 'cluster node started');
+  return {
+    hub,
+    liveCameras(registry) {
+      live ??= new ClusterLiveCameras({ registry, link, nodeId: options.nodeId, log: options.log });
+      const cameras = live;
+      hub.onViewersChanged(() => cameras.viewersChanged());
+      return cameras;
+    },
+    async close() {
+      live?.close();
+      hub.close();
+      await link.close();
+    },
+  };
+}
