@@ -216,6 +216,8 @@ export const API_ERROR_CODES = [
   'range_not_satisfiable',
   'payload_too_large',
   'rate_limited',
+  /** the relay's database (Postgres) cannot be reached: try again (503) */
+  'database_unavailable',
   'internal',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];

@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import type { RelayConfig } from './config.ts';
-import type { Db } from './db/client.ts';
+import { transaction, type Db, type RegistryDb } from './db/client.ts';
 import { DEFAULT_CAMERA_SETTINGS, type RecordMode } from '@picam/protocol';
 import { findCamera, insertCamera, markCameraSeen, parseSettings, updateCamera } from './db/cameras.ts';
 import { audit } from './db/audit.ts';
@@ -29,7 +29,10 @@ const NO_RECORDER: RecordingControl = { setMode: () => undefined, cameraDeleted:
 const HOUSEKEEPING_INTERVAL_MS = 60 * 60 * 1000;
 
 export interface AccountsDeps {
-  db: Db;
+  /** the registry */
+  db: RegistryDb;
+  /** this node's recording index (the recordings routes read it) */
+  index: Db;
   config: RelayConfig;
   log: Logger;
   live: () => LiveCameras;
@@ -53,14 +56,14 @@ export interface Accounts {
    * A new camera and its enrollment token without an HTTP request: for the operator's own tools
    * (`npm start` provisions its simulated camera this way). Audited as `system`.
    */
-  provisionCamera(name: string, relayOrigin: string, options?: { record?: RecordMode }): { cameraId: string; enrollment: Enrollment };
+  provisionCamera(name: string, relayOrigin: string, options?: { record?: RecordMode }): Promise<{ cameraId: string; enrollment: Enrollment }>;
   /** new signing key; existing sessions and links stay valid (old keys keep verifying) */
   rotateSigningKey(): Promise<KeyInfo>;
   /**
    * Deletes expired sessions and enrollment tokens and audit rows past AUDIT_RETAIN_DAYS. Runs at
    * start and every HOUSEKEEPING_INTERVAL_MS; callable directly (tests, tools).
    */
-  housekeeping(): Pruned;
+  housekeeping(): Promise<Pruned>;
   close(): void;
 }
 
@@ -70,6 +73,7 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
   if (scryptCost !== PRODUCTION_SCRYPT_LOG2N) deps.log.warn({ scryptCost }, 'scrypt cost lowered: test use only');
   const auth: AuthDeps = {
     db: deps.db,
+    index: deps.index,
     config: deps.config,
     log: deps.log,
     live: deps.live,
@@ -80,30 +84,29 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
   };
 
   const registry: CameraRegistry = {
-    get(cameraId) {
-      const row = findCamera(auth.db, cameraId);
+    async get(cameraId) {
+      const row = await findCamera(auth.db, cameraId);
       return row && { id: row.id, name: row.name, settings: parseSettings(row.settings) };
     },
-    markSeen(cameraId, at) {
-      markCameraSeen(auth.db, cameraId, at);
-    },
+    markSeen: (cameraId, at) => markCameraSeen(auth.db, cameraId, at),
   };
 
-  const housekeeping = (): Pruned => {
-    const pruned = pruneExpired(auth.db, now(), deps.config.auditRetainDays * 24 * 3600 * 1000);
+  const housekeeping = async (): Promise<Pruned> => {
+    const pruned = await pruneExpired(auth.db, now(), deps.config.auditRetainDays * 24 * 3600 * 1000);
     if (pruned.sessions + pruned.enrollments + pruned.audit > 0) deps.log.info({ pruned }, 'housekeeping: old rows deleted');
     return pruned;
   };
-  const runHousekeeping = () => {
+  const runHousekeeping = async () => {
     try {
-      housekeeping();
+      await housekeeping();
     } catch (err) {
-      // A busy or full disk must not take the relay down; the next run tries again.
+      // A busy or full disk (or Postgres away) must not take the relay down; the next run tries again.
       deps.log.error({ err }, 'housekeeping failed');
     }
   };
-  runHousekeeping();
-  const housekeepingTimer = setInterval(runHousekeeping, HOUSEKEEPING_INTERVAL_MS);
+  await runHousekeeping();
+
+  const housekeepingTimer = setInterval(() => void runHousekeeping(), HOUSEKEEPING_INTERVAL_MS);
   housekeepingTimer.unref();
 
   return {
@@ -111,14 +114,14 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
     registry,
     api: apiRoutes(auth, createPasswordCheck(auth)),
     bootstrapAdmin: () => bootstrapAdmin(auth),
-    provisionCamera(name, relayOrigin, options = {}) {
+    async provisionCamera(name, relayOrigin, options = {}) {
       const cameraId = randomId(10);
-      const enrollment = auth.db.transaction(() => {
-        insertCamera(auth.db, { id: cameraId, name, settings: DEFAULT_CAMERA_SETTINGS, createdAt: now() });
-        if (options.record) updateCamera(auth.db, cameraId, { record: options.record });
-        audit(auth.db, now(), { actor: 'system', action: 'camera.create', target: cameraId });
-        audit(auth.db, now(), { actor: 'system', action: 'enrollment.issue', target: cameraId });
-        return issueEnrollment(auth, cameraId, 'system', relayOrigin);
+      const enrollment = await transaction(auth.db, async (tx) => {
+        await insertCamera(tx, { id: cameraId, name, settings: DEFAULT_CAMERA_SETTINGS, createdAt: now() });
+        if (options.record) await updateCamera(tx, cameraId, { record: options.record });
+        await audit(tx, now(), { actor: 'system', action: 'camera.create', target: cameraId });
+        await audit(tx, now(), { actor: 'system', action: 'enrollment.issue', target: cameraId });
+        return issueEnrollment(auth, cameraId, 'system', relayOrigin, tx);
       });
       auth.recorder().setMode(cameraId, options.record ?? deps.config.recording.defaultMode);
       return { cameraId, enrollment };

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { RECORD_MODES, type RecordMode } from '@picam/protocol';
@@ -68,6 +69,23 @@ const envSchema = z.object({
   RECORD_MAX_BYTES: z.coerce.number().int().min(1).optional(),
   /** seconds of a segment file (it ends at the first keyframe past this) */
   RECORD_SEGMENT_SECONDS: z.coerce.number().int().min(2).max(3600).default(300),
+  // ---- more than one machine (docs/ARCHITECTURE.md): the registry in Postgres, nodes talk over NATS
+  /** postgres://user:password@host:port/database: the registry (users, cameras, ...) in Postgres; unset: SQLite in DATA_DIR */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// (or postgresql://) URL')
+    .optional(),
+  /** nats://host:port[,nats://host:port...]: cluster mode (needs DATABASE_URL) */
+  NATS_URL: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .pipe(z.array(z.string().regex(/^(nats|tls):\/\/\S+$/, 'NATS_URL: nats://host:port, comma-separated')).min(1, 'NATS_URL: at least one nats:// URL'))
+    .optional(),
+  /** this node's name in the cluster; default: host name and PORT */
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]{1,100}$/, 'NODE_ID: 1-100 of A-Z a-z 0-9 _ : . -')
+    .optional(),
 });
 
 function cap(defaultValue: number) {
@@ -106,6 +124,12 @@ export interface RelayConfig {
   /** a Bearer token that opens /metrics on the public port; undefined: closed there */
   metricsToken: string | undefined;
   recording: RecordingConfig;
+  /** DATABASE_URL: the registry in Postgres; undefined: SQLite in dataDir */
+  databaseUrl?: string;
+  /** NATS_URL: cluster mode (requires databaseUrl); undefined: one process, no NATS */
+  natsUrl?: string[];
+  /** NODE_ID: this node's name in the cluster (default `<host name>:<PORT>`) */
+  nodeId: string;
 }
 
 export interface RecordingConfig {
@@ -130,6 +154,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     throw new ConfigError(`invalid relay configuration:\n${lines.join('\n')}`);
   }
   const e = result.data;
+  if (e.NATS_URL !== undefined && e.DATABASE_URL === undefined) {
+    throw new ConfigError(
+      'invalid relay configuration:\n  NATS_URL: cluster mode needs a shared registry: set DATABASE_URL=postgres://... as well (SQLite belongs to one node)',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -160,5 +189,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
       maxBytes: e.RECORD_MAX_BYTES,
       segmentUs: e.RECORD_SEGMENT_SECONDS * 1_000_000,
     },
+    databaseUrl: e.DATABASE_URL,
+    natsUrl: e.NATS_URL,
+    nodeId: e.NODE_ID ?? `${hostname()}:${e.PORT}`,
   };
 }

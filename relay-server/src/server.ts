@@ -5,6 +5,7 @@ import type { Hono } from 'hono';
 import { createAccounts, type Accounts } from './accounts.ts';
 import { createApp } from './app.ts';
 import type { RelayConfig } from './config.ts';
+import { listCameras } from './db/cameras.ts';
 import { openDatabase } from './db/client.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -12,6 +13,7 @@ import { metricsListenerRoutes, observabilityRoutes } from './routes/observabili
 import { createWebRoutes } from './routes/web.ts';
 import type { LiveCameras } from './services.ts';
 import { InProcessHub } from './streams/in-process-hub.ts';
+import { startClusterNode } from './cluster/index.ts';
 import { Recorder } from './recording/recorder.ts';
 import { createRecordingMetrics } from './recording/recording-metrics.ts';
 import { attachWebSockets } from './ws/index.ts';
@@ -42,7 +44,7 @@ export interface RunningRelay {
   admin: { username: string; generatedPassword: string | null };
   /** operator tools that act without an HTTP request (see Accounts.provisionCamera) */
   provisionCamera: Accounts['provisionCamera'];
-  cameraExists(cameraId: string): boolean;
+  cameraExists(cameraId: string): Promise<boolean>;
   /** 1001 to every WebSocket, stop accepting, close the database */
   close(): Promise<void>;
 }
@@ -50,23 +52,27 @@ export interface RunningRelay {
 export async function startRelay(config: RelayConfig, options: StartOptions = {}): Promise<RunningRelay> {
   const log = options.log ?? createLogger(config.logLevel);
   const startedAt = Date.now();
-  const database = openDatabase(config.dataDir);
+  const database = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const metrics = createMetrics();
-  const hub = new InProcessHub({ metrics, encoder: preparedFrames });
+  const inProcessHub = new InProcessHub({ metrics, encoder: preparedFrames });
+  // Cluster mode (NATS_URL): the hub and the revocations reach the other nodes (cluster/index.ts).
+  const cluster = config.natsUrl ? await startClusterNode({ natsUrl: config.natsUrl, nodeId: config.nodeId, pool: database.pool, inner: inProcessHub, log }) : undefined;
+  const hub = cluster?.hub ?? inProcessHub;
   // Created before accounts: the accounts side reaches the live side only through this seam.
   const connections = new ConnectionRegistry(hub);
-  const live = (): LiveCameras => connections;
+  const liveCameras = cluster?.liveCameras(connections) ?? connections;
+  const live = (): LiveCameras => liveCameras;
   // Before accounts (it hears of record changes through the getter) and before any agent connects:
   // start() repairs what an unclean stop left and observes the cameras that record.
-  const recorder = new Recorder({ db: database.db, hub, config: config.recording, log, metrics: createRecordingMetrics(metrics.registry) });
+  const recorder = new Recorder({ db: database.index, hub, config: config.recording, log, metrics: createRecordingMetrics(metrics.registry) });
 
   let accounts: Accounts;
   try {
-    recorder.start();
-    accounts = await createAccounts({ db: database.db, config, log, live, recorder: () => recorder });
+    recorder.start(await listCameras(database.db));
+    accounts = await createAccounts({ db: database.db, index: database.index, config, log, live, recorder: () => recorder });
   } catch (err) {
     await recorder.close();
-    database.close();
+    await database.close();
     throw err;
   }
   const admin = await accounts.bootstrapAdmin();
@@ -74,7 +80,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   const observability = observabilityRoutes({
     metrics,
     totals: () => hub.totals(),
-    databaseOk: () => database.sqlite.open && database.sqlite.prepare('select 1 as ok').get() !== undefined,
+    databaseOk: () => database.ping(),
     startedAt,
     metricsToken: config.metricsToken,
   });
@@ -91,7 +97,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     server.close();
     accounts.close();
     await recorder.close();
-    database.close();
+    await database.close();
     throw err;
   }
   const metricsUrl = metricsServer
@@ -119,13 +125,14 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     const metricsStopped = new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     metricsServer?.closeAllConnections();
     await sockets.close();
+    await cluster?.close();
     server.closeAllConnections();
     await stopped;
     await metricsStopped;
     accounts.close();
     // After the agents are gone: what they sent last is written and indexed before the database closes.
     await recorder.close();
-    database.close();
+    await database.close();
     log.info('relay stopped');
   }
 
@@ -135,7 +142,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     metricsUrl,
     admin,
     provisionCamera: (name, origin, options) => accounts.provisionCamera(name, origin, options),
-    cameraExists: (cameraId) => accounts.registry.get(cameraId) !== undefined,
+    cameraExists: async (cameraId) => (await accounts.registry.get(cameraId)) !== undefined,
     close: () => (closing ??= close()),
   };
 }

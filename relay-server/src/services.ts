@@ -33,16 +33,19 @@ export interface ViewerUpgradeRequest {
 }
 
 export interface AccessControl {
-  /** `Authorization: Bearer <device credential>` -> the camera it belongs to. Throws ApiError (401). */
-  authenticateAgent(authorization: string | undefined): { cameraId: string };
+  /**
+   * `Authorization: Bearer <device credential>` -> the camera it belongs to. Rejects with ApiError
+   * (401; 503 database_unavailable when the registry cannot answer).
+   */
+  authenticateAgent(authorization: string | undefined): Promise<{ cameraId: string }>;
   /**
    * Cookie (with Origin check) or `?token=` (session or share token). Throws ApiError:
    * 401 unauthenticated/token_invalid, 403 forbidden, 404 camera_not_found, 410 link_expired/link_revoked,
    * 429 too_many_viewers.
    */
   authorizeViewer(request: ViewerUpgradeRequest): Promise<ViewerGrant>;
-  /** still not revoked and not expired */
-  isGrantValid(grant: ViewerGrant): boolean;
+  /** still not revoked and not expired (rejects when the registry cannot answer: see isDatabaseUnavailable) */
+  isGrantValid(grant: ViewerGrant): Promise<boolean>;
 }
 
 interface CameraRecord {
@@ -52,9 +55,9 @@ interface CameraRecord {
 }
 
 export interface CameraRegistry {
-  get(cameraId: string): CameraRecord | undefined;
+  get(cameraId: string): Promise<CameraRecord | undefined>;
   /** called on agent connect/disconnect only, never per frame */
-  markSeen(cameraId: string, at: number): void;
+  markSeen(cameraId: string, at: number): Promise<void>;
 }
 
 

@@ -88,10 +88,10 @@ const passwordOptions = (cmd: Command) =>
     .option('--password-stdin', 'read the password from standard input');
 
 export async function runUsersCommand(argv: string[], config: RelayConfig, io: CliIo = processIo): Promise<number> {
-  const opened = openDatabase(config.dataDir);
+  const opened = await openDatabase(config);
   const deps: UserAdminDeps = { db: opened.db, hasher: createPasswordHasher(), now: Date.now };
-  const find = (username: string) => {
-    const user = findUserByName(opened.db, parseUsername(username));
+  const find = async (username: string) => {
+    const user = await findUserByName(opened.db, parseUsername(username));
     if (!user) throw new ApiError(404, 'not_found', `no user ${username}`);
     return user;
   };
@@ -117,9 +117,9 @@ export async function runUsersCommand(argv: string[], config: RelayConfig, io: C
   cmd
     .command('list')
     .description('list accounts')
-    .action(() => {
-      for (const row of listUsers(opened.db)) {
-        const user = toPublicUser(opened.db, row);
+    .action(async () => {
+      for (const row of await listUsers(opened.db)) {
+        const user = await toPublicUser(opened.db, row);
         const cameras = user.role === 'admin' ? 'all cameras' : user.cameraIds.join(',') || 'no cameras';
         io.stdout(`${user.username}\t${user.role}\t${cameras}\tcreated ${new Date(user.createdAt).toISOString()}\n`);
       }
@@ -127,7 +127,7 @@ export async function runUsersCommand(argv: string[], config: RelayConfig, io: C
 
   passwordOptions(cmd.command('passwd <username>').description("set a user's password (ends their sessions)")).action(
     async (username: string, flags: PasswordFlags) => {
-      const user = find(username);
+      const user = await find(username);
       const { password, generated } = await choosePassword(flags, io);
       const { endedSessions } = await changeUser(deps, user.id, { password }, CLI_ACTOR);
       io.stdout(`password changed for ${user.username}; ${endedSessions.length} session(s) ended\n`);
@@ -138,15 +138,15 @@ export async function runUsersCommand(argv: string[], config: RelayConfig, io: C
   cmd
     .command('remove <username>')
     .description('delete an account, its sessions and the share links it made')
-    .action((username: string) => {
-      const { user, revokedShares } = removeUser(deps, find(username).id, CLI_ACTOR);
+    .action(async (username: string) => {
+      const { user, revokedShares } = await removeUser(deps, (await find(username)).id, CLI_ACTOR);
       io.stdout(`removed ${user.username}; ${revokedShares.length} share link(s) they made revoked\n`);
     });
 
   try {
     return await run(cmd, argv, io);
   } finally {
-    opened.close();
+    await opened.close();
   }
 }
 
@@ -158,11 +158,11 @@ export async function runKeysCommand(argv: string[], config: RelayConfig, io: Cl
     .description('add a new signing key (old keys keep verifying until `keys remove <kid>`)')
     .action(async () => {
       const info = await rotateSigningKey(config.dataDir);
-      const opened = openDatabase(config.dataDir);
+      const opened = await openDatabase(config);
       try {
-        audit(opened.db, Date.now(), { actor: 'system', action: 'keys.rotate', target: info.kid });
+        await audit(opened.db, Date.now(), { actor: 'system', action: 'keys.rotate', target: info.kid });
       } finally {
-        opened.close();
+        await opened.close();
       }
       io.stdout(`new signing key ${info.kid}\n`);
     });
@@ -170,13 +170,13 @@ export async function runKeysCommand(argv: string[], config: RelayConfig, io: Cl
   cmd
     .command('remove <kid>')
     .description('delete a signing key: sessions and share links it signed stop working at once (a running relay too)')
-    .action((kid: string) => {
+    .action(async (kid: string) => {
       removeSigningKey(config.dataDir, kid);
-      const opened = openDatabase(config.dataDir);
+      const opened = await openDatabase(config);
       try {
-        audit(opened.db, Date.now(), { actor: 'system', action: 'keys.remove', target: kid });
+        await audit(opened.db, Date.now(), { actor: 'system', action: 'keys.remove', target: kid });
       } finally {
-        opened.close();
+        await opened.close();
       }
       io.stdout(`removed signing key ${kid}\n`);
     });

@@ -518,18 +518,18 @@ const cases: AttackCase[] = [
 ];
 
 const harnesses: Harness[] = [];
-after(() => harnesses.forEach((h) => h.close()));
+after(() => Promise.all(harnesses.map((h) => h.close())));
 
 for (const c of cases) {
   test(`attack: ${c.name} -> ${c.status} ${c.code}`, async () => {
     const h = await createHarness();
     harnesses.push(h);
     const attack = await c.arrange(h);
-    const before = h.snapshot();
+    const before = await h.snapshot();
     const liveCalls = h.live.calls.length;
     const outcome = await attack();
     assert.deepEqual(outcome, { status: c.status, code: c.code });
-    assert.equal(h.snapshot(), before, 'no table changed');
+    assert.equal(await h.snapshot(), before, 'no table changed');
     assert.deepEqual(h.live.calls.slice(liveCalls), [], 'nothing sent to the live side');
   });
 }

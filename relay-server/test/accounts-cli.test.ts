@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { loadConfig } from '../src/config.ts';
+import { eq } from 'drizzle-orm';
 import { openDatabase } from '../src/db/client.ts';
+import { users } from '../src/db/pg-schema.ts';
 import { runKeysCommand, runUsersCommand, type CliIo } from '../src/users-cli.ts';
 
 /** `picam-relay users ...` and `keys ...` against a real DATA_DIR (production scrypt cost). */
@@ -31,9 +33,10 @@ test('users add (password from stdin, never echoed), list, passwd, remove', asyn
   assert.match(add.out, /added alice \(admin\)/);
   assert.ok(!add.out.includes('s3cret') && !add.err.includes('s3cret'));
 
-  const db = openDatabase(dataDir);
-  const row = db.sqlite.prepare("SELECT password_hash FROM users WHERE username = 'alice'").get() as { password_hash: string };
-  db.close();
+  const db = await openDatabase(config);
+  const [row] = await db.db.select({ password_hash: users.passwordHash }).from(users).where(eq(users.username, 'alice'));
+  await db.close();
+  assert.ok(row);
   assert.match(row.password_hash, /^scrypt\$17\$8\$1\$/);
 
   const gen = io();

@@ -7,11 +7,13 @@ import { createAccounts, type Accounts } from '../src/accounts.ts';
 import { createApp } from '../src/app.ts';
 import { loadConfig, type RelayConfig } from '../src/config.ts';
 import { openDatabase, type OpenedDatabase } from '../src/db/client.ts';
+import { testDatabaseUrl } from '../../test/helpers/test-database.ts';
 import { createLogger } from '../src/logger.ts';
 import type { LiveCameras, LiveCameraStatus } from '../src/services.ts';
 
 /**
- * Test harness for the accounts side: a real SQLite file (real migrations) in a temp DATA_DIR,
+ * Test harness for the accounts side: a real SQLite file (real migrations) in a temp DATA_DIR, or
+ * with PICAM_TEST_DATABASE=postgres a fresh database on a throwaway Postgres (test-database.ts),
  * the real Hono app driven with app.request(), a settable clock, and a LiveCameras stub that
  * records every call. Not a test file itself (no .test.ts), imported by accounts-*.test.ts.
  */
@@ -78,9 +80,11 @@ export interface Harness {
   enroll(token: string): Promise<string>;
   share(cameraId: string, body?: Record<string, unknown>): Promise<{ id: string; token: string; url: string }>;
   viewer(username: string, cameraIds: string[]): Promise<{ id: string; token: string }>;
+  /** raw SQL on the registry, whichever dialect (keep it portable: no rowid, counts cast) */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** every table but the audit log, for "nothing else changed" checks */
-  snapshot(): string;
-  close(): void;
+  snapshot(): Promise<string>;
+  close(): Promise<void>;
 }
 
 export async function createHarness(overrides: Partial<RelayConfig> = {}, scryptCost = 4): Promise<Harness> {
@@ -92,16 +96,25 @@ export async function createHarness(overrides: Partial<RelayConfig> = {}, scrypt
     adminPassword: ADMIN_PASSWORD,
     // The clock stands still in these tests: a per-second cap would soon refuse every sign-in.
     loginHashesPerSecond: 1000,
+    databaseUrl: await testDatabaseUrl(),
     ...overrides,
   };
-  const database = openDatabase(dataDir);
+  const database = await openDatabase(config);
   const clock = { now: START };
   const live = new StubLive();
   const log = createLogger('silent');
-  const accounts = await createAccounts({ db: database.db, config, log, live: () => live, now: () => clock.now, scryptCost });
+  const accounts = await createAccounts({ db: database.db, index: database.index, config, log, live: () => live, now: () => clock.now, scryptCost });
   await accounts.bootstrapAdmin();
   const app = createApp({ log, observability: new Hono(), api: accounts.api });
   let cachedAdmin: string | undefined;
+
+  async function query<T>(sql: string): Promise<T[]> {
+    if (database.pool) return (await database.pool.query(sql)).rows as T[];
+    const statement = database.sqlite.prepare(sql);
+    if (statement.reader) return statement.all() as T[];
+    statement.run();
+    return [];
+  }
 
   async function request(method: string, path: string, o: RequestOptions = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...o.headers };
@@ -162,13 +175,14 @@ export async function createHarness(overrides: Partial<RelayConfig> = {}, scrypt
       if (res.status !== 201) throw new Error(`viewer: ${res.status} ${JSON.stringify(res.json)}`);
       return { id: (res.json.user as { id: string }).id, token: await login(username, 'viewer-password', `203.0.113.${cameraIds.length + 10}`) };
     },
-    snapshot() {
+    query,
+    async snapshot() {
       const tables = ['users', 'user_cameras', 'sessions', 'cameras', 'enrollment_tokens', 'shares'];
-      return JSON.stringify(tables.map((t) => database.sqlite.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()));
+      return JSON.stringify(await Promise.all(tables.map((t) => query(`SELECT * FROM ${t} ORDER BY 1, 2`))));
     },
-    close() {
+    async close() {
       accounts.close();
-      database.close();
+      await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

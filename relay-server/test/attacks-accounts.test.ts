@@ -186,21 +186,21 @@ test('keys remove <kid>: the key stops verifying in the running relay; the last 
     headers: { host: 'relay.internal' },
     address: '198.51.100.7',
   });
-  assert.equal(h.accounts.access.isGrantValid(grant), true);
+  assert.equal(await h.accounts.access.isGrantValid(grant), true);
 
   assert.equal(await runKeysCommand(['rotate'], h.config, cliIo()), 0);
-  assert.equal(h.accounts.access.isGrantValid(grant), true, 'rotation cuts nobody');
+  assert.equal(await h.accounts.access.isGrantValid(grant), true, 'rotation cuts nobody');
   const removed = cliIo();
   assert.equal(await runKeysCommand(['remove', kid], h.config, removed), 0, removed.err);
   assert.match(removed.out, new RegExp(`removed signing key ${kid}`));
   assert.equal(await me(token), 401);
-  assert.equal(h.accounts.access.isGrantValid(grant), false, 'its live viewers are cut at the next re-check');
+  assert.equal(await h.accounts.access.isGrantValid(grant), false, 'its live viewers are cut at the next re-check');
   const fresh = await login('admin', ADMIN_PASSWORD, '198.51.100.7');
   assert.equal(await me(fresh.token), 200, 'the remaining key signs and verifies');
   const unknown = cliIo();
   assert.equal(await runKeysCommand(['remove', 'nosuchkid'], h.config, unknown), 1);
   assert.match(unknown.err, /no signing key nosuchkid/);
-  const audit = h.database.sqlite.prepare("SELECT target FROM audit_log WHERE action = 'keys.remove'").all();
+  const audit = await h.query("SELECT target FROM audit_log WHERE action = 'keys.remove'");
   assert.deepEqual(audit, [{ target: kid }]);
 });
 
@@ -260,47 +260,47 @@ test('enroll takes the token from stdin (--token -) or a file (--token-file); th
 
 test('housekeeping: old audit rows, expired sessions and enrollment tokens are pruned on schedule', async () => {
   const { h, url, login } = await relay({ AUDIT_RETAIN_DAYS: '30' });
-  const count = (sql: string) => (h.database.sqlite.prepare(sql).get() as { n: number }).n;
+  const count = async (sql: string) => Number((await h.query<{ n: unknown }>(sql))[0]?.n);
   const { token } = await login('admin', ADMIN_PASSWORD, '198.51.100.7');
   const old = await h.camera('Old'); // an enrollment token that will expire unused
-  assert.equal(count('SELECT count(*) AS n FROM sessions'), 2);
-  assert.equal(count('SELECT count(*) AS n FROM enrollment_tokens'), 1);
+  assert.equal(await count('SELECT count(*) AS n FROM sessions'), 2);
+  assert.equal(await count('SELECT count(*) AS n FROM enrollment_tokens'), 1);
   // An hour after expiry the token's row is still there, so its holder hears "expired", not "unknown".
   h.clock.now += h.config.enrollmentTtlSeconds * 1000 + 3600_000;
-  assert.equal(h.accounts.housekeeping().enrollments, 0);
+  assert.equal((await h.accounts.housekeeping()).enrollments, 0);
   const late = await fetch(`${url}/api/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: old.token }) });
   assert.equal(late.status, 410);
-  const auditBefore = count('SELECT count(*) AS n FROM audit_log');
+  const auditBefore = await count('SELECT count(*) AS n FROM audit_log');
   assert.ok(auditBefore >= 4);
 
   h.clock.now += h.config.sessionTtlSeconds * 1000 + 1000;
-  const pruned = h.accounts.housekeeping();
+  const pruned = await h.accounts.housekeeping();
   assert.deepEqual({ sessions: pruned.sessions, enrollments: pruned.enrollments, audit: pruned.audit }, { sessions: 2, enrollments: 1, audit: 0 });
-  assert.equal(count('SELECT count(*) AS n FROM sessions'), 0);
-  assert.equal(count('SELECT count(*) AS n FROM enrollment_tokens'), 0);
-  assert.equal(count('SELECT count(*) AS n FROM audit_log'), auditBefore, 'audit rows younger than 30 days stay');
+  assert.equal(await count('SELECT count(*) AS n FROM sessions'), 0);
+  assert.equal(await count('SELECT count(*) AS n FROM enrollment_tokens'), 0);
+  assert.equal(await count('SELECT count(*) AS n FROM audit_log'), auditBefore, 'audit rows younger than 30 days stay');
   assert.ok(token);
 
   h.clock.now += 30 * 24 * 3600 * 1000;
-  assert.equal(h.accounts.housekeeping().audit, auditBefore);
-  assert.equal(count('SELECT count(*) AS n FROM audit_log'), 0);
+  assert.equal((await h.accounts.housekeeping()).audit, auditBefore);
+  assert.equal(await count('SELECT count(*) AS n FROM audit_log'), 0);
 });
 
 test('failed logins for unknown usernames do not grow the audit log without bound', async () => {
   const { h, login } = await relay();
-  const failures = () =>
-    (h.database.sqlite.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'login.failure'").get() as { n: number }).n;
+  const failures = async () =>
+    Number((await h.query<{ n: unknown }>("SELECT count(*) AS n FROM audit_log WHERE action = 'login.failure'"))[0]?.n);
   for (let i = 0; i < 40; i++) assert.equal((await login(`ghost${i}`, 'wrong-guess', `203.0.113.${i}`)).status, 401);
-  const written = failures();
+  const written = await failures();
   assert.ok(written <= 10, `${written} rows for 40 unknown-user failures`);
   // a known username's failure is always written
   assert.equal((await login('admin', 'wrong-guess', '203.0.113.200')).status, 401);
-  const last = h.database.sqlite.prepare("SELECT target FROM audit_log WHERE action = 'login.failure' ORDER BY id DESC LIMIT 1").get();
+  const [last] = await h.query("SELECT target FROM audit_log WHERE action = 'login.failure' ORDER BY id DESC LIMIT 1");
   assert.deepEqual(last, { target: 'admin' });
   // the suppressed ones are summed up in one row once the minute is over
   h.clock.now += 61_000;
   assert.equal((await login('ghost-late', 'wrong-guess', '203.0.113.201')).status, 401);
-  const summary = h.database.sqlite.prepare("SELECT detail FROM audit_log WHERE action = 'login.failure.suppressed'").get() as { detail: string } | undefined;
+  const [summary] = await h.query<{ detail: string }>("SELECT detail FROM audit_log WHERE action = 'login.failure.suppressed'");
   assert.ok(summary, 'a summary row');
   assert.equal((JSON.parse(summary.detail) as { count: number }).count, 40 - written);
 });

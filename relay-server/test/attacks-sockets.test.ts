@@ -257,10 +257,9 @@ test('4a. TRUST_PROXY=1 believes X-Forwarded-* from loopback only; any other pee
   assert.doesNotMatch(spoofed.headers.get('set-cookie') ?? '', /Secure/, 'an outside peer cannot claim https');
   const proxied = await login('127.0.0.1', { 'x-forwarded-for': '6.6.6.6, 198.51.100.20', 'x-forwarded-proto': 'https' });
   assert.match(proxied.headers.get('set-cookie') ?? '', /Secure/);
-  const addresses = h.database.sqlite
-    .prepare("SELECT address FROM audit_log WHERE action LIKE 'login%' ORDER BY rowid")
-    .all()
-    .map((row) => (row as { address: string }).address);
+  const addresses = (await h.query<{ address: string }>("SELECT address FROM audit_log WHERE action LIKE 'login%' ORDER BY id")).map(
+    (row) => row.address,
+  );
   assert.deepEqual(addresses.slice(-2), ['203.0.113.7', '198.51.100.20']);
 });
 
@@ -273,8 +272,8 @@ test('4b. TRUST_PROXY takes a list of proxies; hops are read from the right past
     address: '::ffff:10.1.2.3',
     headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.30, 192.0.2.1, 10.9.9.9' },
   });
-  const row = h.database.sqlite.prepare("SELECT address FROM audit_log WHERE action LIKE 'login%' ORDER BY rowid DESC").get() as { address: string };
-  assert.equal(row.address, '198.51.100.30');
+  const [row] = await h.query<{ address: string }>("SELECT address FROM audit_log WHERE action LIKE 'login%' ORDER BY id DESC");
+  assert.equal(row?.address, '198.51.100.30');
 });
 
 test('4c. an untrusted peer cannot escape the per-address socket cap with X-Forwarded-For', async () => {

@@ -83,7 +83,7 @@ export function createAccessControl(deps: AuthDeps): AccessControl {
 
     if (typ === SHARE_TOKEN.typ) {
       const { share } = await authenticateShare(deps, source.token);
-      if (!findCamera(deps.db, request.cameraId)) throw cameraNotFound();
+      if (!(await findCamera(deps.db, request.cameraId))) throw cameraNotFound();
       if (share.cameraId !== request.cameraId) throw forbidden('this link is for another camera');
       // A clip link plays its recorded range (clip.mp4 with a clip token), never the live picture.
       if (share.clipStart !== null) throw forbidden('this link is for a recorded clip, not the live picture');
@@ -95,20 +95,20 @@ export function createAccessControl(deps: AuthDeps): AccessControl {
     if (typ !== SESSION_TOKEN.typ) throw new ApiError(401, 'token_invalid', 'invalid token');
 
     const { user, session } = await authenticateSession(deps, source.token);
-    if (!findCamera(deps.db, request.cameraId)) throw cameraNotFound();
-    if (!canView(deps, user, request.cameraId)) throw forbidden('this camera is not shared with you');
+    if (!(await findCamera(deps.db, request.cameraId))) throw cameraNotFound();
+    if (!(await canView(deps, user, request.cameraId))) throw forbidden('this camera is not shared with you');
     return { kind: 'session', id: session.id, userId: user.id, cameraId: request.cameraId, expiresAt: session.expiresAt };
   }
 
-  function isGrantValid(grant: ViewerGrant): boolean {
+  async function isGrantValid(grant: ViewerGrant): Promise<boolean> {
     const now = deps.now();
-    if (grant.expiresAt <= now || !findCamera(deps.db, grant.cameraId)) return false;
-    if (signedBy.has(grant) && !deps.keys.isCurrent(signedBy.get(grant))) return false;
+    if (grant.expiresAt <= now || !(await findCamera(deps.db, grant.cameraId))) return false;
+    if (signedBy.has(grant) && !(await deps.keys.isCurrent(signedBy.get(grant)))) return false;
     if (grant.kind === 'share') return isShareActive(deps, grant.id, grant.cameraId);
-    const session = findSession(deps.db, grant.id);
+    const session = await findSession(deps.db, grant.id);
     if (!isSessionLive(session, now) || session.userId !== grant.userId) return false;
-    const user = findUserById(deps.db, session.userId);
-    return user !== undefined && canView(deps, user, grant.cameraId);
+    const user = await findUserById(deps.db, session.userId);
+    return user !== undefined && (await canView(deps, user, grant.cameraId));
   }
 
   return {

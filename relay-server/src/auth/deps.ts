@@ -1,5 +1,5 @@
 import type { RelayConfig } from '../config.ts';
-import type { Db } from '../db/client.ts';
+import type { Db, RegistryDb } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
 import type { LiveCameras, RecordingControl } from '../services.ts';
 import type { KeyStore } from './jwt-keys.ts';
@@ -7,7 +7,10 @@ import type { PasswordHasher } from './passwords.ts';
 
 /** What every auth operation needs; built once by accounts.ts. `live` is a getter: the streaming side is built later. */
 export interface AuthDeps {
-  db: Db;
+  /** the registry (SQLite or Postgres) */
+  db: RegistryDb;
+  /** this node's recording index */
+  index: Db;
   config: RelayConfig;
   log: Logger;
   live: () => LiveCameras;

@@ -1,7 +1,9 @@
 import { ApiError, unauthenticated } from '../errors.ts';
 import { audit } from '../db/audit.ts';
 import { findCamera, findCameraByCredentialHash, setCredential, type CameraRow } from '../db/cameras.ts';
+import { transaction } from '../db/client.ts';
 import { consumeEnrollmentToken, replaceEnrollmentToken } from '../db/enrollment.ts';
+import type { Queryable } from '../db/queryable.ts';
 import type { AuthDeps } from './deps.ts';
 import { randomId, randomSecret, sameDigest, sha256Hex } from './ids.ts';
 
@@ -19,12 +21,15 @@ export interface Enrollment {
   command: string;
 }
 
-/** Stores a fresh token for the camera (older unused ones stop working) and returns it once. */
-export function issueEnrollment(deps: AuthDeps, cameraId: string, createdBy: string, relayOrigin: string): Enrollment {
+/**
+ * Stores a fresh token for the camera (older unused ones stop working) and returns it once. `db`:
+ * the caller's transaction when the camera is created in it.
+ */
+export async function issueEnrollment(deps: AuthDeps, cameraId: string, createdBy: string, relayOrigin: string, db: Queryable = deps.db): Promise<Enrollment> {
   const now = deps.now();
   const token = randomSecret();
   const expiresAt = now + deps.config.enrollmentTtlSeconds * 1000;
-  replaceEnrollmentToken(deps.db, {
+  await replaceEnrollmentToken(db, {
     id: randomId(16),
     cameraId,
     tokenHash: sha256Hex(token),
@@ -47,22 +52,22 @@ export interface EnrollmentResult {
 
 /**
  * Trades a token for a credential. The conditional UPDATE that marks the token used and the
- * credential write share one synchronous transaction: either both happen or neither.
+ * credential write share one transaction: either both happen or neither.
  */
-export function consumeEnrollment(deps: AuthDeps, token: string, address: string): EnrollmentResult {
+export async function consumeEnrollment(deps: AuthDeps, token: string, address: string): Promise<EnrollmentResult> {
   const now = deps.now();
   const credential = randomSecret(DEVICE_CREDENTIAL_PREFIX);
-  const result = deps.db.transaction((tx) => {
-    const consumed = consumeEnrollmentToken(tx, sha256Hex(token), now);
+  const result = await transaction(deps.db, async (tx) => {
+    const consumed = await consumeEnrollmentToken(tx, sha256Hex(token), now);
     if (!consumed.ok) return consumed;
-    const replaced = setCredential(tx, consumed.cameraId, sha256Hex(credential), now);
-    audit(tx, now, {
+    const replaced = await setCredential(tx, consumed.cameraId, sha256Hex(credential), now);
+    await audit(tx, now, {
       actor: `device:${consumed.cameraId}`,
       action: 'enrollment.consume',
       target: consumed.cameraId,
       address,
     });
-    return { ok: true as const, camera: findCamera(tx, consumed.cameraId), replaced };
+    return { ok: true as const, camera: await findCamera(tx, consumed.cameraId), replaced };
   });
   if (!result.ok) {
     if (result.reason === 'expired') throw new ApiError(410, 'token_expired', 'enrollment token expired');
@@ -73,12 +78,12 @@ export function consumeEnrollment(deps: AuthDeps, token: string, address: string
 }
 
 /** `Authorization: Bearer pcd_...` -> its camera, or 401. */
-export function authenticateAgent(deps: AuthDeps, authorization: string | undefined): { cameraId: string } {
+export async function authenticateAgent(deps: AuthDeps, authorization: string | undefined): Promise<{ cameraId: string }> {
   const match = /^Bearer ([\w-]{1,200})$/.exec(authorization?.trim() ?? '');
   const credential = match?.[1];
   if (!credential?.startsWith(DEVICE_CREDENTIAL_PREFIX)) throw unauthenticated('device credential required');
   const hash = sha256Hex(credential);
-  const camera = findCameraByCredentialHash(deps.db, hash);
+  const camera = await findCameraByCredentialHash(deps.db, hash);
   // The lookup is by hash (an attacker controls only the preimage); the constant-time compare
   // guards against a future lookup that is not an exact indexed match.
   if (!camera?.credentialHash || !sameDigest(camera.credentialHash, hash)) {

@@ -13,7 +13,7 @@ import type { PasswordHasher } from './passwords.ts';
 
 test('rate limits are applied before any hashing; unknown users still pay for a (dummy) hash', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'picam-login-'));
-  const opened = openDatabase(dir);
+  const opened = await openDatabase({ dataDir: dir });
   try {
     const calls: string[] = [];
     const hasher: PasswordHasher = {
@@ -28,6 +28,7 @@ test('rate limits are applied before any hashing; unknown users still pay for a 
     };
     const deps: AuthDeps = {
       db: opened.db,
+      index: opened.index,
       config: { ...loadConfig({ LOGIN_HASHES_PER_SECOND: '1000' }), dataDir: dir },
       log: createLogger('silent'),
       live: () => {
@@ -49,7 +50,7 @@ test('rate limits are applied before any hashing; unknown users still pay for a 
     await assert.rejects(check.check('ghost', 'pw', '10.0.0.1'), { code: 'rate_limited', status: 429 });
     assert.equal(calls.length, LOGIN_ATTEMPTS_PER_ADDRESS, 'no hash once limited');
   } finally {
-    opened.close();
+    await opened.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

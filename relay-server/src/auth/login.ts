@@ -1,7 +1,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { ApiError } from '../errors.ts';
 import { audit } from '../db/audit.ts';
-import { auditLog } from '../db/schema.ts';
+import { auditLog } from '../db/pg-schema.ts';
 import { findUserByName, type UserRow } from '../db/users.ts';
 import type { AuthDeps } from './deps.ts';
 import { SemaphoreFullError } from './passwords.ts';
@@ -77,21 +77,22 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
    */
   const knownKeys = new Map<string, { keys: Set<string>; readAt: number }>();
 
+  /** Before `admit`, which must decide without waiting: refreshes the user's known addresses if stale. */
+  async function loadKnownAddresses(user: UserRow | undefined): Promise<void> {
+    if (!user) return;
+    const cached = knownKeys.get(user.id);
+    if (cached && now() - cached.readAt <= KNOWN_ADDRESS_CACHE_MS) return;
+    const rows = await deps.db
+      .select({ address: auditLog.address })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'login.success'), eq(auditLog.actor, user.id)))
+      .orderBy(desc(auditLog.id))
+      .limit(KNOWN_ADDRESS_LOOKBACK);
+    knownKeys.set(user.id, { keys: new Set(rows.flatMap((r) => (r.address === null ? [] : [addressKey(r.address)]))), readAt: now() });
+  }
+
   function knownAddress(user: UserRow | undefined, key: string): boolean {
-    if (!user) return false;
-    let cached = knownKeys.get(user.id);
-    if (!cached || now() - cached.readAt > KNOWN_ADDRESS_CACHE_MS) {
-      const rows = deps.db
-        .select({ address: auditLog.address })
-        .from(auditLog)
-        .where(and(eq(auditLog.action, 'login.success'), eq(auditLog.actor, user.id)))
-        .orderBy(desc(auditLog.id))
-        .limit(KNOWN_ADDRESS_LOOKBACK)
-        .all();
-      cached = { keys: new Set(rows.flatMap((r) => (r.address === null ? [] : [addressKey(r.address)]))), readAt: now() };
-      knownKeys.set(user.id, cached);
-    }
-    return cached.keys.has(key);
+    return user !== undefined && (knownKeys.get(user.id)?.keys.has(key) ?? false);
   }
 
   function rememberAddress(user: UserRow, address: string): void {
@@ -154,47 +155,50 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
     }
   }
 
-  function auditUnknownFailure(name: string, address: string): void {
+  async function auditUnknownFailure(name: string, address: string): Promise<void> {
     const at = now();
     if (at - unknownAudit.windowStart >= 60_000) {
-      if (unknownAudit.suppressed > 0) {
-        audit(deps.db, at, {
+      const suppressed = unknownAudit.suppressed;
+      const since = unknownAudit.windowStart;
+      Object.assign(unknownAudit, { windowStart: at, written: 0, suppressed: 0 });
+      if (suppressed > 0) {
+        await audit(deps.db, at, {
           actor: 'anonymous',
           action: 'login.failure.suppressed',
-          detail: { count: unknownAudit.suppressed, since: unknownAudit.windowStart },
+          detail: { count: suppressed, since },
         });
       }
-      Object.assign(unknownAudit, { windowStart: at, written: 0, suppressed: 0 });
     }
     if (unknownAudit.written >= UNKNOWN_FAILURES_AUDITED_PER_MINUTE) {
       unknownAudit.suppressed++;
       return;
     }
     unknownAudit.written++;
-    audit(deps.db, at, { actor: 'anonymous', action: 'login.failure', target: name, address });
+    await audit(deps.db, at, { actor: 'anonymous', action: 'login.failure', target: name, address });
   }
 
-  function fail(name: string, address: string, user: UserRow | undefined): never {
+  async function fail(name: string, address: string, user: UserRow | undefined): Promise<never> {
     usernameFailures.record(name);
-    if (user) audit(deps.db, now(), { actor: user.id, action: 'login.failure', target: name, address });
-    else auditUnknownFailure(name, address);
+    if (user) await audit(deps.db, now(), { actor: user.id, action: 'login.failure', target: name, address });
+    else await auditUnknownFailure(name, address);
     throw new ApiError(401, 'invalid_credentials', 'wrong username or password');
   }
 
   return {
     async check(username, password, address) {
       const name = username.toLowerCase();
-      const user = findUserByName(deps.db, name);
+      const user = await findUserByName(deps.db, name);
+      await loadKnownAddresses(user);
       const admission = admit(name, user, address, false);
       const ok = await verify(password, user?.passwordHash, admission);
-      if (!ok || !user) fail(name, address, user);
+      if (!ok || !user) return fail(name, address, user);
       takeBack(admission);
       rememberAddress(user, address);
       return user;
     },
     async checkCurrent(user, password, address) {
       const admission = admit(user.username, user, address, true);
-      if (!(await verify(password, user.passwordHash, admission))) fail(user.username, address, user);
+      if (!(await verify(password, user.passwordHash, admission))) await fail(user.username, address, user);
       takeBack(admission);
     },
   };

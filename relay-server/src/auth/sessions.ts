@@ -46,7 +46,7 @@ export async function issueSession(
     issuedAt: now,
     expiresAt: session.expiresAt,
   });
-  insertSession(deps.db, session);
+  await insertSession(deps.db, session);
   return { token, session };
 }
 
@@ -61,15 +61,15 @@ export async function authenticateSession(deps: AuthDeps, token: string): Promis
     if (err instanceof TokenError && err.reason === 'expired') throw unauthenticated('session expired');
     throw unauthenticated('invalid session token');
   }
-  const session = findSession(deps.db, claims.jti);
+  const session = await findSession(deps.db, claims.jti);
   if (!isSessionLive(session, now) || session.userId !== claims.sub) throw unauthenticated('session expired or revoked');
-  const user = findUserById(deps.db, session.userId);
+  const user = await findUserById(deps.db, session.userId);
   if (!user) throw unauthenticated('session expired or revoked');
   return { user, session };
 }
 
-export function canView(deps: AuthDeps, user: UserRow, cameraId: string): boolean {
-  return user.role === 'admin' || isGranted(deps.db, user.id, cameraId);
+export async function canView(deps: AuthDeps, user: UserRow, cameraId: string): Promise<boolean> {
+  return user.role === 'admin' || (await isGranted(deps.db, user.id, cameraId));
 }
 
 export function requireAdminRole(user: UserRow): void {

@@ -45,7 +45,7 @@ export async function createShare(
     clipEnd: input.clip?.end ?? null,
   };
   const token = await signShareToken(deps.keys, { sub: cameraId, jti: share.id, issuedAt: now, expiresAt: share.expiresAt });
-  insertShare(deps.db, share);
+  await insertShare(deps.db, share);
   return { share, token, url: `${relayOrigin}/s/${share.id}#${token}` };
 }
 
@@ -64,18 +64,18 @@ export async function authenticateShare(deps: AuthDeps, token: string): Promise<
     if (err instanceof TokenError && err.reason === 'expired') throw linkExpired();
     throw invalid();
   }
-  const share = findShare(deps.db, claims.jti);
+  const share = await findShare(deps.db, claims.jti);
   if (!share || share.cameraId !== claims.sub) throw invalid();
   const state = shareState(share, now);
   if (state === 'revoked') throw linkRevoked();
   if (state === 'expired') throw linkExpired();
-  const camera = findCamera(deps.db, share.cameraId);
+  const camera = await findCamera(deps.db, share.cameraId);
   if (!camera) throw invalid();
   return { share, camera };
 }
 
-/** Cheap synchronous re-check for the live side (at expiry and on revocation events). */
-export function isShareActive(deps: AuthDeps, shareId: string, cameraId: string): boolean {
-  const share = findShare(deps.db, shareId);
+/** Cheap re-check for the live side (at expiry and on revocation events). */
+export async function isShareActive(deps: AuthDeps, shareId: string, cameraId: string): Promise<boolean> {
+  const share = await findShare(deps.db, shareId);
   return share !== undefined && share.cameraId === cameraId && shareState(share, deps.now()) === 'active';
 }

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-import type { Db } from '../db/client.ts';
+import { transaction, type RegistryDb } from '../db/client.ts';
 import { audit } from '../db/audit.ts';
 import { listCameras } from '../db/cameras.ts';
 import { liveSessionIds, revokeUserSessions } from '../db/sessions.ts';
 import { revokeSharesBy } from '../db/shares.ts';
-import { countAdmins, deleteUser, findUserById, findUserByName, insertUser, setGrants, updateUser, type Role, type UserRow } from '../db/users.ts';
+import { countAdmins, deleteUser, findUserById, findUserByName, insertUserIfAbsent, setGrants, updateUser, type Role, type UserRow } from '../db/users.ts';
 import { randomId } from './ids.ts';
 import type { PasswordHasher } from './passwords.ts';
 
@@ -18,7 +18,7 @@ import type { PasswordHasher } from './passwords.ts';
  */
 
 export interface UserAdminDeps {
-  db: Db;
+  db: RegistryDb;
   hasher: PasswordHasher;
   now: () => number;
 }
@@ -30,8 +30,8 @@ export interface Actor {
 
 const conflict = (message: string) => new ApiError(409, 'conflict', message);
 
-function checkCameras(db: Db, cameraIds: readonly string[]): void {
-  const known = new Set(listCameras(db, cameraIds).map((c) => c.id));
+async function checkCameras(db: RegistryDb, cameraIds: readonly string[]): Promise<void> {
+  const known = new Set((await listCameras(db, cameraIds)).map((c) => c.id));
   const missing = cameraIds.filter((id) => !known.has(id));
   if (missing.length > 0) throw new ApiError(400, 'validation_failed', `cameraIds: unknown camera ${missing.join(', ')}`);
 }
@@ -41,8 +41,8 @@ export async function addUser(
   input: { username: string; password: string; role: Role; cameraIds?: string[] },
   actor: Actor,
 ): Promise<UserRow> {
-  if (findUserByName(d.db, input.username)) throw conflict('username already taken');
-  checkCameras(d.db, input.cameraIds ?? []);
+  if (await findUserByName(d.db, input.username)) throw conflict('username already taken');
+  await checkCameras(d.db, input.cameraIds ?? []);
   const passwordHash = await d.hasher.hash(input.password);
   const now = d.now();
   const row: UserRow = {
@@ -53,12 +53,12 @@ export async function addUser(
     createdAt: now,
     passwordChangedAt: now,
   };
-  d.db.transaction((tx) => {
-    // Re-checked inside the transaction: the hash above took a while.
-    if (findUserByName(tx, input.username)) throw conflict('username already taken');
-    insertUser(tx, row);
-    setGrants(tx, row.id, input.cameraIds ?? []);
-    audit(tx, now, { actor: actor.id, action: 'user.add', target: row.username, address: actor.address, detail: { role: row.role } });
+  await transaction(d.db, async (tx) => {
+    // Re-checked inside the transaction: the hash above took a while (and another node may have
+    // inserted it meanwhile: then the unique username refuses the insert).
+    if (!(await insertUserIfAbsent(tx, row))) throw conflict('username already taken');
+    await setGrants(tx, row.id, input.cameraIds ?? []);
+    await audit(tx, now, { actor: actor.id, action: 'user.add', target: row.username, address: actor.address, detail: { role: row.role } });
   });
   return row;
 }
@@ -69,18 +69,18 @@ export async function changeUser(
   patch: { password?: string; role?: Role; cameraIds?: string[] },
   actor: Actor,
 ): Promise<{ user: UserRow; endedSessions: string[] }> {
-  const user = findUserById(d.db, userId);
+  const user = await findUserById(d.db, userId);
   if (!user) throw new ApiError(404, 'not_found', 'no such user');
-  if (patch.role === 'viewer' && user.role === 'admin' && countAdmins(d.db, userId) === 0) {
+  if (patch.role === 'viewer' && user.role === 'admin' && (await countAdmins(d.db, userId)) === 0) {
     throw conflict('cannot demote the last admin');
   }
-  if (patch.cameraIds) checkCameras(d.db, patch.cameraIds);
+  if (patch.cameraIds) await checkCameras(d.db, patch.cameraIds);
   const passwordHash = patch.password === undefined ? undefined : await d.hasher.hash(patch.password);
   const now = d.now();
-  const endedSessions = d.db.transaction((tx) => {
-    if (patch.role !== undefined) updateUser(tx, userId, { role: patch.role });
-    if (patch.cameraIds !== undefined) setGrants(tx, userId, patch.cameraIds);
-    audit(tx, now, {
+  const endedSessions = await transaction(d.db, async (tx) => {
+    if (patch.role !== undefined) await updateUser(tx, userId, { role: patch.role });
+    if (patch.cameraIds !== undefined) await setGrants(tx, userId, patch.cameraIds);
+    await audit(tx, now, {
       actor: actor.id,
       action: passwordHash ? 'password.change' : 'user.update',
       target: user.username,
@@ -88,26 +88,26 @@ export async function changeUser(
       detail: { password: passwordHash !== undefined, role: patch.role ?? null, cameras: patch.cameraIds?.length ?? null },
     });
     if (passwordHash === undefined) return [];
-    updateUser(tx, userId, { passwordHash, passwordChangedAt: now });
+    await updateUser(tx, userId, { passwordHash, passwordChangedAt: now });
     return revokeUserSessions(tx, userId, now);
   });
-  return { user: findUserById(d.db, userId) ?? user, endedSessions };
+  return { user: (await findUserById(d.db, userId)) ?? user, endedSessions };
 }
 
-export function removeUser(
+export async function removeUser(
   d: UserAdminDeps,
   userId: string,
   actor: Actor,
-): { user: UserRow; endedSessions: string[]; revokedShares: string[] } {
-  return d.db.transaction((tx) => {
-    const user = findUserById(tx, userId);
+): Promise<{ user: UserRow; endedSessions: string[]; revokedShares: string[] }> {
+  return transaction(d.db, async (tx) => {
+    const user = await findUserById(tx, userId);
     if (!user) throw new ApiError(404, 'not_found', 'no such user');
-    if (user.role === 'admin' && countAdmins(tx, userId) === 0) throw conflict('cannot remove the last admin');
+    if (user.role === 'admin' && (await countAdmins(tx, userId)) === 0) throw conflict('cannot remove the last admin');
     const now = d.now();
-    const endedSessions = liveSessionIds(tx, userId, now);
-    const revokedShares = revokeSharesBy(tx, userId, now);
-    deleteUser(tx, userId);
-    audit(tx, now, {
+    const endedSessions = await liveSessionIds(tx, userId, now);
+    const revokedShares = await revokeSharesBy(tx, userId, now);
+    await deleteUser(tx, userId);
+    await audit(tx, now, {
       actor: actor.id,
       action: 'user.remove',
       target: user.username,
@@ -115,7 +115,7 @@ export function removeUser(
       detail: { revokedShares: revokedShares.length },
     });
     for (const id of revokedShares) {
-      audit(tx, now, { actor: actor.id, action: 'share.revoke', target: id, address: actor.address, detail: { reason: 'user removed' } });
+      await audit(tx, now, { actor: actor.id, action: 'share.revoke', target: id, address: actor.address, detail: { reason: 'user removed' } });
     }
     return { user, endedSessions, revokedShares };
   });

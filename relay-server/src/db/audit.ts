@@ -1,6 +1,6 @@
 import { desc } from 'drizzle-orm';
 import type { Queryable } from './queryable.ts';
-import { auditLog } from './schema.ts';
+import { auditLog } from './pg-schema.ts';
 
 /**
  * Security-relevant events (logins, user and camera changes, enrollments, shares). `detail` is
@@ -35,8 +35,9 @@ export interface AuditEvent {
   detail?: Record<string, string | number | boolean | null>;
 }
 
-export function audit(db: Queryable, at: number, event: AuditEvent): void {
-  db.insert(auditLog)
+export async function audit(db: Queryable, at: number, event: AuditEvent): Promise<void> {
+  await db
+    .insert(auditLog)
     .values({
       at,
       actor: event.actor,
@@ -44,8 +45,7 @@ export function audit(db: Queryable, at: number, event: AuditEvent): void {
       target: event.target ?? null,
       address: event.address ?? null,
       detail: event.detail ? JSON.stringify(event.detail) : null,
-    })
-    .run();
+    });
 }
 
 export interface AuditEntry {
@@ -58,12 +58,7 @@ export interface AuditEntry {
   detail: unknown;
 }
 
-export function recentAudit(db: Queryable, limit: number): AuditEntry[] {
-  return db
-    .select()
-    .from(auditLog)
-    .orderBy(desc(auditLog.id))
-    .limit(limit)
-    .all()
-    .map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) }));
+export async function recentAudit(db: Queryable, limit: number): Promise<AuditEntry[]> {
+  const rows = await db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(limit);
+  return rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) }));
 }

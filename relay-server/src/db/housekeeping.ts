@@ -1,6 +1,6 @@
 import { lt, lte } from 'drizzle-orm';
 import type { Queryable } from './queryable.ts';
-import { auditLog, enrollmentTokens, sessions } from './schema.ts';
+import { auditLog, enrollmentTokens, sessions } from './pg-schema.ts';
 
 /**
  * Rows that have done their job, deleted: sessions once expired (the JWT is refused after its
@@ -18,10 +18,16 @@ export interface Pruned {
   audit: number;
 }
 
-export function pruneExpired(db: Queryable, now: number, auditRetainMs: number): Pruned {
+export async function pruneExpired(db: Queryable, now: number, auditRetainMs: number): Promise<Pruned> {
+  const deleted = async (rows: Promise<unknown[]>) => (await rows).length;
   return {
-    sessions: db.delete(sessions).where(lte(sessions.expiresAt, now)).run().changes,
-    enrollments: db.delete(enrollmentTokens).where(lte(enrollmentTokens.expiresAt, now - ENROLLMENT_KEPT_AFTER_EXPIRY_MS)).run().changes,
-    audit: db.delete(auditLog).where(lt(auditLog.at, now - auditRetainMs)).run().changes,
+    sessions: await deleted(db.delete(sessions).where(lte(sessions.expiresAt, now)).returning({ id: sessions.id })),
+    enrollments: await deleted(
+      db
+        .delete(enrollmentTokens)
+        .where(lte(enrollmentTokens.expiresAt, now - ENROLLMENT_KEPT_AFTER_EXPIRY_MS))
+        .returning({ id: enrollmentTokens.id }),
+    ),
+    audit: await deleted(db.delete(auditLog).where(lt(auditLog.at, now - auditRetainMs)).returning({ id: auditLog.id })),
   };
 }

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { TimeRange } from '@picam/protocol';
 import type { Db } from './client.ts';
-import type { Queryable } from './queryable.ts';
+import type { IndexQueryable as Queryable } from './queryable.ts';
 import { recordingFragments, recordingSegments } from './schema.ts';
 
 /**

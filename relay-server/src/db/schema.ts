@@ -4,7 +4,8 @@ import { sqliteTable, text, integer, primaryKey, index } from 'drizzle-orm/sqlit
  * Tables only (drizzle convention): SQL names snake_case, TS names camelCase.
  * Times are integer milliseconds since the Unix epoch. Secrets are never stored: only SHA-256
  * hashes of tokens and credentials, and scrypt hashes of passwords.
- * After editing, run `npm run db:generate` and commit the new file in migrations/.
+ * The registry's tables have a Postgres twin in pg-schema.ts (same names and shapes): edit both,
+ * then run `npm run db:generate` and commit the new files in migrations/ and migrations/postgres/.
  */
 
 export const users = sqliteTable('users', {
@@ -88,6 +89,17 @@ export const shares = sqliteTable(
   },
   (t) => [index('shares_camera_idx').on(t.cameraId)],
 );
+
+/**
+ * Which relay node holds a camera's agent (cluster mode only, docs/ARCHITECTURE.md): the node
+ * that took it last, with an epoch raised at every take-over so a stale owner knows it is stale.
+ */
+export const cameraOwners = sqliteTable('camera_owners', {
+  cameraId: text('camera_id').primaryKey().references(() => cameras.id, { onDelete: 'cascade' }),
+  nodeId: text('node_id').notNull(),
+  epoch: integer('epoch').notNull(),
+  claimedAt: integer('claimed_at').notNull(),
+});
 
 /**
  * One fragmented-MP4 file of a camera's recording (recording/segment-writer.ts), indexed as it is

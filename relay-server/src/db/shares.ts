@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import type { Queryable } from './queryable.ts';
-import { shares } from './schema.ts';
+import { shares } from './pg-schema.ts';
 
 /** Share-link rows (one per share JWT, its jti): listing and revocation live here. */
 
@@ -17,35 +17,33 @@ export function shareState(row: ShareRow, now: number): ShareState {
   return row.expiresAt > now ? 'active' : 'expired';
 }
 
-export function insertShare(db: Queryable, row: ShareRow): void {
-  db.insert(shares).values(row).run();
+export async function insertShare(db: Queryable, row: ShareRow): Promise<void> {
+  await db.insert(shares).values(row);
 }
 
-export function findShare(db: Queryable, id: string): ShareRow | undefined {
-  return db.select().from(shares).where(eq(shares.id, id)).get();
+export async function findShare(db: Queryable, id: string): Promise<ShareRow | undefined> {
+  return (await db.select().from(shares).where(eq(shares.id, id)).limit(1))[0];
 }
 
-export function listShares(db: Queryable, cameraId: string): ShareRow[] {
-  return db.select().from(shares).where(eq(shares.cameraId, cameraId)).orderBy(desc(shares.createdAt)).all();
+export async function listShares(db: Queryable, cameraId: string): Promise<ShareRow[]> {
+  return db.select().from(shares).where(eq(shares.cameraId, cameraId)).orderBy(desc(shares.createdAt));
 }
 
-export function revokeShare(db: Queryable, id: string, now: number): boolean {
-  return (
-    db
-      .update(shares)
-      .set({ revokedAt: now })
-      .where(and(eq(shares.id, id), isNull(shares.revokedAt)))
-      .run().changes > 0
-  );
+export async function revokeShare(db: Queryable, id: string, now: number): Promise<boolean> {
+  const revoked = await db
+    .update(shares)
+    .set({ revokedAt: now })
+    .where(and(eq(shares.id, id), isNull(shares.revokedAt)))
+    .returning({ id: shares.id });
+  return revoked.length > 0;
 }
 
 /** Revokes every still-active link a user made (the user is being removed); returns their ids. */
-export function revokeSharesBy(db: Queryable, userId: string, now: number): string[] {
-  return db
+export async function revokeSharesBy(db: Queryable, userId: string, now: number): Promise<string[]> {
+  const revoked = await db
     .update(shares)
     .set({ revokedAt: now })
     .where(and(eq(shares.createdBy, userId), isNull(shares.revokedAt), gt(shares.expiresAt, now)))
-    .returning({ id: shares.id })
-    .all()
-    .map((r) => r.id);
+    .returning({ id: shares.id });
+  return revoked.map((r) => r.id);
 }

@@ -1,9 +1,9 @@
 import { and, asc, eq, ne } from 'drizzle-orm';
 import type { Role, User } from '@picam/protocol';
 import type { Queryable } from './queryable.ts';
-import { userCameras, users } from './schema.ts';
+import { userCameras, users } from './pg-schema.ts';
 
-/** Users and their camera grants. Synchronous (better-sqlite3); callers wrap multi-step changes in a transaction. */
+/** Users and their camera grants. Callers wrap multi-step changes in a transaction (db/client.ts). */
 
 export type { Role };
 export type UserRow = typeof users.$inferSelect;
@@ -11,65 +11,67 @@ export type UserRow = typeof users.$inferSelect;
 /** The API's User with every field filled in (GET /api/users). */
 export type PublicUser = Required<User>;
 
-export function findUserById(db: Queryable, id: string): UserRow | undefined {
-  return db.select().from(users).where(eq(users.id, id)).get();
+export async function findUserById(db: Queryable, id: string): Promise<UserRow | undefined> {
+  return (await db.select().from(users).where(eq(users.id, id)).limit(1))[0];
 }
 
-export function findUserByName(db: Queryable, username: string): UserRow | undefined {
-  return db.select().from(users).where(eq(users.username, username)).get();
+export async function findUserByName(db: Queryable, username: string): Promise<UserRow | undefined> {
+  return (await db.select().from(users).where(eq(users.username, username)).limit(1))[0];
 }
 
-export function listUsers(db: Queryable): UserRow[] {
-  return db.select().from(users).orderBy(asc(users.username)).all();
+export async function listUsers(db: Queryable): Promise<UserRow[]> {
+  return db.select().from(users).orderBy(asc(users.username));
 }
 
-export function countAdmins(db: Queryable, exceptUserId?: string): number {
+export async function countAdmins(db: Queryable, exceptUserId?: string): Promise<number> {
   const where = exceptUserId ? and(eq(users.role, 'admin'), ne(users.id, exceptUserId)) : eq(users.role, 'admin');
-  return db.select({ id: users.id }).from(users).where(where).all().length;
+  return (await db.select({ id: users.id }).from(users).where(where)).length;
 }
 
-export function insertUser(db: Queryable, row: UserRow): void {
-  db.insert(users).values(row).run();
+export async function insertUser(db: Queryable, row: UserRow): Promise<void> {
+  await db.insert(users).values(row);
 }
 
-export function updateUser(db: Queryable, id: string, patch: Partial<Pick<UserRow, 'passwordHash' | 'role' | 'passwordChangedAt'>>): void {
-  db.update(users).set(patch).where(eq(users.id, id)).run();
+/** Inserts unless the username is taken (by anyone, also concurrently); returns whether this row went in. */
+export async function insertUserIfAbsent(db: Queryable, row: UserRow): Promise<boolean> {
+  const inserted = await db.insert(users).values(row).onConflictDoNothing({ target: users.username }).returning({ id: users.id });
+  return inserted.length > 0;
 }
 
-export function deleteUser(db: Queryable, id: string): boolean {
-  return db.delete(users).where(eq(users.id, id)).run().changes > 0;
+export async function updateUser(db: Queryable, id: string, patch: Partial<Pick<UserRow, 'passwordHash' | 'role' | 'passwordChangedAt'>>): Promise<void> {
+  await db.update(users).set(patch).where(eq(users.id, id));
 }
 
-export function grantedCameraIds(db: Queryable, userId: string): string[] {
-  return db
-    .select({ cameraId: userCameras.cameraId })
+export async function deleteUser(db: Queryable, id: string): Promise<boolean> {
+  return (await db.delete(users).where(eq(users.id, id)).returning({ id: users.id })).length > 0;
+}
+
+export async function grantedCameraIds(db: Queryable, userId: string): Promise<string[]> {
+  const rows = await db.select({ cameraId: userCameras.cameraId }).from(userCameras).where(eq(userCameras.userId, userId));
+  return rows.map((r) => r.cameraId);
+}
+
+export async function isGranted(db: Queryable, userId: string, cameraId: string): Promise<boolean> {
+  const rows = await db
+    .select({ userId: userCameras.userId })
     .from(userCameras)
-    .where(eq(userCameras.userId, userId))
-    .all()
-    .map((r) => r.cameraId);
+    .where(and(eq(userCameras.userId, userId), eq(userCameras.cameraId, cameraId)))
+    .limit(1);
+  return rows.length > 0;
 }
 
-export function isGranted(db: Queryable, userId: string, cameraId: string): boolean {
-  return (
-    db
-      .select({ userId: userCameras.userId })
-      .from(userCameras)
-      .where(and(eq(userCameras.userId, userId), eq(userCameras.cameraId, cameraId)))
-      .get() !== undefined
-  );
+export async function setGrants(db: Queryable, userId: string, cameraIds: readonly string[]): Promise<void> {
+  await db.delete(userCameras).where(eq(userCameras.userId, userId));
+  const rows = [...new Set(cameraIds)].map((cameraId) => ({ userId, cameraId }));
+  if (rows.length > 0) await db.insert(userCameras).values(rows);
 }
 
-export function setGrants(db: Queryable, userId: string, cameraIds: readonly string[]): void {
-  db.delete(userCameras).where(eq(userCameras.userId, userId)).run();
-  for (const cameraId of new Set(cameraIds)) db.insert(userCameras).values({ userId, cameraId }).run();
-}
-
-export function toPublicUser(db: Queryable, row: UserRow): PublicUser {
+export async function toPublicUser(db: Queryable, row: UserRow): Promise<PublicUser> {
   return {
     id: row.id,
     username: row.username,
     role: row.role,
     createdAt: row.createdAt,
-    cameraIds: row.role === 'admin' ? [] : grantedCameraIds(db, row.id),
+    cameraIds: row.role === 'admin' ? [] : await grantedCameraIds(db, row.id),
   };
 }

@@ -26,14 +26,14 @@ function frameBytes(n: number): Uint8Array {
 
 test('a clip holds every recorded frame, also a lone frame whose fragment spans microseconds (a burst under load)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'picam-clip-'));
-  const opened = openDatabase(join(dir, 'data'));
+  const opened = await openDatabase({ dataDir: join(dir, 'data') });
   try {
     const cameraId = 'cam-clip';
-    insertCamera(opened.db, { id: cameraId, name: 'Clip', settings: DEFAULT_CAMERA_SETTINGS, createdAt: Date.now() });
+    await insertCamera(opened.db, { id: cameraId, name: 'Clip', settings: DEFAULT_CAMERA_SETTINGS, createdAt: Date.now() });
     const startUs = 1_700_000_000_000_000;
     const init = initSegment(VIDEO, null);
     const path = `${cameraId}/segment.mp4`;
-    const segmentId = insertSegment(opened.db, { cameraId, path, startUs, endUs: startUs, bytes: init.byteLength, initBytes: init.byteLength, backfill: false });
+    const segmentId = insertSegment(opened.index, { cameraId, path, startUs, endUs: startUs, bytes: init.byteLength, initBytes: init.byteLength, backfill: false });
     const written: NewFragment[] = [];
     let failure: Error | undefined;
     const writer = new SegmentWriter({
@@ -70,9 +70,9 @@ test('a clip holds every recorded frame, also a lone frame whose fragment spans 
       const lone = written.find((f) => f.startUs === times[n]);
       assert.ok(lone && lone.endUs - lone.startUs < 1000, `frame ${n} has a fragment of its own spanning < 1 ms: ${JSON.stringify(written)}`);
     }
-    indexWritten(opened.db, [{ segmentId, cameraId, fragments: written, endUs: written.at(-1)!.endUs, bytes: written.at(-1)!.offset + written.at(-1)!.length }]);
+    indexWritten(opened.index, [{ segmentId, cameraId, fragments: written, endUs: written.at(-1)!.endUs, bytes: written.at(-1)!.offset + written.at(-1)!.length }]);
 
-    const plan = await planClip(opened.db, join(dir, 'rec'), cameraId, startUs, times.at(-1)! + 1);
+    const plan = await planClip(opened.index, join(dir, 'rec'), cameraId, startUs, times.at(-1)! + 1);
     assert.ok(plan);
     const chunks: Uint8Array[] = [];
     for await (const c of clipBytes(plan, join(dir, 'rec'), 0, plan.size)) chunks.push(c);
@@ -104,7 +104,7 @@ test('a clip holds every recorded frame, also a lone frame whose fragment spans 
       `decode times only go forward: ${dts.join(',')}`,
     );
   } finally {
-    opened.close();
+    await opened.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

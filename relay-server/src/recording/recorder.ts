@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Track, type RecordMode, type SpsVideoFormat } from '@picam/protocol';
 import type { RecordingConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { listCameras } from '../db/cameras.ts';
 import { indexWritten, insertSegment, recordedUntil, type NewFragment, type WrittenFragments } from '../db/recordings.ts';
 import type { Logger } from '../logger.ts';
 import type { HubFrame } from '../streams/frame.ts';
@@ -98,10 +97,13 @@ export class Recorder implements BackfillTarget {
     };
   }
 
-  /** Repairs what an unclean stop left, then records every camera whose mode says so. */
-  start(): void {
+  /**
+   * Repairs what an unclean stop left, then records every camera whose mode says so (`cameras`:
+   * the registry's, read by the caller: the registry may be another database than the index).
+   */
+  start(cameras: ReadonlyArray<{ id: string; record: RecordMode | null }>): void {
     repairRecordings(this.deps.db, this.deps.config.dir, this.log);
-    for (const camera of listCameras(this.deps.db)) this.setMode(camera.id, camera.record ?? this.deps.config.defaultMode);
+    for (const camera of cameras) this.setMode(camera.id, camera.record ?? this.deps.config.defaultMode);
     const flush = setInterval(() => this.flushIndex(), INDEX_FLUSH_MS);
     const sweep = setInterval(() => void this.sweep(), RETENTION_SWEEP_MS);
     flush.unref();

@@ -45,7 +45,7 @@ export function apiRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono {
   api.route('/', enrollRoutes(deps));
 
   const audit = new Hono<ApiEnv>();
-  audit.get('/audit', requireAdmin(deps), (c) => c.json({ entries: recentAudit(deps.db, 200) }));
+  audit.get('/audit', requireAdmin(deps), async (c) => c.json({ entries: await recentAudit(deps.db, 200) }));
   api.route('/', audit);
   return api;
 }

@@ -3,6 +3,7 @@ import type { LoginResponse, User, UserResponse } from '@picam/protocol';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { audit } from '../db/audit.ts';
+import { transaction } from '../db/client.ts';
 import { revokeSession, revokeUserSessions } from '../db/sessions.ts';
 import { updateUser, type UserRow } from '../db/users.ts';
 import type { AuthDeps } from '../auth/deps.ts';
@@ -40,15 +41,15 @@ export function authRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono<ApiEn
     const address = clientAddress(c, deps.config.trustProxy);
     const user = await passwords.check(body.username, body.password, address);
     const issued = await issueSession(deps, user, { userAgent: c.req.header('user-agent'), address });
-    audit(deps.db, deps.now(), { actor: user.id, action: 'login.success', target: user.username, address });
+    await audit(deps.db, deps.now(), { actor: user.id, action: 'login.success', target: user.username, address });
     setCookie(c, SESSION_COOKIE, issued.token, { ...cookieOptions(c, deps), maxAge: deps.config.sessionTtlSeconds });
     return c.json({ token: issued.token, expiresAt: issued.session.expiresAt, user: publicUser(user) } satisfies LoginResponse);
   });
 
-  app.post('/auth/logout', session, (c) => {
+  app.post('/auth/logout', session, async (c) => {
     const { user, session: current } = c.get('principal');
-    revokeSession(deps.db, current.id, deps.now());
-    audit(deps.db, deps.now(), { actor: user.id, action: 'logout', address: clientAddress(c, deps.config.trustProxy) });
+    await revokeSession(deps.db, current.id, deps.now());
+    await audit(deps.db, deps.now(), { actor: user.id, action: 'logout', address: clientAddress(c, deps.config.trustProxy) });
     deps.live().grantRevoked(current.id);
     deleteCookie(c, SESSION_COOKIE, cookieOptions(c, deps));
     return c.body(null, 204);
@@ -63,9 +64,9 @@ export function authRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono<ApiEn
     await passwords.checkCurrent(user, body.currentPassword, address);
     const hash = await deps.hasher.hash(body.newPassword);
     const now = deps.now();
-    const revoked = deps.db.transaction((tx) => {
-      updateUser(tx, user.id, { passwordHash: hash, passwordChangedAt: now });
-      audit(tx, now, { actor: user.id, action: 'password.change', target: user.username, address });
+    const revoked = await transaction(deps.db, async (tx) => {
+      await updateUser(tx, user.id, { passwordHash: hash, passwordChangedAt: now });
+      await audit(tx, now, { actor: user.id, action: 'password.change', target: user.username, address });
       return revokeUserSessions(tx, user.id, now, current.id);
     });
     for (const id of revoked) deps.live().grantRevoked(id);

@@ -14,6 +14,7 @@ import {
 } from '@picam/protocol';
 import { ApiError, cameraNotFound, forbidden } from '../errors.ts';
 import { audit } from '../db/audit.ts';
+import { transaction } from '../db/client.ts';
 import {
   deleteCamera,
   findCamera,
@@ -91,15 +92,15 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
   const admin = requireAdmin(deps);
   const address = (c: Context) => clientAddress(c, deps.config.trustProxy);
 
-  function existing(id: string): CameraRow {
-    const row = findCamera(deps.db, id);
+  async function existing(id: string): Promise<CameraRow> {
+    const row = await findCamera(deps.db, id);
     if (!row) throw cameraNotFound();
     return row;
   }
 
-  app.get('/cameras', session, (c) => {
+  app.get('/cameras', session, async (c) => {
     const { user } = c.get('principal');
-    const rows = user.role === 'admin' ? listCameras(deps.db) : listCameras(deps.db, grantedCameraIds(deps.db, user.id));
+    const rows = user.role === 'admin' ? await listCameras(deps.db) : await listCameras(deps.db, await grantedCameraIds(deps.db, user.id));
     return c.json({ cameras: rows.map((r) => cameraJson(deps, r)) } satisfies CameraList);
   });
 
@@ -108,28 +109,29 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
     const { user } = c.get('principal');
     const id = randomId(10);
     const settings = mergeSettings(DEFAULT_CAMERA_SETTINGS, body.settings);
-    const enrollment = deps.db.transaction(() => {
-      insertCamera(deps.db, { id, name: body.name, settings, createdAt: deps.now() });
-      audit(deps.db, deps.now(), { actor: user.id, action: 'camera.create', target: id, address: address(c) });
-      audit(deps.db, deps.now(), { actor: user.id, action: 'enrollment.issue', target: id, address: address(c) });
-      return issueEnrollment(deps, id, user.id, relayOrigin(c, deps));
+    const origin = relayOrigin(c, deps);
+    const enrollment = await transaction(deps.db, async (tx) => {
+      await insertCamera(tx, { id, name: body.name, settings, createdAt: deps.now() });
+      await audit(tx, deps.now(), { actor: user.id, action: 'camera.create', target: id, address: address(c) });
+      await audit(tx, deps.now(), { actor: user.id, action: 'enrollment.issue', target: id, address: address(c) });
+      return issueEnrollment(deps, id, user.id, origin, tx);
     });
     deps.recorder().setMode(id, deps.config.recording.defaultMode);
-    return c.json({ camera: cameraJson(deps, existing(id)), enrollment } satisfies CameraCreated, 201);
+    return c.json({ camera: cameraJson(deps, await existing(id)), enrollment } satisfies CameraCreated, 201);
   });
 
-  app.get('/cameras/:id', session, (c) => {
-    const row = existing(c.req.param('id'));
-    if (!canView(deps, c.get('principal').user, row.id)) throw forbidden('this camera is not shared with you');
+  app.get('/cameras/:id', session, async (c) => {
+    const row = await existing(c.req.param('id'));
+    if (!(await canView(deps, c.get('principal').user, row.id))) throw forbidden('this camera is not shared with you');
     return c.json({ camera: cameraJson(deps, row) } satisfies CameraResponse);
   });
 
   app.patch('/cameras/:id', admin, async (c) => {
-    const row = existing(c.req.param('id'));
+    const row = await existing(c.req.param('id'));
     const body = await readJson(c, patchBody);
     const settings = body.settings ? mergeSettings(parseSettings(row.settings), body.settings) : undefined;
-    updateCamera(deps.db, row.id, { name: body.name, settings, record: body.record });
-    audit(deps.db, deps.now(), {
+    await updateCamera(deps.db, row.id, { name: body.name, settings, record: body.record });
+    await audit(deps.db, deps.now(), {
       actor: c.get('principal').user.id,
       action: 'camera.update',
       target: row.id,
@@ -138,14 +140,14 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
     });
     if (settings) deps.live().pushSettings(row.id, settings);
     if (body.record !== undefined) deps.recorder().setMode(row.id, body.record ?? deps.config.recording.defaultMode);
-    return c.json({ camera: cameraJson(deps, existing(row.id)) } satisfies CameraResponse);
+    return c.json({ camera: cameraJson(deps, await existing(row.id)) } satisfies CameraResponse);
   });
 
-  app.delete('/cameras/:id', admin, (c) => {
-    const row = existing(c.req.param('id'));
-    deps.db.transaction(() => {
-      deleteCamera(deps.db, row.id);
-      audit(deps.db, deps.now(), { actor: c.get('principal').user.id, action: 'camera.delete', target: row.id, address: address(c) });
+  app.delete('/cameras/:id', admin, async (c) => {
+    const row = await existing(c.req.param('id'));
+    await transaction(deps.db, async (tx) => {
+      await deleteCamera(tx, row.id);
+      await audit(tx, deps.now(), { actor: c.get('principal').user.id, action: 'camera.delete', target: row.id, address: address(c) });
     });
     deps.live().cameraDeleted(row.id);
     deps.recorder().cameraDeleted(row.id);
@@ -153,13 +155,14 @@ export function cameraRoutes(deps: AuthDeps): Hono<ApiEnv> {
   });
 
   // Re-enrollment: the old credential stops working now, not when the new one is redeemed.
-  app.post('/cameras/:id/enrollment', admin, (c) => {
-    const row = existing(c.req.param('id'));
+  app.post('/cameras/:id/enrollment', admin, async (c) => {
+    const row = await existing(c.req.param('id'));
     const { user } = c.get('principal');
-    const enrollment = deps.db.transaction(() => {
-      setCredential(deps.db, row.id, null, deps.now());
-      audit(deps.db, deps.now(), { actor: user.id, action: 'enrollment.issue', target: row.id, address: address(c) });
-      return issueEnrollment(deps, row.id, user.id, relayOrigin(c, deps));
+    const origin = relayOrigin(c, deps);
+    const enrollment = await transaction(deps.db, async (tx) => {
+      await setCredential(tx, row.id, null, deps.now());
+      await audit(tx, deps.now(), { actor: user.id, action: 'enrollment.issue', target: row.id, address: address(c) });
+      return issueEnrollment(deps, row.id, user.id, origin, tx);
     });
     deps.live().credentialRevoked(row.id);
     return c.json({ enrollment } satisfies EnrollmentResponse, 201);

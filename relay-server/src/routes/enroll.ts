@@ -30,7 +30,7 @@ export function enrollRoutes(deps: AuthDeps): Hono<ApiEnv> {
     if (wait !== undefined) throw new ApiError(429, 'rate_limited', 'too many enrollment attempts', wait);
     limiter.record(address);
     const { token } = await readJson(c, body);
-    const { camera, credential, replaced } = consumeEnrollment(deps, token, address);
+    const { camera, credential, replaced } = await consumeEnrollment(deps, token, address);
     if (replaced) deps.live().credentialRevoked(camera.id);
     deps.log.info({ cameraId: camera.id }, 'camera enrolled');
     return c.json({ cameraId: camera.id, name: camera.name, credential, settings: parseSettings(camera.settings) });

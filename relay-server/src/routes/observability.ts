@@ -12,8 +12,8 @@ export interface ObservabilityDeps {
   metrics: RelayMetrics;
   /** cameras online and viewers connected, right now */
   totals(): { camerasOnline: number; viewers: number };
-  /** throws (or returns false) when the database cannot answer */
-  databaseOk(): boolean;
+  /** rejects (or resolves false) when the registry cannot answer */
+  databaseOk(): Promise<boolean>;
   startedAt: number;
   /** METRICS_TOKEN: opens /metrics on the public port to this Bearer token */
   metricsToken?: string;
@@ -24,12 +24,12 @@ export function observabilityRoutes(deps: ObservabilityDeps): Hono {
   const app = new Hono();
   const token = deps.metricsToken === undefined ? undefined : digest(deps.metricsToken);
 
-  app.get('/healthz', (c) => {
+  app.get('/healthz', async (c) => {
     const { camerasOnline, viewers } = deps.totals();
     const uptimeSeconds = Math.round((Date.now() - deps.startedAt) / 1000);
     let dbOk: boolean;
     try {
-      dbOk = deps.databaseOk();
+      dbOk = await deps.databaseOk();
     } catch {
       dbOk = false;
     }

@@ -51,30 +51,30 @@ export function recordingRoutes(deps: AuthDeps): Hono<ApiEnv> {
         if (err instanceof TokenError && err.reason === 'expired') throw new ApiError(401, 'token_expired', 'clip token expired: ask for a new one');
         throw new ApiError(401, 'token_invalid', 'invalid clip token');
       }
-      if (claims.sub !== cameraId || !isShareActive(deps, claims.jti, cameraId)) throw new ApiError(401, 'token_invalid', 'invalid clip token');
+      if (claims.sub !== cameraId || !(await isShareActive(deps, claims.jti, cameraId))) throw new ApiError(401, 'token_invalid', 'invalid clip token');
       if (range.from < claims.clip.start || range.to > claims.clip.end) throw forbidden('outside the shared clip');
-      if (!findCamera(deps.db, cameraId)) throw cameraNotFound();
+      if (!(await findCamera(deps.db, cameraId))) throw cameraNotFound();
       return;
     }
     const token = bearerToken(c) ?? getCookie(c, SESSION_COOKIE);
     if (!token) throw unauthenticated();
     const { user } = await authenticateSession(deps, token);
-    if (!findCamera(deps.db, cameraId)) throw cameraNotFound();
-    if (!canView(deps, user, cameraId)) throw forbidden('this camera is not shared with you');
+    if (!(await findCamera(deps.db, cameraId))) throw cameraNotFound();
+    if (!(await canView(deps, user, cameraId))) throw forbidden('this camera is not shared with you');
   }
 
   app.get('/cameras/:id/recordings', async (c) => {
     const cameraId = c.req.param('id');
     await authorize(c, cameraId, null);
     const { from, to } = timeRange(c, MAX_SPANS_RANGE_MS, () => new ApiError(400, 'validation_failed', 'from..to: at most 400 days'));
-    return c.json({ spans: recordedSpans(deps.db, cameraId, from * 1000, to * 1000) } satisfies RecordingSpans);
+    return c.json({ spans: recordedSpans(deps.index, cameraId, from * 1000, to * 1000) } satisfies RecordingSpans);
   });
 
   app.get('/cameras/:id/recordings/clip.mp4', async (c) => {
     const cameraId = c.req.param('id');
     const range = timeRange(c, MAX_CLIP_MS, () => new ApiError(400, 'clip_too_long', `a clip is at most ${MAX_CLIP_MS / 60_000} minutes: ask for a shorter from..to`));
     await authorize(c, cameraId, range);
-    const plan = await planClip(deps.db, dir, cameraId, range.from * 1000, range.to * 1000);
+    const plan = await planClip(deps.index, dir, cameraId, range.from * 1000, range.to * 1000);
     if (!plan) throw new ApiError(404, 'no_recording', 'nothing is recorded between from and to');
 
     const headers: Record<string, string> = {

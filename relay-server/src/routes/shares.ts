@@ -54,7 +54,7 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
   const admin = requireAdmin(deps);
 
   app.post('/cameras/:id/shares', admin, async (c) => {
-    const camera = findCamera(deps.db, c.req.param('id'));
+    const camera = await findCamera(deps.db, c.req.param('id'));
     if (!camera) throw cameraNotFound();
     const body = await readJson(c, createBody);
     const now = deps.now();
@@ -70,7 +70,7 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
       user.id,
       relayOrigin(c, deps),
     );
-    audit(deps.db, now, {
+    await audit(deps.db, now, {
       actor: user.id,
       action: 'share.create',
       target: issued.share.id,
@@ -80,17 +80,17 @@ export function shareRoutes(deps: AuthDeps): Hono<ApiEnv> {
     return c.json({ share: shareJson(deps, issued.share), token: issued.token, url: issued.url } satisfies ShareCreated, 201);
   });
 
-  app.get('/cameras/:id/shares', admin, (c) => {
-    const camera = findCamera(deps.db, c.req.param('id'));
+  app.get('/cameras/:id/shares', admin, async (c) => {
+    const camera = await findCamera(deps.db, c.req.param('id'));
     if (!camera) throw cameraNotFound();
-    return c.json({ shares: listShares(deps.db, camera.id).map((s) => shareJson(deps, s)) } satisfies ShareList);
+    return c.json({ shares: (await listShares(deps.db, camera.id)).map((s) => shareJson(deps, s)) } satisfies ShareList);
   });
 
-  app.delete('/shares/:id', admin, (c) => {
-    const share = findShare(deps.db, c.req.param('id'));
+  app.delete('/shares/:id', admin, async (c) => {
+    const share = await findShare(deps.db, c.req.param('id'));
     if (!share) throw notFound('no such share');
-    if (revokeShare(deps.db, share.id, deps.now())) {
-      audit(deps.db, deps.now(), {
+    if (await revokeShare(deps.db, share.id, deps.now())) {
+      await audit(deps.db, deps.now(), {
         actor: c.get('principal').user.id,
         action: 'share.revoke',
         target: share.id,

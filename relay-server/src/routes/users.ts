@@ -26,12 +26,15 @@ export function userRoutes(deps: AuthDeps): Hono<ApiEnv> {
     address: clientAddress(c, deps.config.trustProxy),
   });
 
-  app.get('/users', admin, (c) => c.json({ users: listUsers(deps.db).map((u) => toPublicUser(deps.db, u)) } satisfies UserList));
+  app.get('/users', admin, async (c) => {
+    const users = await Promise.all((await listUsers(deps.db)).map((u) => toPublicUser(deps.db, u)));
+    return c.json({ users } satisfies UserList);
+  });
 
   app.post('/users', admin, async (c) => {
     const body = await readJson(c, createBody);
     const user = await addUser(deps, body, actorOf(c));
-    return c.json({ user: toPublicUser(deps.db, user) } satisfies UserResponse, 201);
+    return c.json({ user: await toPublicUser(deps.db, user) } satisfies UserResponse, 201);
   });
 
   app.patch('/users/:id', admin, async (c) => {
@@ -39,11 +42,11 @@ export function userRoutes(deps: AuthDeps): Hono<ApiEnv> {
     const { user, endedSessions } = await changeUser(deps, c.req.param('id'), body, actorOf(c));
     for (const id of endedSessions) deps.live().grantRevoked(id);
     deps.live().recheckUser(user.id);
-    return c.json({ user: toPublicUser(deps.db, user) } satisfies UserResponse);
+    return c.json({ user: await toPublicUser(deps.db, user) } satisfies UserResponse);
   });
 
-  app.delete('/users/:id', admin, (c) => {
-    const { user, endedSessions, revokedShares } = removeUser(deps, c.req.param('id'), actorOf(c));
+  app.delete('/users/:id', admin, async (c) => {
+    const { user, endedSessions, revokedShares } = await removeUser(deps, c.req.param('id'), actorOf(c));
     for (const id of [...endedSessions, ...revokedShares]) deps.live().grantRevoked(id);
     deps.live().recheckUser(user.id);
     // The links this user made are revoked with them: say which, so the admin sees it.

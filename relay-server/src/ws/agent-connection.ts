@@ -12,6 +12,7 @@ import {
 } from '@picam/protocol';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
+import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { AccessControl, CameraRegistry } from '../services.ts';
 import type { BackfillTarget } from '../recording/backfill-target.ts';
 import type { HubFrame } from '../streams/frame.ts';
@@ -26,9 +27,11 @@ import type { SocketLease } from './socket-limits.ts';
  * stream (closing an older connection with 4009), validates every message, and forwards frames to
  * the hub. A misbehaving agent is closed with a code saying why; nothing else is touched.
  *
- * The credential is checked again at `hello` (it may have been revoked while the socket waited,
- * by another process too) and by the periodic sweep; until `hello` the socket is registered as
- * waiting, so revocation and deletion close it as well as the live agent.
+ * The credential and the camera are read again at `hello` (the credential may have been revoked
+ * while the socket waited, by another process too) and the credential by the periodic sweep; until
+ * that answer the socket is registered as waiting, so revocation and deletion close it as well as
+ * the live agent. The registry answers asynchronously (it may be Postgres): messages arriving
+ * meanwhile are held and handled in order after it.
  *
  * Backfill: when the camera records, the first live keyframe after `hello` tells how far the hole
  * in the recording goes (the recorder knows where it stops); the agent is asked for what it kept
@@ -49,21 +52,18 @@ export interface AgentDeps {
   backfill?: BackfillTarget;
 }
 
+/** A first hello waits for the registry; an agent sending this many messages meanwhile is not waited for. */
+const MAX_HELD_MESSAGES = 2_000;
+
 /**
  * `authorization` is the upgrade's header, kept to re-check the credential; `beforeHello` is this
  * socket's place in the per-credential count of sockets without hello (socket-limits.ts).
  */
 export function acceptAgent(ws: WebSocket, cameraId: string, authorization: string | undefined, beforeHello: SocketLease, deps: AgentDeps): void {
   const log = deps.log.child({ cameraId, peer: 'agent' });
-  const camera = deps.registry.get(cameraId);
-  if (!camera) {
-    // Deleted between the credential check and now.
-    deps.metrics.agentRejected('unknown_camera');
-    ws.close(CloseCode.NoSuchCamera, 'no such camera');
-    return;
-  }
-
   let hello: HelloMessage | undefined;
+  /** messages that arrived while the first hello waits for the registry; undefined: not waiting */
+  let held: Array<{ data: Buffer; isBinary: boolean }> | undefined;
   let ended = false;
   let demandQueued = false;
   /** set at the first hello: the next live keyframe decides whether to ask for backfill */
@@ -86,16 +86,20 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
       if (hello && !ended) sendSettings(settings);
     },
     recheck() {
-      if (!ended && !credentialHolds()) handle.close(CloseCode.Unauthenticated, 'device credential revoked');
+      if (ended) return;
+      void credentialHolds().then((holds) => {
+        if (!holds) handle.close(CloseCode.Unauthenticated, 'device credential revoked');
+      });
     },
   };
   deps.connections.addWaitingAgent(handle);
 
-  function credentialHolds(): boolean {
+  async function credentialHolds(): Promise<boolean> {
     try {
-      return deps.access.authenticateAgent(authorization).cameraId === cameraId;
-    } catch {
-      return false;
+      return (await deps.access.authenticateAgent(authorization)).cameraId === cameraId;
+    } catch (err) {
+      // The registry cannot answer (Postgres away): a running stream goes on; the next sweep decides.
+      return isDatabaseUnavailable(err);
     }
   }
 
@@ -110,7 +114,7 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
   }, deps.helloTimeoutMs);
   helloTimer.unref();
 
-  const takeOver = (): NonNullable<typeof publisher> => {
+  const takeOver = (camera: { name: string }): NonNullable<typeof publisher> => {
     const previous = deps.connections.attachAgent(handle);
     previous?.close(CloseCode.Replaced, 'replaced by a newer agent connection');
     const opened = deps.hub.openPublisher(cameraId, {
@@ -134,36 +138,69 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
     return opened;
   };
 
-  function onHello(message: HelloMessage): void {
-    const first = hello === undefined;
-    hello = message;
-    if (first) {
-      clearTimeout(helloTimer);
-      deps.connections.removeWaitingAgent(handle);
-      beforeHello.release();
-      if (!credentialHolds()) {
-        deps.metrics.agentRejected('unauthenticated');
-        log.warn('agent closed: device credential revoked before hello');
-        handle.close(CloseCode.Unauthenticated, 'device credential revoked');
-        return;
-      }
-      publisher = takeOver();
-      backfillPending = deps.backfill !== undefined;
-    }
+  const helloToPublisher = (message: HelloMessage) =>
     publisher!.hello({
       agentVersion: message.agentVersion,
       framerate: message.video?.framerate ?? message.settings.framerate,
       audio: message.audio,
     });
-    if (!first) return;
+
+  function onHello(message: HelloMessage): void {
+    const first = hello === undefined;
+    hello = message;
+    if (!first) {
+      helloToPublisher(message);
+      return;
+    }
+    clearTimeout(helloTimer);
+    beforeHello.release();
+    held = [];
     // Registry read once per connection, never per frame.
-    const desired = deps.registry.get(cameraId)?.settings;
-    if (desired && !sameSettings(desired, message.settings)) sendSettings(desired);
-    sendDemand();
-    log.info({ agentVersion: message.agentVersion, video: message.video, audio: message.audio }, 'agent hello');
+    Promise.all([credentialHolds(), deps.registry.get(cameraId)])
+      .then(([holds, camera]) => {
+        deps.connections.removeWaitingAgent(handle);
+        if (ended) return;
+        if (!camera) {
+          deps.metrics.agentRejected('unknown_camera');
+          handle.close(CloseCode.NoSuchCamera, 'no such camera');
+          return;
+        }
+        if (!holds) {
+          deps.metrics.agentRejected('unauthenticated');
+          log.warn('agent closed: device credential revoked before hello');
+          handle.close(CloseCode.Unauthenticated, 'device credential revoked');
+          return;
+        }
+        publisher = takeOver(camera);
+        backfillPending = deps.backfill !== undefined;
+        helloToPublisher(message);
+        if (!sameSettings(camera.settings, message.settings)) sendSettings(camera.settings);
+        sendDemand();
+        log.info({ agentVersion: message.agentVersion, video: message.video, audio: message.audio }, 'agent hello');
+      })
+      .catch((err: unknown) => {
+        deps.connections.removeWaitingAgent(handle);
+        log.warn({ err }, 'agent closed: the registry could not answer at hello');
+        handle.close(CloseCode.InternalError, 'registry unavailable');
+      })
+      .finally(() => {
+        const queue = held ?? [];
+        held = undefined;
+        for (const m of queue) onMessage(m.data, m.isBinary);
+      });
   }
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (ended) return;
+    if (held) {
+      if (held.length < MAX_HELD_MESSAGES) held.push({ data, isBinary });
+      else handle.close(CloseCode.InternalError, 'registry too slow');
+      return;
+    }
+    onMessage(data, isBinary);
+  });
+
+  function onMessage(data: Buffer, isBinary: boolean): void {
     if (ended) return;
     try {
       if (isBinary) {
@@ -195,7 +232,7 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
       log.warn({ code: rejection.closeCode, reason }, 'agent closed: bad message');
       handle.close(rejection.closeCode, closeReason(reason));
     }
-  });
+  }
 
   function askForBackfill(liveKeyframeUs: number): void {
     backfillPending = false;
@@ -256,10 +293,11 @@ export function acceptAgent(ws: WebSocket, cameraId: string, authorization: stri
 }
 
 function markSeen(deps: AgentDeps, cameraId: string, log: Logger): void {
+  // During shutdown the database may already be closed (or Postgres away); a missed lastSeenAt is not worth a crash.
+  const failed = (err: unknown) => log.debug({ err }, 'markSeen failed');
   try {
-    deps.registry.markSeen(cameraId, Date.now());
+    deps.registry.markSeen(cameraId, Date.now()).catch(failed);
   } catch (err) {
-    // During shutdown the database may already be closed; a missed lastSeenAt is not worth a crash.
-    log.debug({ err }, 'markSeen failed');
+    failed(err);
   }
 }

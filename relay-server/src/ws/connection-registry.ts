@@ -15,11 +15,14 @@ export interface AgentHandle {
   recheck(): void;
 }
 
+/** a grant's re-check: `unknown` when the registry could not answer (the viewer stays) */
+export type GrantVerdict = 'valid' | 'invalid' | 'unknown';
+
 export interface ViewerHandle {
   readonly grant: ViewerGrant;
   close(code: number, reason: string): void;
   /** re-checks the grant and closes the viewer when it no longer holds; `verdicts` caches one answer per grant within a sweep */
-  recheck(verdicts?: Map<string, boolean>): void;
+  recheck(verdicts?: Map<string, Promise<GrantVerdict>>): void;
 }
 
 export class ConnectionRegistry implements LiveCameras {

@@ -11,7 +11,7 @@ import type { BackfillTarget } from '../recording/backfill-target.ts';
 import { acceptAgent } from './agent-connection.ts';
 import { AGENT_MAX_MESSAGE_BYTES } from './agent-ingest.ts';
 import { startHeartbeat } from './heartbeat.ts';
-import type { ConnectionRegistry } from './connection-registry.ts';
+import type { ConnectionRegistry, GrantVerdict } from './connection-registry.ts';
 import { SocketLimits } from './socket-limits.ts';
 import { createUpgradeHandler } from './upgrade.ts';
 import { acceptViewer } from './viewer-connection.ts';
@@ -83,7 +83,7 @@ export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySock
 
   const heartbeat = startHeartbeat([agentServer, viewerServer], deps.heartbeatMs);
   const sweep = setInterval(() => {
-    const verdicts = new Map<string, boolean>();
+    const verdicts = new Map<string, Promise<GrantVerdict>>();
     for (const viewer of connections.viewers()) viewer.recheck(verdicts);
     for (const agent of connections.agentSockets()) agent.recheck();
   }, deps.sweepMs ?? GRANT_SWEEP_MS);

@@ -95,22 +95,22 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     }
     if (url.pathname === AGENT_PATH) {
       const authorization = headerValue(req.headers.authorization);
-      let cameraId: string;
-      try {
-        cameraId = deps.access.authenticateAgent(authorization).cameraId;
-      } catch (err) {
-        deps.metrics.agentRejected('unauthenticated');
-        refuse(err, 'agent');
-        return;
-      }
-      let leases: ReturnType<SocketLimits['admitAgent']>;
-      try {
-        leases = deps.limits.admitAgent(address, cameraId);
-      } catch (err) {
-        refuse(err, 'agent');
-        return;
-      }
-      complete(deps.agentServer, [leases.socket, leases.beforeHello], (ws) => deps.onAgent(ws, cameraId, authorization, leases.beforeHello));
+      deps.access.authenticateAgent(authorization).then(
+        ({ cameraId }) => {
+          let leases: ReturnType<SocketLimits['admitAgent']>;
+          try {
+            leases = deps.limits.admitAgent(address, cameraId);
+          } catch (err) {
+            refuse(err, 'agent');
+            return;
+          }
+          complete(deps.agentServer, [leases.socket, leases.beforeHello], (ws) => deps.onAgent(ws, cameraId, authorization, leases.beforeHello));
+        },
+        (err: unknown) => {
+          deps.metrics.agentRejected('unauthenticated');
+          refuse(err, 'agent');
+        },
+      );
       return;
     }
     if (live) {

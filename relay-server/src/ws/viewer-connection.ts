@@ -1,11 +1,12 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CloseCode, ProtocolError, closeReason, encodeMessage, parseMessage, viewerMessageSchema } from '@picam/protocol';
+import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessControl, CameraRegistry, ViewerGrant } from '../services.ts';
 import type { StreamHub } from '../streams/hub.ts';
 import type { ViewerSink } from '../streams/viewer-session.ts';
-import type { ConnectionRegistry, ViewerHandle } from './connection-registry.ts';
+import type { ConnectionRegistry, GrantVerdict, ViewerHandle } from './connection-registry.ts';
 import { sendBinary } from './prepared-frames.ts';
 
 /**
@@ -30,11 +31,21 @@ const RECHECK_MS = 500;
 /** `socket` is the one the upgrade handed to ws: prepared frames are written to it directly. */
 export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, deps: ViewerDeps): void {
   const log = deps.log.child({ cameraId: grant.cameraId, grant: grant.kind, peer: 'viewer' });
-  const camera = deps.registry.get(grant.cameraId);
-  if (!camera) {
-    ws.close(CloseCode.NoSuchCamera, 'no such camera');
-    return;
-  }
+  // The registry answers asynchronously; a viewer sends nothing that matters before its first frame.
+  deps.registry.get(grant.cameraId).then(
+    (camera) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (!camera) ws.close(CloseCode.NoSuchCamera, 'no such camera');
+      else startViewer(ws, socket, grant, camera, deps, log);
+    },
+    (err: unknown) => {
+      log.warn({ err }, 'viewer closed: the registry could not answer');
+      ws.close(CloseCode.InternalError, 'registry unavailable');
+    },
+  );
+}
+
+function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: { name: string }, deps: ViewerDeps, log: Logger): void {
 
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
@@ -56,25 +67,29 @@ export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, 
     ws.close(code, reason);
   }
 
-  function recheck(verdicts?: Map<string, boolean>): void {
+  function recheck(verdicts?: Map<string, Promise<GrantVerdict>>): void {
     if (ended) return;
     // Viewers sharing a grant (500 viewers of one share link) share one database check per sweep.
     const key = `${grant.kind}:${grant.id}:${grant.cameraId}`;
-    let valid = verdicts?.get(key);
-    if (valid === undefined) {
-      try {
-        valid = deps.access.isGrantValid(grant);
-      } catch (err) {
-        log.warn({ err }, 'grant check failed; closing viewer');
-        valid = false;
-      }
-      verdicts?.set(key, valid);
+    let verdict = verdicts?.get(key);
+    if (verdict === undefined) {
+      verdict = deps.access.isGrantValid(grant).then(
+        (valid): GrantVerdict => (valid ? 'valid' : 'invalid'),
+        (err: unknown): GrantVerdict => {
+          // The registry cannot answer (Postgres away): a running stream goes on, the next check decides.
+          if (isDatabaseUnavailable(err)) return 'unknown';
+          log.warn({ err }, 'grant check failed; closing viewer');
+          return 'invalid';
+        },
+      );
+      verdicts?.set(key, verdict);
     }
-    // Session and share grants end with different codes, so the page can say why.
-    if (!valid) {
+    void verdict.then((v) => {
+      // Session and share grants end with different codes, so the page can say why.
+      if (v !== 'invalid') return;
       if (grant.kind === 'share') end(CloseCode.LinkExpired, 'link expired or revoked');
       else end(CloseCode.Unauthenticated, 'session ended');
-    }
+    });
   }
 
   function armExpiry(): void {
