@@ -37,7 +37,7 @@ export interface ClusterNginxFiles {
 export function writeClusterNginxConfig(options: ClusterNginxOptions): ClusterNginxFiles {
   const { dir } = options;
   const snippets = join(dir, 'picam-cluster.d');
-  for (const sub of [snippets, join(dir, 'logs'), join(dir, 'tmp')]) mkdirSync(sub, { recursive: true });
+  for (const sub of [snippets, join(dir, 'logs'), join(dir, 'tmp')]) mkdirSync(sub, { recursive: true, mode: 0o700 });
   const accessLogPath = join(dir, 'logs', 'picam-cluster.access.log');
   const failTimeout = options.failTimeoutSeconds ?? 5;
   writeFileSync(
