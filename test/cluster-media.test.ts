@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { CloseCode, DEFAULT_CAMERA_SETTINGS, sequenceDistance } from '@picam/protocol';
+import { AgentProcess, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
+import { tempDir } from './helpers/browser.ts';
+import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
+import { natsOrSkip, type TestNats } from './helpers/nats.ts';
+import { postgresOrSkip } from './helpers/postgres.ts';
+import { startRelayProcess, type RelayProcess } from './helpers/relay-process.ts';
+import { WsViewer } from './helpers/ws-viewer.ts';
+
+/**
+ * Three relay nodes on one Postgres and one nats-server, the real agent with the fake camera on
+ * node A: viewers on B and C get A's camera through NATS as A's own viewers get it, NATS carries
+ * nothing while no other node watches, a revocation on C cuts a viewer on B, a NATS outage spares
+ * A's viewer and B's resumes, and the agent moving to B takes the camera over (A stops publishing).
+ */
+
+/** Arrival of each video frame at a viewer: capture time (µs), when it arrived (ms), its bytes. */
+interface Arrival {
+  captureUs: number;
+  atMs: number;
+  latencyMs: number;
+  catchUp: boolean;
+  sequence: number;
+  payload: Buffer;
+}
+
+async function watch(relay: RelayProcess, cameraId: string, token = relay.adminToken): Promise<{ viewer: WsViewer; openedAt: number; arrivals: Arrival[] }> {
+  const viewer = await WsViewer.connect(relay.wsUrl, cameraId, token);
+  const openedAt = performance.now();
+  const arrivals: Arrival[] = [];
+  viewer.ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || data[1] !== 1) return;
+    const captureUs = Number(data.readBigUInt64BE(8));
+    arrivals.push({
+      captureUs,
+      atMs: performance.now(),
+      latencyMs: Date.now() - captureUs / 1000,
+      catchUp: (data[2]! & 2) !== 0,
+      sequence: data.readUInt32BE(4),
+      payload: Buffer.from(data.subarray(16)),
+    });
+  });
+  return { viewer, openedAt, arrivals };
+}
+
+/** Resolves once `predicate` holds, checking every 20 ms (the processes under test run on their own). */
+async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** Media messages on NATS for one camera, with the owner epoch each carries. */
+class MediaTap {
+  readonly epochs: number[] = [];
+  readonly nc: NatsConnection;
+
+  private constructor(nc: NatsConnection) {
+    this.nc = nc;
+  }
+
+  static async open(url: string, cameraId: string): Promise<MediaTap> {
+    const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const tap = new MediaTap(nc);
+    nc.subscribe(`picam.cam.${cameraId}.media`, {
+      callback: (_err, msg) => {
+        tap.epochs.push(Number(msg.headers?.get('Picam-Epoch') ?? -1));
+      },
+    });
+    await nc.flush();
+    return tap;
+  }
+
+  get count(): number {
+    return this.epochs.length;
+  }
+}
+
+function startAgent(t: TestContext, relay: RelayProcess, camera: { id: string; credential: string }): AgentProcess {
+  const dir = tempDir(t, 'picam-cluster-agent-');
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: camera.id, credential: camera.credential, settings: DEFAULT_CAMERA_SETTINGS }));
+  const env = cleanAgentEnv(envWithFakeCamera());
+  delete env.PICAM_AUDIO_COMMAND;
+  const agent = new AgentProcess(['run', '--config', config, '--tuning', TEST_TUNING], env);
+  t.after(() => agent.stop('SIGKILL'));
+  return agent;
+}
+
+test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, async (t) => {
+  const nats = await natsOrSkip(t);
+  if (!nats) return;
+  const pg = await postgresOrSkip(t);
+  if (!pg) return;
+  const databaseUrl = await pg.createDatabase();
+  const node = (id: string) => ({ DATABASE_URL: databaseUrl, NATS_URL: nats.url, NODE_ID: id, LOG_LEVEL: 'info' });
+  const relays: RelayProcess[] = [];
+  t.after(async () => {
+    await Promise.all(relays.map((r) => r.stop()));
+  });
+  // A first (it migrates the empty database), then B and C together.
+  relays.push(await startRelayProcess(node('node-a')));
+  relays.push(...(await Promise.all([startRelayProcess(node('node-b')), startRelayProcess(node('node-c'))])));
+  const [a, b, c] = relays as [RelayProcess, RelayProcess, RelayProcess];
+  const dump = () => relays.map((r, i) => `---- node ${'abc'[i]}\n${r.output().slice(-6000)}`).join('\n');
+
+  const camera = await a.createCamera('yard');
+  const agent = startAgent(t, a, camera);
+  const tap = await MediaTap.open(nats.url, camera.id);
+  t.after(() => tap.nc.close());
+
+  const local = await watch(a, camera.id);
+  await until(() => local.arrivals.length >= 20, 20_000, "A's own viewer gets pictures").catch((err: Error) => {
+    throw new Error(`${err.message}\n${dump()}`);
+  });
+
+  await t.test('no media crosses NATS while only the owner node has viewers', async () => {
+    const before = tap.count;
+    const frames = local.arrivals.length;
+    await until(() => local.arrivals.length >= frames + 45, 5_000, 'A keeps streaming');
+    assert.equal(tap.count - before, 0, 'no media message on NATS');
+  });
+
+  let remoteB: Awaited<ReturnType<typeof watch>>;
+  let remoteC: Awaited<ReturnType<typeof watch>>;
+  await t.test('viewers on B and C get their first picture at once, then every frame A shows, byte-identical', async () => {
+    remoteB = await watch(b, camera.id);
+    remoteC = await watch(c, camera.id);
+    await until(() => remoteB.arrivals.length > 0 && remoteC.arrivals.length > 0, 5_000, 'remote first pictures').catch((err: Error) => {
+      throw new Error(`${err.message}\n${dump()}`);
+    });
+    const firstB = remoteB.arrivals[0]!.atMs - remoteB.openedAt;
+    const firstC = remoteC.arrivals[0]!.atMs - remoteC.openedAt;
+    t.diagnostic(`remote first picture: B ${firstB.toFixed(1)} ms, C ${firstC.toFixed(1)} ms after the socket opened`);
+    assert.ok(firstB <= 300 && firstC <= 300, `first picture within 300 ms (B ${firstB.toFixed(0)}, C ${firstC.toFixed(0)})`);
+    assert.ok(remoteB.arrivals[0]!.catchUp, 'the first picture is the GOP, flagged catch-up');
+
+    const mark = local.arrivals.length;
+    await until(() => local.arrivals.length >= mark + 90, 10_000, 'three more seconds at A');
+    // Every frame A's viewer got since, the remote viewers got too: same capture time, same bytes.
+    const lastUs = local.arrivals.at(-1)!.captureUs;
+    await until(
+      () => remoteB.arrivals.some((f) => f.captureUs === lastUs) && remoteC.arrivals.some((f) => f.captureUs === lastUs),
+      3_000,
+      'remote viewers reach the last frame A showed',
+    );
+    for (const remote of [remoteB, remoteC]) {
+      const byTime = new Map(remote.arrivals.map((f) => [f.captureUs, f]));
+      for (const frame of local.arrivals.slice(mark)) {
+        const got = byTime.get(frame.captureUs);
+        assert.ok(got, `frame captured at ${frame.captureUs} reached the remote viewer`);
+        assert.ok(got.payload.equals(frame.payload), `frame captured at ${frame.captureUs}: bytes identical`);
+      }
+      // No frame twice and none out of order: capture times rise and sequences run on by one.
+      for (let i = 1; i < remote.arrivals.length; i++) {
+        assert.ok(remote.arrivals[i]!.captureUs > remote.arrivals[i - 1]!.captureUs, `capture times rise at ${i}`);
+        assert.equal(sequenceDistance(remote.arrivals[i - 1]!.sequence, remote.arrivals[i]!.sequence), 1, `sequences consecutive at ${i}`);
+      }
+    }
+    // Latency capture -> arrival over the same live frames: the remote hop adds little.
+    const liveSince = (arrivals: Arrival[]) => arrivals.filter((f) => !f.catchUp && f.captureUs > local.arrivals[mark]!.captureUs).map((f) => f.latencyMs);
+    const p50Local = median(liveSince(local.arrivals));
+    const p50B = median(liveSince(remoteB.arrivals));
+    const p50C = median(liveSince(remoteC.arrivals));
+    t.diagnostic(`latency p50: A (owner) ${p50Local.toFixed(1)} ms, B ${p50B.toFixed(1)} ms, C ${p50C.toFixed(1)} ms`);
+    // One NATS message per frame, whichever number of nodes watch.
+    const tapBefore = tap.count;
+    const framesBefore = local.arrivals.length;
+    await until(() => local.arrivals.length >= framesBefore + 60, 5_000, 'two more seconds');
+    await until(() => tap.count - tapBefore >= local.arrivals.length - framesBefore, 2_000, 'media messages caught up');
+    const perFrame = (tap.count - tapBefore) / (local.arrivals.length - framesBefore);
+    t.diagnostic(`NATS media messages per frame with two remote nodes watching: ${perFrame.toFixed(2)}`);
+    assert.ok(perFrame > 0.9 && perFrame < 1.1, `one message per frame (${perFrame.toFixed(2)})`);
+    const status = await b.api('GET', `/api/cameras/${camera.id}`, undefined, b.adminToken);
+    assert.equal(status.status, 200);
+    assert.equal(status.json.camera?.status?.online ?? status.json.status?.online, true, "B's API shows A's camera online");
+  });
+
+  await t.test('a share revoked on C cuts its viewer on B within a second, a user removed on C too', async () => {
+    const share = await b.api('POST', `/api/cameras/${camera.id}/shares`, { label: 'cluster', expiresIn: 600 }, b.adminToken);
+    assert.equal(share.status, 201, JSON.stringify(share.json));
+    const shareViewer = await WsViewer.connect(b.wsUrl, camera.id, share.json.token as string);
+    await shareViewer.untilVideoFrames(1, 5_000);
+    const started = performance.now();
+    const revoked = await c.api('DELETE', `/api/shares/${share.json.share.id}`, undefined, c.adminToken);
+    assert.ok(revoked.status < 300, `revoke: ${revoked.status} ${JSON.stringify(revoked.json)}`);
+    const closed = await shareViewer.closed;
+    const tookMs = performance.now() - started;
+    t.diagnostic(`share revoked on C: viewer on B closed ${tookMs.toFixed(0)} ms later`);
+    assert.equal(closed.code, CloseCode.LinkExpired);
+    assert.ok(tookMs < 1_000, `within 1 s (${tookMs.toFixed(0)} ms)`);
+
+    const created = await c.api('POST', '/api/users', { username: 'guest', password: 'guest-password-1', role: 'viewer', cameraIds: [camera.id] }, c.adminToken);
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const login = await b.api('POST', '/api/auth/login', { username: 'guest', password: 'guest-password-1' });
+    assert.equal(login.status, 200, JSON.stringify(login.json));
+    const sessionViewer = await WsViewer.connect(b.wsUrl, camera.id, login.json.token as string);
+    await sessionViewer.untilVideoFrames(1, 5_000);
+    const removedAt = performance.now();
+    const removed = await c.api('DELETE', `/api/users/${created.json.user.id}`, undefined, c.adminToken);
+    assert.ok(removed.status < 300, `remove user: ${removed.status} ${JSON.stringify(removed.json)}`);
+    const ended = await sessionViewer.closed;
+    const removedMs = performance.now() - removedAt;
+    t.diagnostic(`user removed on C: their viewer on B closed ${removedMs.toFixed(0)} ms later`);
+    assert.equal(ended.code, CloseCode.Unauthenticated);
+    assert.ok(removedMs < 1_000, `within 1 s (${removedMs.toFixed(0)} ms)`);
+  });
+
+  await t.test('NATS down: A keeps serving its own viewer, B goes offline and resumes when NATS is back', async () => {
+    await remoteC.viewer.close();
+    await stopAndRestart(nats, async () => {
+      const downAt = local.arrivals.length;
+      await remoteB.viewer.untilMessage((m) => m.type === 'state' && m.state === 'offline', 5_000);
+      await until(() => local.arrivals.length >= downAt + 60, 5_000, "A's viewer keeps getting pictures with NATS down");
+    });
+    const upAt = performance.now();
+    const resumedFrom = remoteB.arrivals.length;
+    await until(() => remoteB.arrivals.length >= resumedFrom + 30, 10_000, "B's viewer resumes").catch((err: Error) => {
+      throw new Error(`${err.message}\n${dump()}`);
+    });
+    t.diagnostic(`B's viewer had pictures again ${(remoteB.arrivals[resumedFrom]!.atMs - upAt).toFixed(0)} ms after NATS restarted`);
+    // A's viewer never stopped: no hole over 500 ms in its pictures.
+    let longest = 0;
+    for (let i = 1; i < local.arrivals.length; i++) longest = Math.max(longest, local.arrivals[i]!.atMs - local.arrivals[i - 1]!.atMs);
+    assert.ok(longest < 500, `A's viewer's longest pause ${longest.toFixed(0)} ms`);
+    assert.equal(local.viewer.ws.readyState, local.viewer.ws.OPEN);
+  });
+
+  await t.test('the agent reconnecting to B takes the camera over: A stops publishing, its viewer is fed from B', async () => {
+    // The agent on A freezes (its socket stays open, as a half-dead link looks) and a new one connects to B.
+    agent.child.kill('SIGSTOP');
+    t.after(() => agent.child.kill('SIGCONT'));
+    const moved = startAgent(t, b, camera);
+    await moved.waitForLog((r) => r.msg === 'connected to the relay', 15_000, 'the agent on B connected');
+    const tapMark = tap.count;
+    const localMark = local.arrivals.length;
+    await until(() => local.arrivals.length >= localMark + 30, 15_000, "A's viewer gets pictures from B's agent").catch((err: Error) => {
+      throw new Error(`${err.message}\n${dump()}`);
+    });
+    const newEpoch = Math.max(...tap.epochs.slice(tapMark));
+    const stale = tap.epochs.slice(tapMark).filter((e) => e !== newEpoch).length;
+    assert.ok(stale <= 1, `after the takeover only the new owner publishes (${stale} frames of another epoch)`);
+    assert.match(a.output(), /camera taken over by another node/, 'A gave the camera up');
+    // The frozen agent, running again, finds its connection replaced (4009) and backs off.
+    agent.child.kill('SIGCONT');
+    await agent.waitForLog((r) => /replaced this connection/.test(r.msg), 10_000, 'the old agent told 4009');
+    const health = await jsonOf(`${a.url}/healthz`);
+    t.diagnostic(`A after the takeover: ${JSON.stringify(health)}`);
+  });
+});
+
+async function stopAndRestart(nats: TestNats, whileDown: () => Promise<void>): Promise<void> {
+  await nats.stopServer();
+  try {
+    await whileDown();
+  } finally {
+    await nats.startServer();
+  }
+}
+
+async function jsonOf(url: string): Promise<unknown> {
+  const res = await fetch(url);
+  return res.json();
+}
