@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { runAgentBench } from './agent/agent-bench.ts';
 import { runBrowserLatency } from './browser-latency/browser-latency.ts';
+import { runClusterBench } from './cluster/cluster-bench.ts';
 import { runEngineLatency } from './browser-latency/engines.ts';
 import { runFanout } from './fanout/fanout.ts';
 import { runRecordingBench } from './recording/recording-bench.ts';
@@ -31,6 +32,13 @@ try {
 } catch (err) {
   rows.push({ figure: 'recording bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
 }
+let cluster: Awaited<ReturnType<typeof runClusterBench>> | undefined;
+try {
+  cluster = await runClusterBench(options);
+  rows.push(...cluster.rows);
+} catch (err) {
+  rows.push({ figure: 'cluster bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
+}
 let browser: Awaited<ReturnType<typeof runBrowserLatency>> | undefined;
 try {
   browser = await runBrowserLatency(options);
@@ -47,7 +55,7 @@ try {
 }
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, fan-out clip ${fanout.clipMbps.toFixed(1)} Mbit/s`;
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, recording: recording?.measurements, browser: browser?.measurements, engines: engines?.measurements });
+saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, recording: recording?.measurements, cluster: cluster?.measurements, browser: browser?.measurements, engines: engines?.measurements });
 process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(rows)}\n`);
 // A quick run's timings mean nothing (3 s rows); its misses are not explained as if they did.
 if (!options.quick) process.stdout.write(`\n${explainMisses(rows) || 'Every target met.\n'}`);

@@ -32,3 +32,9 @@ test('recording benchmark (quick) runs and produces rows, beside the same camera
   assert.ok(rows.some((r) => r.includes('cameras recording (vs not')), rows.join('\n'));
   assert.ok(rows.some((r) => r.includes('disk bytes written / bytes received')), rows.join('\n'));
 });
+
+test('cluster benchmark (quick) runs and produces rows, remote viewers beside the owner node', { timeout: 300_000 }, () => {
+  const rows = runQuick('bench/cluster/run.ts');
+  assert.ok(rows.some((r) => r.includes('first picture, viewer on a node without the camera')), rows.join('\n'));
+  assert.ok(rows.some((r) => r.includes('NATS bytes delivered per node')), rows.join('\n'));
+});
