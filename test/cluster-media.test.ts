@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { CloseCode, DEFAULT_CAMERA_SETTINGS, sequenceDistance } from '@picam/protocol';
-import { AgentProcess, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
+import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/browser.ts';
 import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
 import { natsOrSkip, type TestNats } from './helpers/nats.ts';
@@ -29,14 +29,23 @@ interface Arrival {
   payload: Buffer;
 }
 
-async function watch(relay: RelayProcess, cameraId: string, token = relay.adminToken): Promise<{ viewer: WsViewer; openedAt: number; arrivals: Arrival[] }> {
+interface Watcher {
+  viewer: WsViewer;
+  openedAt: number;
+  /** video frames */
+  arrivals: Arrival[];
+  audio: Arrival[];
+}
+
+async function watch(relay: RelayProcess, cameraId: string, token = relay.adminToken): Promise<Watcher> {
   const viewer = await WsViewer.connect(relay.wsUrl, cameraId, token);
   const openedAt = performance.now();
   const arrivals: Arrival[] = [];
+  const audio: Arrival[] = [];
   viewer.ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!isBinary || data[1] !== 1) return;
+    if (!isBinary) return;
     const captureUs = Number(data.readBigUInt64BE(8));
-    arrivals.push({
+    (data[1] === 1 ? arrivals : audio).push({
       captureUs,
       atMs: performance.now(),
       latencyMs: Date.now() - captureUs / 1000,
@@ -45,7 +54,7 @@ async function watch(relay: RelayProcess, cameraId: string, token = relay.adminT
       payload: Buffer.from(data.subarray(16)),
     });
   });
-  return { viewer, openedAt, arrivals };
+  return { viewer, openedAt, arrivals, audio };
 }
 
 /** Resolves once `predicate` holds, checking every 20 ms (the processes under test run on their own). */
@@ -65,6 +74,8 @@ function median(values: number[]): number {
 /** Media messages on NATS for one camera, with the owner epoch each carries. */
 class MediaTap {
   readonly epochs: number[] = [];
+  /** video messages among them */
+  video = 0;
   readonly nc: NatsConnection;
 
   private constructor(nc: NatsConnection) {
@@ -77,6 +88,7 @@ class MediaTap {
     nc.subscribe(`picam.cam.${cameraId}.media`, {
       callback: (_err, msg) => {
         tap.epochs.push(Number(msg.headers?.get('Picam-Epoch') ?? -1));
+        if (msg.data[1] === 1) tap.video++;
       },
     });
     await nc.flush();
@@ -88,13 +100,16 @@ class MediaTap {
   }
 }
 
+const FAKE_AUDIO = join(REPO_ROOT, 'test', 'fake-camera', 'fake-audio');
+
+/** The real agent with the fake camera and microphone, streaming to `relay`. */
 function startAgent(t: TestContext, relay: RelayProcess, camera: { id: string; credential: string }): AgentProcess {
   const dir = tempDir(t, 'picam-cluster-agent-');
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ relay: relay.url, cameraId: camera.id, credential: camera.credential, settings: DEFAULT_CAMERA_SETTINGS }));
   const env = cleanAgentEnv(envWithFakeCamera());
   delete env.PICAM_AUDIO_COMMAND;
-  const agent = new AgentProcess(['run', '--config', config, '--tuning', TEST_TUNING], env);
+  const agent = new AgentProcess(['run', '--config', config, '--tuning', TEST_TUNING, '--audio', '--audio-command', FAKE_AUDIO], env);
   t.after(() => agent.stop('SIGKILL'));
   return agent;
 }
@@ -133,8 +148,8 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     assert.equal(tap.count - before, 0, 'no media message on NATS');
   });
 
-  let remoteB: Awaited<ReturnType<typeof watch>>;
-  let remoteC: Awaited<ReturnType<typeof watch>>;
+  let remoteB: Watcher;
+  let remoteC: Watcher;
   await t.test('viewers on B and C get their first picture at once, then every frame A shows, byte-identical', async () => {
     remoteB = await watch(b, camera.id);
     remoteC = await watch(c, camera.id);
@@ -163,6 +178,10 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
         assert.ok(got, `frame captured at ${frame.captureUs} reached the remote viewer`);
         assert.ok(got.payload.equals(frame.payload), `frame captured at ${frame.captureUs}: bytes identical`);
       }
+      const audioByTime = new Map(remote.audio.map((f) => [f.captureUs, f]));
+      const localAudio = local.audio.filter((f) => f.captureUs > local.arrivals[mark]!.captureUs && f.captureUs < lastUs);
+      assert.ok(localAudio.length > 50, `A's viewer got sound (${localAudio.length} frames)`);
+      for (const frame of localAudio) assert.ok(audioByTime.get(frame.captureUs)?.payload.equals(frame.payload), `sound captured at ${frame.captureUs} reached the remote viewer, identical`);
       // No frame twice and none out of order: capture times rise and sequences run on by one.
       for (let i = 1; i < remote.arrivals.length; i++) {
         assert.ok(remote.arrivals[i]!.captureUs > remote.arrivals[i - 1]!.captureUs, `capture times rise at ${i}`);
@@ -176,13 +195,19 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     const p50C = median(liveSince(remoteC.arrivals));
     t.diagnostic(`latency p50: A (owner) ${p50Local.toFixed(1)} ms, B ${p50B.toFixed(1)} ms, C ${p50C.toFixed(1)} ms`);
     // One NATS message per frame, whichever number of nodes watch.
-    const tapBefore = tap.count;
+    const tapBefore = tap.video;
     const framesBefore = local.arrivals.length;
     await until(() => local.arrivals.length >= framesBefore + 60, 5_000, 'two more seconds');
-    await until(() => tap.count - tapBefore >= local.arrivals.length - framesBefore, 2_000, 'media messages caught up');
-    const perFrame = (tap.count - tapBefore) / (local.arrivals.length - framesBefore);
+    await until(() => tap.video - tapBefore >= local.arrivals.length - framesBefore, 2_000, 'media messages caught up');
+    const perFrame = (tap.video - tapBefore) / (local.arrivals.length - framesBefore);
     t.diagnostic(`NATS media messages per frame with two remote nodes watching: ${perFrame.toFixed(2)}`);
     assert.ok(perFrame > 0.9 && perFrame < 1.1, `one message per frame (${perFrame.toFixed(2)})`);
+    // A second viewer on B joins B's own stream: its GOP cache, no second copy over NATS.
+    const second = await watch(b, camera.id);
+    await until(() => second.arrivals.length > 0, 2_000, 'second viewer on B gets a picture');
+    t.diagnostic(`second viewer on B: first picture ${(second.arrivals[0]!.atMs - second.openedAt).toFixed(1)} ms after open`);
+    assert.ok(second.arrivals[0]!.catchUp && second.arrivals[0]!.payload.equals(remoteB.arrivals.find((f) => f.captureUs === second.arrivals[0]!.captureUs)!.payload));
+    await second.viewer.close();
     const status = await b.api('GET', `/api/cameras/${camera.id}`, undefined, b.adminToken);
     assert.equal(status.status, 200);
     assert.equal(status.json.camera?.status?.online ?? status.json.status?.online, true, "B's API shows A's camera online");
@@ -258,6 +283,30 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     await agent.waitForLog((r) => /replaced this connection/.test(r.msg), 10_000, 'the old agent told 4009');
     const health = await jsonOf(`${a.url}/healthz`);
     t.diagnostic(`A after the takeover: ${JSON.stringify(health)}`);
+  });
+
+  await t.test('the last remote viewer gone, media stops crossing NATS', async () => {
+    // B owns the camera now; A's viewer is the only one elsewhere.
+    await local.viewer.close();
+    const clock = remoteB.arrivals;
+    const closedAt = clock.length;
+    await until(() => clock.length >= closedAt + 30, 5_000, "a second at B's own viewer");
+    const before = tap.count;
+    await until(() => clock.length >= closedAt + 60, 5_000, "another second at B's own viewer");
+    assert.equal(tap.count - before, 0, 'no media message on NATS');
+  });
+
+  await t.test('an on-demand camera captures for a viewer on another node', async () => {
+    const lazy = await a.createCamera('porch');
+    const patched = await a.api('PATCH', `/api/cameras/${lazy.id}`, { settings: { onDemand: true } }, a.adminToken);
+    assert.equal(patched.status, 200, JSON.stringify(patched.json));
+    const lazyAgent = startAgent(t, a, lazy);
+    await lazyAgent.waitForLog((r) => r.msg === 'connected to the relay', 15_000, 'the on-demand agent connected');
+    const viewer = await watch(c, lazy.id);
+    await lazyAgent.waitForLog((r) => r.msg === 'demand' && (r.viewers as number) >= 1, 10_000, 'the agent hears of the viewer on C');
+    await until(() => viewer.arrivals.length >= 10, 15_000, "C's viewer gets the on-demand camera's pictures");
+    await viewer.viewer.close();
+    await lazyAgent.waitForLog((r) => r.msg === 'demand' && r.viewers === 0, 10_000, 'the agent hears the viewer left');
   });
 });
 
