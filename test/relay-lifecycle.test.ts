@@ -8,7 +8,7 @@ import { WsViewer } from './helpers/ws-viewer.ts';
 
 describe('relay lifecycle', () => {
   it('reports health and metrics, and on SIGTERM closes every socket with 1001 and exits 0', async () => {
-    const relay = await startRelayProcess();
+    const relay = await startRelayProcess({ NODE_ID: 'lifecycle-node' });
     try {
       const camera = await relay.createCamera();
       const agent = await ScriptedAgent.connect(relay.wsUrl, camera.credential);
@@ -18,8 +18,10 @@ describe('relay lifecycle', () => {
 
       const health = await fetch(`${relay.url}/healthz`);
       assert.equal(health.status, 200);
-      const body = (await health.json()) as { status: string; uptimeSeconds: number; cameras: number; viewers: number };
+      const body = (await health.json()) as { status: string; node: string; uptimeSeconds: number; cameras: number; viewers: number };
       assert.equal(body.status, 'ok');
+      // Which relay answered, when several sit behind a balancer.
+      assert.equal(body.node, 'lifecycle-node');
       assert.equal(body.cameras, 1);
       assert.equal(body.viewers, 2);
       assert.equal(typeof body.uptimeSeconds, 'number');

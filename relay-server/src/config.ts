@@ -191,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     },
     databaseUrl: e.DATABASE_URL,
     natsUrl: e.NATS_URL,
-    nodeId: e.NODE_ID ?? `${hostname()}:${e.PORT}`,
+    // PORT=0 (the kernel picks one, as tests do) says nothing about which process this is: its pid does.
+    nodeId: e.NODE_ID ?? `${hostname()}:${e.PORT === 0 ? `pid${process.pid}` : e.PORT}`,
   };
 }

@@ -79,6 +79,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
 
   const observability = observabilityRoutes({
     metrics,
+    nodeId: config.nodeId,
     totals: () => hub.totals(),
     databaseOk: () => database.ping(),
     startedAt,

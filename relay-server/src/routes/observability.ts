@@ -10,7 +10,9 @@ import type { RelayMetrics } from '../metrics.ts';
  */
 export interface ObservabilityDeps {
   metrics: RelayMetrics;
-  /** cameras online and viewers connected, right now */
+  /** NODE_ID: which relay answered, behind a balancer */
+  nodeId: string;
+  /** this node's own agents (cameras online here) and viewers, right now */
   totals(): { camerasOnline: number; viewers: number };
   /** rejects (or resolves false) when the registry cannot answer */
   databaseOk(): Promise<boolean>;
@@ -34,8 +36,8 @@ export function observabilityRoutes(deps: ObservabilityDeps): Hono {
       dbOk = false;
     }
     c.header('Cache-Control', 'no-store');
-    if (!dbOk) return c.json({ status: 'unavailable', reason: 'database', uptimeSeconds, cameras: camerasOnline, viewers }, 503);
-    return c.json({ status: 'ok', uptimeSeconds, cameras: camerasOnline, viewers });
+    if (!dbOk) return c.json({ status: 'unavailable', reason: 'database', node: deps.nodeId, uptimeSeconds, cameras: camerasOnline, viewers }, 503);
+    return c.json({ status: 'ok', node: deps.nodeId, uptimeSeconds, cameras: camerasOnline, viewers });
   });
 
   app.get('/metrics', async (c) => {
