@@ -25,7 +25,7 @@ interface Wanted {
 }
 
 /** How long start() waits for the first connection before carrying on without it. */
-const FIRST_CONNECT_WAIT_MS = 5_000;
+const FIRST_CONNECT_WAIT_MS = 2_000;
 
 export class NatsLink {
   private nc: NatsConnection | undefined;
