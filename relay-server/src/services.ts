@@ -84,3 +84,23 @@ export interface RecordingControl {
   /** the camera was deleted (its index rows went with it): stop, delete its files */
   cameraDeleted(cameraId: string): void;
 }
+
+/**
+ * The login limits' counts, shared by the nodes of a cluster (cluster/shared-login-limits.ts), so N
+ * nodes do not give a guesser N times the attempts. Each node still decides and counts an attempt
+ * in one synchronous step on its own counts (auth/login.ts); the others hear of it a few ms later.
+ * The global hash cap stays per node: it protects that node's cores.
+ */
+export interface SharedLoginLimits {
+  publish(event: LoginLimitEvent): void;
+  /** `apply` gets every other node's events */
+  onEvent(apply: (event: LoginLimitEvent) => void): void;
+}
+
+export type LoginLimitEvent =
+  /** an attempt admitted: counted against the client (username + address key) and the address key */
+  | { type: 'admitted'; clientKey: string; addressKey: string; backoff?: { username: string; until: number } }
+  /** the admitted attempt was the right password (or was never hashed): taken back */
+  | { type: 'refunded'; clientKey: string; addressKey: string }
+  /** a wrong password for this username (its backoff counts these) */
+  | { type: 'failed'; username: string };

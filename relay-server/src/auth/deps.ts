@@ -1,7 +1,7 @@
 import type { RelayConfig } from '../config.ts';
 import type { Db, RegistryDb } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
-import type { LiveCameras, RecordingControl } from '../services.ts';
+import type { LiveCameras, RecordingControl, SharedLoginLimits } from '../services.ts';
 import type { KeyStore } from './jwt-keys.ts';
 import type { PasswordHasher } from './passwords.ts';
 
@@ -19,4 +19,6 @@ export interface AuthDeps {
   now: () => number;
   keys: KeyStore;
   hasher: PasswordHasher;
+  /** cluster mode: the login limits' counts shared with the other nodes */
+  loginLimits?: SharedLoginLimits;
 }

@@ -69,6 +69,25 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
   /** username -> when the next attempt from an unknown address may be hashed (backoff only) */
   const nextSlot = new Map<string, number>();
   const unknownAudit = { windowStart: Number.NEGATIVE_INFINITY, written: 0, suppressed: 0 };
+  // Other nodes' attempts count here as if made here (cluster mode; services.ts SharedLoginLimits).
+  deps.loginLimits?.onEvent((event) => {
+    if (event.type === 'admitted') {
+      perClient.record(event.clientKey);
+      perAddress.record(event.addressKey);
+      if (event.backoff) takeSlot(event.backoff.username, event.backoff.until);
+    } else if (event.type === 'refunded') {
+      perClient.refund(event.clientKey);
+      perAddress.refund(event.addressKey);
+    } else {
+      usernameFailures.record(event.username);
+    }
+  });
+
+  function takeSlot(name: string, until: number): void {
+    nextSlot.delete(name); // re-inserted last: the map's first entries are the stalest
+    nextSlot.set(name, Math.max(until, nextSlot.get(name) ?? 0));
+    if (nextSlot.size > MAX_BACKOFF_USERNAMES) nextSlot.delete(nextSlot.keys().next().value ?? '');
+  }
 
   /**
    * Address keys each account has signed in from, read from its `login.success` audit rows at most
@@ -122,21 +141,23 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
       if (slot > at) throw rateLimited(Math.max(1, Math.ceil((slot - at) / 1000)));
       takesSlot = true;
     }
+    let backoff: { username: string; until: number } | undefined;
     if (takesSlot) {
       const interval = Math.min(USERNAME_BACKOFF_MAX_MS, 1000 * 2 ** (failures - USERNAME_BACKOFF_AFTER));
-      nextSlot.delete(name); // re-inserted last: the map's first entries are the stalest
-      nextSlot.set(name, at + interval);
-      if (nextSlot.size > MAX_BACKOFF_USERNAMES) nextSlot.delete(nextSlot.keys().next().value ?? '');
+      backoff = { username: name, until: at + interval };
+      takeSlot(name, backoff.until);
     }
     perClient.record(clientKey);
     perAddress.record(key);
     hashes.record('all');
+    deps.loginLimits?.publish({ type: 'admitted', clientKey, addressKey: key, ...(backoff ? { backoff } : {}) });
     return { clientKey, address: key };
   }
 
   function takeBack(admission: Admission): void {
     perClient.refund(admission.clientKey);
     perAddress.refund(admission.address);
+    deps.loginLimits?.publish({ type: 'refunded', clientKey: admission.clientKey, addressKey: admission.address });
   }
 
   async function verify(password: string, stored: string | undefined, admission: Admission): Promise<boolean> {
@@ -179,6 +200,7 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
 
   async function fail(name: string, address: string, user: UserRow | undefined): Promise<never> {
     usernameFailures.record(name);
+    deps.loginLimits?.publish({ type: 'failed', username: name });
     if (user) await audit(deps.db, now(), { actor: user.id, action: 'login.failure', target: name, address });
     else await auditUnknownFailure(name, address);
     throw new ApiError(401, 'invalid_credentials', 'wrong username or password');

@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.ts';
-import type { LiveCameras } from '../services.ts';
+import type { LiveCameras, SharedLoginLimits } from '../services.ts';
 import type { InProcessHub } from '../streams/in-process-hub.ts';
 import type { ConnectionRegistry } from '../ws/connection-registry.ts';
 import { ClusterHub } from './cluster-hub.ts';
 import { ClusterLiveCameras } from './cluster-live-cameras.ts';
 import { NatsLink } from './nats-link.ts';
 import { PgOwnershipStore, type OwnershipStore } from './ownership.ts';
+import { NatsLoginLimits } from './shared-login-limits.ts';
 
 export { ClusterHub } from './cluster-hub.ts';
 export { ClusterLiveCameras } from './cluster-live-cameras.ts';
@@ -32,6 +33,8 @@ export interface ClusterNode {
   hub: ClusterHub;
   /** the accounts side's LiveCameras: applied to this node's sockets and broadcast to the others */
   liveCameras(registry: ConnectionRegistry): LiveCameras;
+  /** the login limits' counts, shared with the other nodes */
+  loginLimits: SharedLoginLimits;
   close(): Promise<void>;
 }
 
@@ -41,10 +44,12 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const link = new NatsLink({ servers: options.natsUrl, nodeId: options.nodeId, log: options.log });
   const hub = new ClusterHub({ inner: options.inner, link, ownership, nodeId: options.nodeId, log: options.log });
   let live: ClusterLiveCameras | undefined;
+  const loginLimits = new NatsLoginLimits(link, options.nodeId);
   await link.start();
   options.log.info({ node: options.nodeId, nats: options.natsUrl, connected: link.connected }, 'cluster node started');
   return {
     hub,
+    loginLimits,
     liveCameras(registry) {
       live ??= new ClusterLiveCameras({ registry, link, nodeId: options.nodeId, log: options.log });
       const cameras = live;
@@ -53,6 +58,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     },
     async close() {
       live?.close();
+      loginLimits.close();
       hub.close();
       await link.close();
     },

@@ -17,6 +17,7 @@ export const subjects = {
   allStatus: 'picam.cam.*.status',
   allOwners: 'picam.cam.*.owner',
   control: 'picam.ctl',
+  loginLimits: 'picam.login',
   nodeViewers: (nodeId: string) => `picam.node.${nodeId.replace(/[.*>\s]/g, '_')}.viewers`,
   allNodeViewers: 'picam.node.*.viewers',
 } as const;
@@ -88,6 +89,22 @@ export const controlMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pushSettings'), node: z.string(), cameraId: z.string(), settings: cameraSettingsSchema }),
 ]);
 export type ControlMessage = z.infer<typeof controlMessageSchema>;
+
+/** `picam.login`: a login attempt counted on one node, for every other node's limits (shared-login-limits.ts). */
+const keySchema = z.string().check(z.maxLength(1024));
+export const loginLimitMessageSchema = z.object({
+  node: z.string(),
+  event: z.discriminatedUnion('type', [
+    z.object({
+      type: z.literal('admitted'),
+      clientKey: keySchema,
+      addressKey: keySchema,
+      backoff: z.optional(z.object({ username: keySchema, until: z.number() })),
+    }),
+    z.object({ type: z.literal('refunded'), clientKey: keySchema, addressKey: keySchema }),
+    z.object({ type: z.literal('failed'), username: keySchema }),
+  ]),
+});
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
