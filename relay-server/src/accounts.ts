@@ -13,6 +13,7 @@ import { createAccessControl } from './auth/access-control.ts';
 import { bootstrapAdmin } from './auth/bootstrap.ts';
 import type { AuthDeps } from './auth/deps.ts';
 import { openKeyStore, type KeyInfo } from './auth/jwt-keys.ts';
+import { openSharedKeyStore } from './auth/shared-keys.ts';
 import { createPasswordCheck } from './auth/login.ts';
 import { createPasswordHasher, PRODUCTION_SCRYPT_LOG2N } from './auth/passwords.ts';
 import { apiRoutes } from './routes/api.ts';
@@ -79,7 +80,7 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
     live: deps.live,
     recorder: deps.recorder ?? (() => NO_RECORDER),
     now,
-    keys: await openKeyStore(deps.config.dataDir, now),
+    keys: deps.config.databaseUrl === undefined ? await openKeyStore(deps.config.dataDir, now) : await openSharedKeyStore(deps.db, now),
     hasher: createPasswordHasher({ log2N: scryptCost }),
   };
 

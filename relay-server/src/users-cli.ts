@@ -2,9 +2,10 @@ import { Command, CommanderError, Option } from 'commander';
 import type { RelayConfig } from './config.ts';
 import { ApiError } from './errors.ts';
 import { audit } from './db/audit.ts';
-import { openDatabase } from './db/client.ts';
+import { openDatabase, type OpenedDatabase } from './db/client.ts';
 import { findUserByName, listUsers, toPublicUser } from './db/users.ts';
 import { KeyStoreError, keysDir, openKeyStore, removeSigningKey, rotateSigningKey } from './auth/jwt-keys.ts';
+import { openSharedKeyStore, removeSharedKey, rotateSharedKey } from './auth/shared-keys.ts';
 import { createPasswordHasher, generatePassword } from './auth/passwords.ts';
 import { addUser, changeUser, newPasswordSchema, removeUser, roleSchema, usernameSchema, type UserAdminDeps } from './auth/user-admin.ts';
 
@@ -150,34 +151,41 @@ export async function runUsersCommand(argv: string[], config: RelayConfig, io: C
   }
 }
 
+/** With DATABASE_URL the keys are the cluster's, in Postgres (auth/shared-keys.ts); else files in DATA_DIR/keys. */
 export async function runKeysCommand(argv: string[], config: RelayConfig, io: CliIo = processIo): Promise<number> {
-  const cmd = program('picam-relay keys', io).description(`manage JWT signing keys in ${keysDir(config.dataDir)}`);
+  const shared = config.databaseUrl !== undefined;
+  const home = shared ? 'the database (table signing_keys, shared by every node)' : keysDir(config.dataDir);
+  const cmd = program('picam-relay keys', io).description(`manage JWT signing keys in ${home}`);
+  const withDatabase = async <T>(fn: (db: OpenedDatabase['db']) => Promise<T>): Promise<T> => {
+    const opened = await openDatabase(config);
+    try {
+      return await fn(opened.db);
+    } finally {
+      await opened.close();
+    }
+  };
 
   cmd
     .command('rotate')
     .description('add a new signing key (old keys keep verifying until `keys remove <kid>`)')
     .action(async () => {
-      const info = await rotateSigningKey(config.dataDir);
-      const opened = await openDatabase(config);
-      try {
-        await audit(opened.db, Date.now(), { actor: 'system', action: 'keys.rotate', target: info.kid });
-      } finally {
-        await opened.close();
-      }
+      const info = await withDatabase(async (db) => {
+        const added = shared ? await rotateSharedKey(db) : await rotateSigningKey(config.dataDir);
+        await audit(db, Date.now(), { actor: 'system', action: 'keys.rotate', target: added.kid });
+        return added;
+      });
       io.stdout(`new signing key ${info.kid}\n`);
     });
 
   cmd
     .command('remove <kid>')
-    .description('delete a signing key: sessions and share links it signed stop working at once (a running relay too)')
+    .description('delete a signing key: sessions and share links it signed stop working at once (running relays too)')
     .action(async (kid: string) => {
-      removeSigningKey(config.dataDir, kid);
-      const opened = await openDatabase(config);
-      try {
-        await audit(opened.db, Date.now(), { actor: 'system', action: 'keys.remove', target: kid });
-      } finally {
-        await opened.close();
-      }
+      await withDatabase(async (db) => {
+        if (shared) await removeSharedKey(db, kid);
+        else removeSigningKey(config.dataDir, kid);
+        await audit(db, Date.now(), { actor: 'system', action: 'keys.remove', target: kid });
+      });
       io.stdout(`removed signing key ${kid}\n`);
     });
 
@@ -185,8 +193,8 @@ export async function runKeysCommand(argv: string[], config: RelayConfig, io: Cl
     .command('list')
     .description('list signing keys, newest (signing) first')
     .action(async () => {
-      const store = await openKeyStore(config.dataDir);
-      store.list().forEach((k, i) => io.stdout(`${k.kid}\t${new Date(k.created).toISOString()}${i === 0 ? '\tsigning' : ''}\n`));
+      const keys = await withDatabase(async (db) => (await (shared ? openSharedKeyStore(db) : openKeyStore(config.dataDir))).list());
+      keys.forEach((k, i) => io.stdout(`${k.kid}\t${new Date(k.created).toISOString()}${i === 0 ? '\tsigning' : ''}\n`));
     });
 
   return run(cmd, argv, io);

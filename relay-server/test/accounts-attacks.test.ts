@@ -52,11 +52,20 @@ function upgrade(cameraId: string, o: { token?: string; protocol?: string; cooki
   return { cameraId, url, headers, address: '192.0.2.9' };
 }
 
+/** The relay's signing key, read where it keeps it: a file in DATA_DIR/keys, or a row with Postgres. */
 async function signingKey(h: Harness): Promise<{ kid: string; key: CryptoKey; jwk: JWK }> {
-  const dir = join(h.config.dataDir, 'keys');
-  const file = readdirSync(dir).find((f) => f.endsWith('.jwk'));
-  assert.ok(file);
-  const jwk = JSON.parse(readFileSync(join(dir, file), 'utf8')) as JWK & { kid: string };
+  let text: string;
+  if (h.config.databaseUrl === undefined) {
+    const dir = join(h.config.dataDir, 'keys');
+    const file = readdirSync(dir).find((f) => f.endsWith('.jwk'));
+    assert.ok(file);
+    text = readFileSync(join(dir, file), 'utf8');
+  } else {
+    const [row] = await h.query<{ jwk: string }>('SELECT jwk FROM signing_keys ORDER BY created_at DESC LIMIT 1');
+    assert.ok(row);
+    text = row.jwk;
+  }
+  const jwk = JSON.parse(text) as JWK & { kid: string };
   return { kid: jwk.kid, key: (await importJWK(jwk, 'EdDSA')) as CryptoKey, jwk };
 }
 

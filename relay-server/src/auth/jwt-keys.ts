@@ -11,6 +11,7 @@ import { randomId } from './ids.ts';
  * notices files added by the CLI while the relay runs (directory mtime), so a rotation takes effect
  * without a restart; and before a key signs or verifies, its own file is looked at (one stat): a
  * key whose file is gone or was replaced is dropped at once, never used again from memory.
+ * With DATABASE_URL the keys live in Postgres instead, shared by every node (shared-keys.ts).
  */
 
 export const JWT_ALG = 'EdDSA';
@@ -36,13 +37,40 @@ export interface KeyStore {
   signingKey(): Promise<{ kid: string; key: CryptoKey }>;
   /** public key for a kid; throws for an unknown kid */
   verificationKey(kid: string | undefined): Promise<CryptoKey>;
-  list(): KeyInfo[];
+  list(): Promise<KeyInfo[]>;
   rotate(): Promise<KeyInfo>;
   /**
-   * Synchronously: is `kid` still a key whose file is on disk (unchanged)? For the periodic
+   * Is `kid` still a key (its file on disk unchanged, or its row present)? For the periodic
    * re-check of live viewers, whose tokens were verified once at the upgrade.
    */
-  isCurrent(kid: string | undefined): boolean;
+  isCurrent(kid: string | undefined): Promise<boolean>;
+}
+
+/** A new key as stored (file or row): its private JWK with kid and creation time, as JSON. */
+export async function newKeyJson(now: () => number): Promise<{ info: KeyInfo; json: string }> {
+  const { privateKey } = await generateKeyPair(JWT_ALG, { crv: 'Ed25519', extractable: true });
+  const jwk = await exportJWK(privateKey);
+  const info: KeyInfo = { kid: randomId(12), created: now() };
+  return { info, json: JSON.stringify({ ...jwk, kid: info.kid, alg: JWT_ALG, use: 'sig', created: info.created }, null, 2) };
+}
+
+export interface ParsedKey extends KeyInfo {
+  signKey: CryptoKey;
+  verifyKey: CryptoKey;
+}
+
+/** `where` names the key's home in the error (a file path, a table row). */
+export async function parseKeyJson(text: string, where: string): Promise<ParsedKey> {
+  const jwk = JSON.parse(text) as JWK & { created?: unknown };
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !jwk.d || !jwk.x || typeof jwk.kid !== 'string') {
+    throw new Error(`signing key ${where} is not an Ed25519 private JWK with a kid`);
+  }
+  return {
+    kid: jwk.kid,
+    created: typeof jwk.created === 'number' ? jwk.created : 0,
+    signKey: (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, JWT_ALG)) as CryptoKey,
+    verifyKey: (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, JWT_ALG)) as CryptoKey,
+  };
 }
 
 export function keysDir(dataDir: string): string {
@@ -59,10 +87,7 @@ function ensureDir(dir: string): void {
 export async function rotateSigningKey(dataDir: string, now: () => number = Date.now): Promise<KeyInfo> {
   const dir = keysDir(dataDir);
   ensureDir(dir);
-  const { privateKey } = await generateKeyPair(JWT_ALG, { crv: 'Ed25519', extractable: true });
-  const jwk = await exportJWK(privateKey);
-  const info: KeyInfo = { kid: randomId(12), created: now() };
-  const body = JSON.stringify({ ...jwk, kid: info.kid, alg: JWT_ALG, use: 'sig', created: info.created }, null, 2);
+  const { info, json: body } = await newKeyJson(now);
   const tmp = join(dir, `.${info.kid}.tmp`);
   writeFileSync(tmp, body + '\n', { mode: 0o600, flag: 'wx' });
   renameSync(tmp, join(dir, `${info.kid}.jwk`));
@@ -93,19 +118,7 @@ async function loadKeys(dir: string): Promise<StoredKey[]> {
     if ((stat.mode & 0o077) !== 0) chmodSync(path, 0o600);
     const text = readIfPresent(path);
     if (text === undefined) continue;
-    const jwk = JSON.parse(text) as JWK & { created?: unknown };
-    if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !jwk.d || !jwk.x || typeof jwk.kid !== 'string') {
-      throw new Error(`signing key ${path} is not an Ed25519 private JWK with a kid`);
-    }
-    keys.push({
-      kid: jwk.kid,
-      path,
-      ino: stat.ino,
-      mtimeMs: stat.mtimeMs,
-      created: typeof jwk.created === 'number' ? jwk.created : 0,
-      signKey: (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, JWT_ALG)) as CryptoKey,
-      verifyKey: (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, JWT_ALG)) as CryptoKey,
-    });
+    keys.push({ ...(await parseKeyJson(text, path)), path, ino: stat.ino, mtimeMs: stat.mtimeMs });
   }
   return keys.sort((a, b) => b.created - a.created || b.kid.localeCompare(a.kid));
 }
@@ -167,9 +180,9 @@ export async function openKeyStore(dataDir: string, now: () => number = Date.now
       return found.verifyKey;
     },
     list() {
-      return keys.map(({ kid, created }) => ({ kid, created }));
+      return Promise.resolve(keys.map(({ kid, created }) => ({ kid, created })));
     },
-    isCurrent(kid) {
+    async isCurrent(kid) {
       const key = keys.find((k) => k.kid === kid);
       if (!key) return false;
       if (unchangedOnDisk(key)) return true;
@@ -210,7 +223,7 @@ export class KeyStoreError extends Error {
   override readonly name = 'KeyStoreError';
 }
 
-class UnknownKeyError extends Error {
+export class UnknownKeyError extends Error {
   override readonly name = 'UnknownKeyError';
   constructor() {
     super('token signed by an unknown key');

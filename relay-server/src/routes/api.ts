@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { ApiError } from '../errors.ts';
 import { recentAudit } from '../db/audit.ts';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/availability.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import type { PasswordCheck } from '../auth/login.ts';
 import { csrfGuard, requireAdmin, type ApiEnv } from '../auth/middleware.ts';
@@ -22,6 +23,11 @@ export const MAX_BODY_BYTES = 16 * 1024;
 
 export function apiRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono {
   const api = new Hono();
+  // The registry out of reach (Postgres down) is a clear 503 database_unavailable, not a 500;
+  // app.ts's handler answers whatever is thrown from here.
+  api.onError((err) => {
+    throw isDatabaseUnavailable(err) ? databaseUnavailable() : err;
+  });
   api.use(secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
   api.use(async (c, next) => {
     await next();

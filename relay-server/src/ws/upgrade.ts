@@ -2,6 +2,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { clientAddress, viaTrustedProxy, type TrustedProxies } from '../client-address.ts';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/availability.ts';
 import { ApiError } from '../errors.ts';
 import { redactUrl, type Logger } from '../logger.ts';
 import type { RelayMetrics } from '../metrics.ts';
@@ -61,9 +62,10 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     const address = clientAddress(req, deps.trustProxy);
 
     const refuse = (err: unknown, endpoint: string) => {
+      const unavailable = !(err instanceof ApiError) && isDatabaseUnavailable(err);
       const apiError =
-        err instanceof ApiError ? err : new ApiError(500, 'internal', 'internal error');
-      if (!(err instanceof ApiError)) deps.log.error({ err, url: logUrl }, 'upgrade failed');
+        err instanceof ApiError ? err : unavailable ? databaseUnavailable() : new ApiError(500, 'internal', 'internal error');
+      if (!(err instanceof ApiError) && !unavailable) deps.log.error({ err, url: logUrl }, 'upgrade failed');
       if (shouldLog(apiError.status, address, apiError.message)) {
         deps.log.info({ url: logUrl, address, endpoint, status: apiError.status, code: apiError.code, reason: apiError.message }, 'websocket upgrade refused');
       }
