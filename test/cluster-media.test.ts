@@ -146,6 +146,8 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     const frames = local.arrivals.length;
     await until(() => local.arrivals.length >= frames + 45, 5_000, 'A keeps streaming');
     assert.equal(tap.count - before, 0, 'no media message on NATS');
+    assert.equal((await a.metric('picam_cluster_media_messages_total', { direction: 'out' })) ?? 0, 0, "A's metric agrees");
+    assert.equal(await a.metric('picam_cluster_nats_connected'), 1);
   });
 
   let remoteB: Watcher;
@@ -202,6 +204,9 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     const perFrame = (tap.video - tapBefore) / (local.arrivals.length - framesBefore);
     t.diagnostic(`NATS media messages per frame with two remote nodes watching: ${perFrame.toFixed(2)}`);
     assert.ok(perFrame > 0.9 && perFrame < 1.1, `one message per frame (${perFrame.toFixed(2)})`);
+    assert.ok(((await b.metric('picam_cluster_media_messages_total', { direction: 'in' })) ?? 0) > 0, "B's metric counts the frames it got");
+    assert.equal(await b.metric('picam_cluster_remote_feeds'), 1);
+    assert.equal(await a.metric('picam_cluster_owned_cameras'), 1);
     // A second viewer on B joins B's own stream: its GOP cache, no second copy over NATS.
     const second = await watch(b, camera.id);
     await until(() => second.arrivals.length > 0, 2_000, 'second viewer on B gets a picture');

@@ -56,7 +56,9 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   const metrics = createMetrics();
   const inProcessHub = new InProcessHub({ metrics, encoder: preparedFrames });
   // Cluster mode (NATS_URL): the hub and the revocations reach the other nodes (cluster/index.ts).
-  const cluster = config.natsUrl ? await startClusterNode({ natsUrl: config.natsUrl, nodeId: config.nodeId, pool: database.pool, inner: inProcessHub, log }) : undefined;
+  const cluster = config.natsUrl
+    ? await startClusterNode({ natsUrl: config.natsUrl, nodeId: config.nodeId, pool: database.pool, inner: inProcessHub, log, registry: metrics.registry })
+    : undefined;
   const hub = cluster?.hub ?? inProcessHub;
   // Created before accounts: the accounts side reaches the live side only through this seam.
   const connections = new ConnectionRegistry(hub);

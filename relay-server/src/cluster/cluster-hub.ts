@@ -6,6 +6,7 @@ import type { InProcessHub } from '../streams/in-process-hub.ts';
 import type { ViewerSink } from '../streams/viewer-session.ts';
 import { cameraOfSubject, decodeJson, ownerMessageSchema, statusMessageSchema, subjects, type StatusMessage } from './messages.ts';
 import type { LinkSubscription, NatsLink } from './nats-link.ts';
+import { ClusterTallies } from './cluster-metrics.ts';
 import { OwnedCamera } from './owned-camera.ts';
 import type { OwnershipStore } from './ownership.ts';
 import { RemoteFeed, type FeedViewers } from './remote-feed.ts';
@@ -24,6 +25,8 @@ export interface ClusterHubOptions {
   ownership: OwnershipStore;
   nodeId: string;
   log: Logger;
+  /** what crosses NATS (cluster-metrics.ts) */
+  tallies?: ClusterTallies;
 }
 
 /** An owner's status is believed this long (it is sent every 2 s); older, the owner is taken as gone. */
@@ -79,12 +82,14 @@ export class ClusterHub implements StreamHub {
   private readonly subscriptions: LinkSubscription[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly viewerListeners: Array<() => void> = [];
+  readonly tallies: ClusterTallies;
 
   constructor(options: ClusterHubOptions) {
     this.inner = options.inner;
     this.link = options.link;
     this.ownership = options.ownership;
     this.nodeId = options.nodeId;
+    this.tallies = options.tallies ?? new ClusterTallies();
     this.log = options.log.child({ part: 'cluster-hub', node: options.nodeId });
     this.subscriptions.push(
       this.link.subscribe(subjects.allStatus, (msg) => this.onStatus(msg)),
@@ -127,6 +132,7 @@ export class ClusterHub implements StreamHub {
       ownership: this.ownership,
       nodeId: this.nodeId,
       log: this.log,
+      tallies: this.tallies,
       knownEpoch: (id) => this.epochs.get(id) ?? 0,
       demand: (id) => this.demand(id),
       replaced: (gone) => {
@@ -225,6 +231,11 @@ export class ClusterHub implements StreamHub {
     return this.inner.status(cameraId);
   }
 
+  /** cameras whose agent is here, and cameras fed from elsewhere to viewers here */
+  counts(): { owned: number; feeds: number } {
+    return { owned: this.owned.size, feeds: this.feeds.size };
+  }
+
   totals(): { camerasOnline: number; viewers: number } {
     let viewers = 0;
     for (const set of this.viewers.values()) viewers += set.size;
@@ -260,6 +271,7 @@ export class ClusterHub implements StreamHub {
       link: this.link,
       nodeId: this.nodeId,
       log: this.log,
+      tallies: this.tallies,
       viewers,
       knownEpoch: () => this.epochs.get(cameraId) ?? 0,
       ownerOnline: () => {

@@ -1,10 +1,12 @@
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
 import type { LiveCameras, SharedLoginLimits } from '../services.ts';
 import type { InProcessHub } from '../streams/in-process-hub.ts';
 import type { ConnectionRegistry } from '../ws/connection-registry.ts';
 import { ClusterHub } from './cluster-hub.ts';
 import { ClusterLiveCameras } from './cluster-live-cameras.ts';
+import { registerClusterMetrics, ClusterTallies } from './cluster-metrics.ts';
 import { NatsLink } from './nats-link.ts';
 import { PgOwnershipStore, type OwnershipStore } from './ownership.ts';
 import { NatsLoginLimits } from './shared-login-limits.ts';
@@ -27,6 +29,8 @@ export interface ClusterNodeOptions {
   ownership?: OwnershipStore;
   inner: InProcessHub;
   log: Logger;
+  /** the relay's metrics registry: what crosses NATS, whether it is connected (cluster-metrics.ts) */
+  registry?: Registry;
 }
 
 export interface ClusterNode {
@@ -42,7 +46,15 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const ownership = options.ownership ?? (options.pool ? new PgOwnershipStore(options.pool) : undefined);
   if (!ownership) throw new Error('cluster mode needs the Postgres registry (DATABASE_URL) for camera ownership');
   const link = new NatsLink({ servers: options.natsUrl, nodeId: options.nodeId, log: options.log });
-  const hub = new ClusterHub({ inner: options.inner, link, ownership, nodeId: options.nodeId, log: options.log });
+  const tallies = new ClusterTallies();
+  const hub = new ClusterHub({ inner: options.inner, link, ownership, nodeId: options.nodeId, log: options.log, tallies });
+  if (options.registry) {
+    registerClusterMetrics(options.registry, tallies, {
+      natsConnected: () => link.connected,
+      ownedCameras: () => hub.counts().owned,
+      remoteFeeds: () => hub.counts().feeds,
+    });
+  }
   let live: ClusterLiveCameras | undefined;
   const loginLimits = new NatsLoginLimits(link, options.nodeId);
   await link.start();

@@ -6,6 +6,7 @@ import type { HubFrame } from '../streams/frame.ts';
 import type { Publisher, PublisherOptions } from '../streams/hub.ts';
 import type { InProcessHub } from '../streams/in-process-hub.ts';
 import type { PublisherInfo } from '../streams/stream.ts';
+import type { ClusterTallies } from './cluster-metrics.ts';
 import { encodeGop } from './gop-codec.ts';
 import { EPOCH_HEADER, decodeJson, demandMessageSchema, encodeJson, subjects, type StatusMessage } from './messages.ts';
 import { singleHeader, type LinkSubscription, type NatsLink } from './nats-link.ts';
@@ -25,6 +26,7 @@ export interface OwnedCameraDeps {
   ownership: OwnershipStore;
   nodeId: string;
   log: Logger;
+  tallies: ClusterTallies;
   /** the newest epoch this node has heard of for the camera from another node */
   knownEpoch(cameraId: string): number;
   /** what the agent is told: the local demand plus other nodes' viewers */
@@ -83,7 +85,10 @@ export class OwnedCamera {
   publish(frame: HubFrame, sps?: SpsVideoFormat): void {
     this.inner.publish(frame, sps);
     // After the stream stamped its sequence: other nodes deduplicate by it. One message per frame.
-    if (this.remote.size > 0 && this.headers && !this.ended) this.deps.link.publish(subjects.media(this.cameraId), frame.message, this.headers);
+    if (this.remote.size > 0 && this.headers && !this.ended && this.deps.link.publish(subjects.media(this.cameraId), frame.message, this.headers)) {
+      this.deps.tallies.mediaOut++;
+      this.deps.tallies.mediaOutBytes += frame.message.byteLength;
+    }
   }
 
   cameraState(state: Parameters<Publisher['cameraState']>[0]): void {
@@ -107,6 +112,7 @@ export class OwnedCamera {
   replaced(byNode: string, epoch: number): void {
     if (this.ended) return;
     this.log.warn({ epoch: this.epochValue, newer: epoch, node: byNode }, 'camera taken over by another node: closing this agent connection');
+    this.deps.tallies.replaced++;
     this.end(false);
     // At once, not when the agent's socket has finished closing (a half-open one takes ws's 30 s).
     this.inner.close();
@@ -212,7 +218,7 @@ export class OwnedCamera {
       this.log.warn({ bytes: reply.byteLength, max: this.deps.link.maxPayload }, 'GOP over the NATS payload limit: the other node waits for the next keyframe');
       reply = encodeGop(meta, []);
     }
-    msg.respond(reply);
+    if (msg.respond(reply)) this.deps.tallies.gopReplies++;
   }
 
   private remoteChanged(): void {

@@ -13,6 +13,7 @@ import type { Msg } from '@nats-io/transport-node';
 import type { Logger } from '../logger.ts';
 import type { InProcessHub } from '../streams/in-process-hub.ts';
 import type { Publisher } from '../streams/hub.ts';
+import type { ClusterTallies } from './cluster-metrics.ts';
 import { decodeGop } from './gop-codec.ts';
 import { EPOCH_HEADER, encodeJson, subjects } from './messages.ts';
 import type { LinkSubscription, NatsLink } from './nats-link.ts';
@@ -43,6 +44,7 @@ export interface RemoteFeedDeps {
   link: NatsLink;
   nodeId: string;
   log: Logger;
+  tallies: ClusterTallies;
   viewers: FeedViewers;
   /** the newest owner epoch this node has heard of for the camera (owner and status messages) */
   knownEpoch(): number;
@@ -211,6 +213,8 @@ export class RemoteFeed {
     if (epoch < this.epoch) return; // a replaced owner's last frames
     // Our own copy: the local stream stamps its sequence into it and its GOP cache keeps it.
     const message = Buffer.from(msg.data);
+    this.deps.tallies.mediaIn++;
+    this.deps.tallies.mediaInBytes += message.byteLength;
     this.lastMediaAt = Date.now();
     if (this.state === 'live') {
       if (epoch === this.epoch) {
