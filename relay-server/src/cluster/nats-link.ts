@@ -26,6 +26,9 @@ interface Wanted {
 
 /** How long start() waits for the first connection before carrying on without it. */
 const FIRST_CONNECT_WAIT_MS = 2_000;
+/** How long close() lets the connection drain. */
+const CLOSE_WAIT_MS = 1_000;
+const FIRST_CONNECT_RETRY_MS = 1_000;
 
 export class NatsLink {
   private nc: NatsConnection | undefined;
@@ -104,32 +107,36 @@ export class NatsLink {
     this.up = false;
     const nc = this.nc;
     if (!nc) return;
-    try {
-      await nc.drain();
-    } catch {
-      await nc.close().catch(() => {});
-    }
+    // Draining sends what is queued; with the server unreachable it would wait for a reconnect.
+    const drained = nc.drain().catch(() => {});
+    const late = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
+    await Promise.race([drained, late]);
+    if (!nc.isClosed()) await nc.close().catch(() => {});
   }
 
+  /** The first connection, tried until it comes or close() is called; from then on the client reconnects itself. */
   private async run(): Promise<void> {
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        servers: this.options.servers,
-        name: this.options.nodeId,
-        // A node's own broadcasts (control, demand) are applied locally before they are sent.
-        noEcho: true,
-        maxReconnectAttempts: -1,
-        waitOnFirstConnect: true,
-        reconnectTimeWait: 500,
-        reconnectJitter: 200,
-        // A half-open connection is noticed within ~10 s, not the client's default 4 minutes.
-        pingInterval: 5_000,
-        maxPingOut: 2,
-      });
-    } catch (err) {
-      if (!this.closed) this.log.error({ err: (err as Error).message }, 'NATS connection failed for good');
-      return;
+    let nc: NatsConnection | undefined;
+    let attempts = 0;
+    while (!nc) {
+      if (this.closed) return;
+      try {
+        nc = await connect({
+          servers: this.options.servers,
+          name: this.options.nodeId,
+          // A node's own broadcasts (control, demand) are applied locally before they are sent.
+          noEcho: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          reconnectJitter: 200,
+          // A half-open connection is noticed within ~10 s, not the client's default 4 minutes.
+          pingInterval: 5_000,
+          maxPingOut: 2,
+        });
+      } catch (err) {
+        if (attempts++ === 0) this.log.warn({ err: (err as Error).message, servers: this.options.servers }, 'NATS unreachable: serving own cameras only, retrying');
+        await new Promise((resolve) => setTimeout(resolve, FIRST_CONNECT_RETRY_MS).unref());
+      }
     }
     if (this.closed) {
       await nc.close();
