@@ -3,10 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testDatabaseUrl } from './test-database.ts';
 
 /**
  * A real relay in a child process (the `picam-relay` launcher), on loopback with PORT=0 and a temp
- * DATA_DIR, driven through its real HTTP API: admin login, camera creation, enrollment.
+ * DATA_DIR, driven through its real HTTP API: admin login, camera creation, enrollment. With
+ * PICAM_TEST_DATABASE=postgres its registry is a fresh Postgres database (test-database.ts).
  */
 
 const ADMIN_PASSWORD = 'relay-test-password';
@@ -59,6 +61,8 @@ export async function jsonRequest(baseUrl: string, method: string, path: string,
 }
 
 export async function startRelayProcess(env: Record<string, string> = {}): Promise<RelayProcess> {
+  // PICAM_TEST_DATABASE=postgres: the registry on a fresh database of the test process's Postgres.
+  const databaseUrl = env.DATABASE_URL ?? (await testDatabaseUrl());
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-relay-test-'));
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: {
@@ -70,6 +74,7 @@ export async function startRelayProcess(env: Record<string, string> = {}): Promi
       LOG_LEVEL: 'warn',
       METRICS_TOKEN,
       ...UNCAPPED_SOCKETS,
+      ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '../db/availability.ts';
 import { SignJWT, errors, jwtVerify } from 'jose';
 import { JWT_ALG, type KeyStore } from './jwt-keys.ts';
 
@@ -71,7 +72,8 @@ async function verifyToken(keys: KeyStore, kind: TokenKind, token: string, now: 
       payload,
     };
   } catch (err) {
-    if (err instanceof TokenError) throw err;
+    // The key store could not ask the registry: that is no verdict on the token (503, not 401).
+    if (err instanceof TokenError || isDatabaseUnavailable(err)) throw err;
     if (err instanceof errors.JWTExpired) throw new TokenError('expired', 'token expired');
     throw new TokenError('invalid', 'token invalid');
   }

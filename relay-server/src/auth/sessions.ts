@@ -58,7 +58,8 @@ export async function authenticateSession(deps: AuthDeps, token: string): Promis
   try {
     claims = await verifySessionToken(deps.keys, token, now);
   } catch (err) {
-    if (err instanceof TokenError && err.reason === 'expired') throw unauthenticated('session expired');
+    if (!(err instanceof TokenError)) throw err; // the registry out of reach: 503, no verdict
+    if (err.reason === 'expired') throw unauthenticated('session expired');
     throw unauthenticated('invalid session token');
   }
   const session = await findSession(deps.db, claims.jti);

@@ -61,7 +61,8 @@ export async function authenticateShare(deps: AuthDeps, token: string): Promise<
   try {
     claims = await verifyShareToken(deps.keys, token, now);
   } catch (err) {
-    if (err instanceof TokenError && err.reason === 'expired') throw linkExpired();
+    if (!(err instanceof TokenError)) throw err; // the registry out of reach: 503, no verdict
+    if (err.reason === 'expired') throw linkExpired();
     throw invalid();
   }
   const share = await findShare(deps.db, claims.jti);

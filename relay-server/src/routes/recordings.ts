@@ -48,7 +48,8 @@ export function recordingRoutes(deps: AuthDeps): Hono<ApiEnv> {
       try {
         claims = await verifyClipToken(deps.keys, clipToken, deps.now());
       } catch (err) {
-        if (err instanceof TokenError && err.reason === 'expired') throw new ApiError(401, 'token_expired', 'clip token expired: ask for a new one');
+        if (!(err instanceof TokenError)) throw err; // the registry out of reach: 503, no verdict
+        if (err.reason === 'expired') throw new ApiError(401, 'token_expired', 'clip token expired: ask for a new one');
         throw new ApiError(401, 'token_invalid', 'invalid clip token');
       }
       if (claims.sub !== cameraId || !(await isShareActive(deps, claims.jti, cameraId))) throw new ApiError(401, 'token_invalid', 'invalid clip token');
