@@ -34,7 +34,7 @@ export async function startDemoAgent(relay: DemoCameraRelay, dataDir: string): P
   }
   const agent = spawnAgent(['run', '--config', configPath, '--relay', relay.url], env);
   agent.on('exit', (code, signal) => {
-    if (signal !== 'SIGTERM') process.stderr.write(`demo agent exited (${code ?? signal}); the relay keeps running\n`);
+    if (!agent.killed && signal !== 'SIGTERM') process.stderr.write(`demo agent exited (${code ?? signal}); the relay keeps running\n`);
   });
   return agent;
 }
