@@ -6,12 +6,12 @@ import { createAccounts, type Accounts } from './accounts.ts';
 import { createApp } from './app.ts';
 import type { RelayConfig } from './config.ts';
 import { listCameras } from './db/cameras.ts';
-import { openDatabase } from './db/client.ts';
+import { forgetIndexedCamera, openDatabase } from './db/client.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { metricsListenerRoutes, observabilityRoutes } from './routes/observability.ts';
 import { createWebRoutes } from './routes/web.ts';
-import type { LiveCameras } from './services.ts';
+import type { LiveCameras, RecordingControl } from './services.ts';
 import { InProcessHub } from './streams/in-process-hub.ts';
 import { startClusterNode } from './cluster/index.ts';
 import { Recorder } from './recording/recorder.ts';
@@ -68,10 +68,19 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   // start() repairs what an unclean stop left and observes the cameras that record.
   const recorder = new Recorder({ db: database.index, hub, config: config.recording, log, metrics: createRecordingMetrics(metrics.registry) });
 
+  // With Postgres the recording index is not in the registry's database: a deleted camera's index goes here.
+  const recording: RecordingControl = {
+    setMode: (cameraId, mode) => recorder.setMode(cameraId, mode),
+    cameraDeleted(cameraId) {
+      forgetIndexedCamera(database, cameraId);
+      recorder.cameraDeleted(cameraId);
+    },
+  };
+
   let accounts: Accounts;
   try {
     recorder.start(await listCameras(database.db));
-    accounts = await createAccounts({ db: database.db, index: database.index, config, log, live, recorder: () => recorder });
+    accounts = await createAccounts({ db: database.db, index: database.index, config, log, live, recorder: () => recording });
   } catch (err) {
     await recorder.close();
     await database.close();

@@ -60,9 +60,18 @@ export async function jsonRequest(baseUrl: string, method: string, path: string,
   return { status: res.status, json: (text ? JSON.parse(text) : {}) as any };
 }
 
+const databasesByDataDir = new Map<string, Promise<string | undefined>>();
+
+function databaseOf(dataDir: string): Promise<string | undefined> {
+  let url = databasesByDataDir.get(dataDir);
+  if (!url) databasesByDataDir.set(dataDir, (url = testDatabaseUrl()));
+  return url;
+}
+
 export async function startRelayProcess(env: Record<string, string> = {}): Promise<RelayProcess> {
-  // PICAM_TEST_DATABASE=postgres: the registry on a fresh database of the test process's Postgres.
-  const databaseUrl = env.DATABASE_URL ?? (await testDatabaseUrl());
+  // PICAM_TEST_DATABASE=postgres: the registry on a fresh database of the test process's Postgres;
+  // a relay restarted on the same DATA_DIR finds its registry again.
+  const databaseUrl = env.DATABASE_URL ?? (env.DATA_DIR === undefined ? await testDatabaseUrl() : await databaseOf(env.DATA_DIR));
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-relay-test-'));
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: {

@@ -79,7 +79,7 @@ const PG_CONNECT_TIMEOUT_MS = 3_000;
  */
 export async function openDatabase(options: DatabaseOptions): Promise<OpenedDatabase> {
   if (options.databaseUrl === undefined) {
-    const local = openSqlite(options.dataDir, { foreignKeys: true });
+    const local = openSqlite(options.dataDir);
     const db = registryOnSqlite(local.db, local.sqlite);
     return {
       dialect: 'sqlite',
@@ -101,8 +101,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenedData
     await pool.end();
     throw err;
   }
-  // This node's recordings only: the cameras they belong to are in Postgres, so no foreign keys here.
-  const local = openSqlite(options.dataDir, { foreignKeys: false });
+  const local = openSqlite(options.dataDir);
+  shadowCamerasForIndex(local.sqlite);
   const db = drizzlePg(pool, { schema: pgSchema });
   let closed = false;
   return {
@@ -149,7 +149,7 @@ async function migratePostgres(pool: pg.Pool, migrationsFolder: string): Promise
  * WAL lets readers (API) and the writer (status updates) proceed together and survives a SIGKILL
  * without damage. better-sqlite3 is synchronous: keep calls off the per-frame path.
  */
-function openSqlite(dataDir: string, options: { foreignKeys: boolean }, migrationsDir = MIGRATIONS_DIR) {
+function openSqlite(dataDir: string, migrationsDir = MIGRATIONS_DIR) {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, 'picam.db');
   // The database holds password hashes and audit records: only the relay's user may read it.
@@ -158,7 +158,7 @@ function openSqlite(dataDir: string, options: { foreignKeys: boolean }, migratio
   const sqlite = new Database(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma(`foreign_keys = ${options.foreignKeys ? 'ON' : 'OFF'}`);
+  sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzleSqlite(sqlite, { schema });
   migrateSqlite(db, { migrationsFolder: migrationsDir });
@@ -170,6 +170,26 @@ function openSqlite(dataDir: string, options: { foreignKeys: boolean }, migratio
       if (sqlite.open) sqlite.close();
     },
   };
+}
+
+/**
+ * With the registry in Postgres, this node's SQLite holds only the recording index, whose rows
+ * reference `cameras` (deleting a camera's row there deletes its index, fragments with segments).
+ * A stand-in camera row is made as its first segment is indexed (a trigger of this connection
+ * only), so the index keeps its foreign keys; `forgetIndexedCamera` drops it with its index.
+ */
+function shadowCamerasForIndex(sqlite: Database.Database): void {
+  sqlite.exec(`
+    CREATE TEMP TRIGGER IF NOT EXISTS recording_segments_camera BEFORE INSERT ON main.recording_segments
+    WHEN NOT EXISTS (SELECT 1 FROM main.cameras WHERE id = NEW.camera_id)
+    BEGIN
+      INSERT INTO main.cameras (id, name, settings, created_at) VALUES (NEW.camera_id, '', '{}', 0);
+    END`);
+}
+
+/** A camera was deleted from a Postgres registry: its recording index on this node goes too. */
+export function forgetIndexedCamera(opened: OpenedDatabase, cameraId: string): void {
+  if (opened.dialect === 'postgres' && opened.sqlite.open) opened.sqlite.prepare('DELETE FROM cameras WHERE id = ?').run(cameraId);
 }
 
 interface SqliteRegistry {
