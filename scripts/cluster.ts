@@ -356,8 +356,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof UsageError) err(`npm run cluster: ${e.message}`);
-  else err(`npm run cluster failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  // What failed to start says why in its message (a port in use, initdb's error); a stack only helps here when debugging.
+  const detail = e instanceof Error ? (process.env.LOG_LEVEL === 'debug' ? (e.stack ?? e.message) : e.message) : String(e);
+  err(e instanceof UsageError ? `npm run cluster: ${detail}` : `npm run cluster failed: ${detail}`);
   process.exit(1);
 });
 
