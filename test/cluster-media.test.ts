@@ -338,17 +338,33 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     assert.equal(tap.count - before, 0, 'no media message on NATS');
   });
 
+  const lazyAgents: AgentProcess[] = [];
   await t.test('an on-demand camera captures for a viewer on another node', async () => {
     const lazy = await a.createCamera('porch');
     const patched = await a.api('PATCH', `/api/cameras/${lazy.id}`, { settings: { onDemand: true } }, a.adminToken);
     assert.equal(patched.status, 200, JSON.stringify(patched.json));
     const lazyAgent = startAgent(t, a, lazy);
+    lazyAgents.push(lazyAgent);
     await lazyAgent.waitForLog((r) => r.msg === 'connected to the relay', 15_000, 'the on-demand agent connected');
     const viewer = await watch(c, lazy.id);
     await lazyAgent.waitForLog((r) => r.msg === 'demand' && (r.viewers as number) >= 1, 10_000, 'the agent hears of the viewer on C');
     await until(() => viewer.arrivals.length >= 10, 15_000, "C's viewer gets the on-demand camera's pictures");
     await viewer.viewer.close();
     await lazyAgent.waitForLog((r) => r.msg === 'demand' && r.viewers === 0, 10_000, 'the agent hears the viewer left');
+  });
+
+  await t.test('settings changed on C reach the agent on A', async () => {
+    const porch = (await a.api('GET', '/api/cameras', undefined, a.adminToken)).json.cameras.find((cam: { name: string }) => cam.name === 'porch');
+    const changedAt = performance.now();
+    const patched = await c.api('PATCH', `/api/cameras/${porch.id}`, { settings: { bitrate: 1_000_000 } }, c.adminToken);
+    assert.equal(patched.status, 200, JSON.stringify(patched.json));
+    const agentOnA = lazyAgents[0]!;
+    await agentOnA.waitForLog(
+      (r) => r.msg === 'new camera settings from the relay' && (r.settings as { bitrate?: number }).bitrate === 1_000_000,
+      5_000,
+      'the new settings at the agent',
+    );
+    t.diagnostic(`settings changed on C: at the agent on A ${(performance.now() - changedAt).toFixed(0)} ms later`);
   });
 });
 

@@ -142,7 +142,11 @@ export class ClusterHub implements StreamHub {
       },
     });
     // A newer agent connection on this node: the older one is closed by the agent connection itself.
-    this.owned.get(cameraId)?.end(false);
+    const previous = this.owned.get(cameraId);
+    if (previous) {
+      owned.inheritDemand(previous);
+      previous.end(false);
+    }
     this.owned.set(cameraId, owned);
     // The camera was fed from another node until now: the local agent feeds its viewers from here on.
     const feed = this.feeds.get(cameraId);

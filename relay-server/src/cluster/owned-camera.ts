@@ -120,6 +120,15 @@ export class OwnedCamera {
     this.options.onReplaced?.();
   }
 
+  /**
+   * A newer agent connection on this node takes over from `previous`: the other nodes' viewers are
+   * still there, and would otherwise wait for their next heartbeat to be published to again.
+   */
+  inheritDemand(previous: OwnedCamera): void {
+    for (const [node, entry] of previous.remote) this.remote.set(node, entry);
+    this.remoteChanged();
+  }
+
   /** Every second: drop heartbeats that stopped. */
   expire(now: number): void {
     let changed = false;
