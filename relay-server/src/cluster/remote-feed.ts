@@ -196,7 +196,7 @@ export class RemoteFeed {
     this.lastSequence[0] = -1;
     this.lastSequence[1] = -1;
     this.videoBroken = false;
-    if (gop.meta.info) this.publisher.hello({ ...gop.meta.info, framerate: gop.meta.info.framerate });
+    if (gop.meta.info) this.publisher.hello({ agentVersion: gop.meta.info.agentVersion, framerate: gop.meta.info.framerate, audio: gop.meta.info.audio });
     if (gop.meta.camera) this.publisher.cameraState(gop.meta.camera);
     for (const frame of gop.frames) this.feed(frame);
     for (const { epoch, message } of this.buffered) if (epoch === this.epoch) this.feed(message);
