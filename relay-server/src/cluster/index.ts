@@ -11,10 +11,6 @@ import { NatsLink } from './nats-link.ts';
 import { PgOwnershipStore, type OwnershipStore } from './ownership.ts';
 import { NatsLoginLimits } from './shared-login-limits.ts';
 
-export { ClusterHub } from './cluster-hub.ts';
-export { ClusterLiveCameras } from './cluster-live-cameras.ts';
-export { PgOwnershipStore, type OwnershipStore } from './ownership.ts';
-
 /**
  * A relay node joining its cluster (NATS_URL set): the NATS link, a ClusterHub around the node's
  * InProcessHub, and, once the connection registry exists, the LiveCameras that reaches every node.

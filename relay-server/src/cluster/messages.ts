@@ -52,7 +52,6 @@ const liveStatusSchema = z.object({
 
 /** `picam.cam.<id>.owner`: a node claimed the camera (its agent said hello there). */
 export const ownerMessageSchema = z.object({ node: z.string(), epoch: z.number() });
-export type OwnerMessage = z.infer<typeof ownerMessageSchema>;
 
 /** `picam.cam.<id>.status`: the owner's live status (on change and every 2 s); `info` while its agent is connected. */
 export const statusMessageSchema = z.object({
@@ -65,7 +64,6 @@ export type StatusMessage = z.infer<typeof statusMessageSchema>;
 
 /** `picam.cam.<id>.demand` (and the GOP request's body): a node's viewers of the camera. */
 export const demandMessageSchema = z.object({ node: z.string(), viewers: z.number() });
-export type DemandMessage = z.infer<typeof demandMessageSchema>;
 
 /** The JSON part of a GOP reply (gop-codec.ts). */
 export const gopMetaSchema = z.object({
@@ -78,7 +76,6 @@ export type GopMeta = z.infer<typeof gopMetaSchema>;
 
 /** `picam.node.<node>.viewers`: that node's viewers per grant (a share's maxViewers holds cluster-wide). */
 export const nodeViewersSchema = z.object({ node: z.string(), grants: z.record(z.string(), z.number()) });
-export type NodeViewersMessage = z.infer<typeof nodeViewersSchema>;
 
 /** `picam.ctl`: what the accounts side told one node's LiveCameras, for every other node's sockets. */
 export const controlMessageSchema = z.discriminatedUnion('type', [

@@ -36,7 +36,7 @@ export interface OwnedCameraDeps {
 }
 
 /** Another node's demand counts this long after its last heartbeat (it sends one a second). */
-export const DEMAND_TTL_MS = 3_000;
+const DEMAND_TTL_MS = 3_000;
 /** A failed claim (Postgres unreachable) is tried again this often; local viewers are served meanwhile. */
 const CLAIM_RETRY_MS = 2_000;
 

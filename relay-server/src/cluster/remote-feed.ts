@@ -35,7 +35,7 @@ export interface FeedViewers {
   detach(viewer: FeedViewer): void;
 }
 
-export interface FeedViewer {
+interface FeedViewer {
   readonly attached: boolean;
 }
 
