@@ -8,7 +8,7 @@ import { pruneExpired, type Pruned } from './db/housekeeping.ts';
 import { issueEnrollment, type Enrollment } from './auth/device-credentials.ts';
 import { randomId } from './auth/ids.ts';
 import type { Logger } from './logger.ts';
-import type { AccessControl, CameraRegistry, LiveCameras, RecordingControl } from './services.ts';
+import type { AccessControl, CameraRegistry, LiveCameras, RecordingControl, SharedLoginLimits } from './services.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { bootstrapAdmin } from './auth/bootstrap.ts';
 import type { AuthDeps } from './auth/deps.ts';
@@ -39,6 +39,8 @@ export interface AccountsDeps {
   live: () => LiveCameras;
   /** the recorder; default: none (nothing records) */
   recorder?: () => RecordingControl;
+  /** cluster mode: the login limits' counts, shared with the other nodes */
+  loginLimits?: SharedLoginLimits;
   now?: () => number;
   /**
    * TEST ONLY: log2 of scrypt's N, to keep test suites fast. Production never passes it and
@@ -82,6 +84,7 @@ export async function createAccounts(deps: AccountsDeps): Promise<Accounts> {
     now,
     keys: deps.config.databaseUrl === undefined ? await openKeyStore(deps.config.dataDir, now) : await openSharedKeyStore(deps.db, now),
     hasher: createPasswordHasher({ log2N: scryptCost }),
+    ...(deps.loginLimits ? { loginLimits: deps.loginLimits } : {}),
   };
 
   const registry: CameraRegistry = {

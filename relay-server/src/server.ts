@@ -80,7 +80,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   let accounts: Accounts;
   try {
     recorder.start(await listCameras(database.db));
-    accounts = await createAccounts({ db: database.db, index: database.index, config, log, live, recorder: () => recording });
+    accounts = await createAccounts({ db: database.db, index: database.index, config, log, live, recorder: () => recording, loginLimits: cluster?.loginLimits });
   } catch (err) {
     await recorder.close();
     await database.close();

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { natsOrSkip } from './helpers/nats.ts';
+import { postgresOrSkip } from './helpers/postgres.ts';
+import { startRelayProcess, type RelayProcess } from './helpers/relay-process.ts';
+
+/**
+ * The login limits hold across the nodes of a cluster: a guesser spreading wrong passwords over two
+ * relays (as a round-robin balancer would) gets the attempts one relay gives, not twice as many.
+ */
+
+test('wrong passwords counted on one node count on the other: N nodes do not give N times the attempts', async (t) => {
+  const pg = await postgresOrSkip(t);
+  const nats = await natsOrSkip(t);
+  if (!pg || !nats) return;
+  const databaseUrl = await pg.createDatabase();
+  const node = (id: string) => ({ DATABASE_URL: databaseUrl, NATS_URL: nats.url, NODE_ID: id });
+  const relays: RelayProcess[] = [];
+  t.after(() => Promise.all(relays.map((r) => r.stop())));
+  relays.push(await startRelayProcess(node('node-a')));
+  relays.push(await startRelayProcess(node('node-b')));
+  const [a, b] = relays as [RelayProcess, RelayProcess];
+
+  const guess = (relay: RelayProcess) => relay.api('POST', '/api/auth/login', { username: 'admin', password: 'not-the-password' });
+  // Four wrong guesses on A: under the limit of five per username and address.
+  for (let i = 0; i < 4; i++) assert.equal((await guess(a)).status, 401);
+  // The fifth on B is still answered; it is the last one the pair of nodes allows.
+  assert.equal((await guess(b)).status, 401);
+  // A and B each refuse the sixth: B counted A's four, A counted B's one.
+  const onA = await guess(a);
+  const onB = await guess(b);
+  assert.equal(onA.status, 429, `node A: ${JSON.stringify(onA.json)}`);
+  assert.equal(onB.status, 429, `node B: ${JSON.stringify(onB.json)}`);
+  assert.equal(onB.json.error.code, 'rate_limited');
+});
