@@ -129,7 +129,7 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
   relays.push(await startRelayProcess(node('node-a')));
   relays.push(...(await Promise.all([startRelayProcess(node('node-b')), startRelayProcess(node('node-c'))])));
   const [a, b, c] = relays as [RelayProcess, RelayProcess, RelayProcess];
-  const dump = () => relays.map((r, i) => `---- node ${'abc'[i]}\n${r.output().slice(-6000)}`).join('\n');
+  const dump = () => relays.map((r, i) => `---- node ${'abcd'[i]}\n${r.output().slice(-6000)}`).join('\n');
 
   const camera = await a.createCamera('yard');
   const agent = startAgent(t, a, camera);
@@ -285,9 +285,13 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     await remoteC.viewer.close();
     const outageFrom = local.arrivals.length;
     const localMessages = local.viewer.messages().length;
+    let d: RelayProcess | undefined;
     await stopAndRestart(nats, async () => {
       const downAt = local.arrivals.length;
       await remoteB.viewer.untilMessage((m) => m.type === 'state' && m.state === 'offline', 5_000);
+      // A node starting meanwhile comes up without NATS (and joins once it is back).
+      d = await startRelayProcess(node('node-d'));
+      relays.push(d);
       await until(() => local.arrivals.length >= downAt + 60, 5_000, "A's viewer keeps getting pictures with NATS down");
     });
     const upAt = performance.now();
@@ -303,6 +307,10 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     assert.ok(longest < 1_000, `A's viewer's longest pause ${longest.toFixed(0)} ms`);
     assert.deepEqual(local.viewer.messages().slice(localMessages), [], "A's viewer got no state change");
     assert.equal(local.viewer.ws.readyState, local.viewer.ws.OPEN);
+    // The node started during the outage serves A's camera now.
+    const onD = await watch(d!, camera.id);
+    await until(() => onD.arrivals.length >= 10, 10_000, "a viewer on the node started during the outage gets A's camera");
+    await onD.viewer.close();
   });
 
   await t.test('the agent reconnecting to B takes the camera over: A stops publishing, its viewer is fed from B', async () => {
