@@ -31,6 +31,9 @@ const RECHECK_MS = 500;
 /** `socket` is the one the upgrade handed to ws: prepared frames are written to it directly. */
 export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, deps: ViewerDeps): void {
   const log = deps.log.child({ cameraId: grant.cameraId, grant: grant.kind, peer: 'viewer' });
+  // At once, not after the registry's answer: ws closes a socket that sends garbage itself, and an
+  // 'error' event without a listener would end the process.
+  ws.on('error', (err) => log.debug({ err: err.message }, 'viewer socket error'));
   // The registry answers asynchronously; a viewer sends nothing that matters before its first frame.
   deps.registry.get(grant.cameraId).then(
     (camera) => {
@@ -126,8 +129,6 @@ function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: 
       else end(CloseCode.InternalError, 'internal error');
     }
   });
-
-  ws.on('error', (err) => log.debug({ err: err.message }, 'viewer socket error'));
 
   ws.on('close', () => {
     ended = true;
