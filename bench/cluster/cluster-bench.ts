@@ -125,7 +125,7 @@ async function natsConnections(nats: TestNats): Promise<Map<string, NatsConnecti
   return new Map((body.connections ?? []).filter((c) => c.name).map((c) => [c.name!, c]));
 }
 
-export interface ClusterMeasurement {
+interface ClusterMeasurement {
   viewers: Record<string, number>;
   usage: Record<string, WindowUsage>;
   local: { p50: number; p99: number; frames: number; lost: number };
