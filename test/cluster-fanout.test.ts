@@ -39,8 +39,9 @@ test('40 viewers on the owner and 40 on another node each get every frame, once'
   // The GOP cache holds something for the edge's first viewer to start from.
   await agent.play(10, 60);
 
-  // No acks: 80 viewers in this one test process on a busy machine would read late and be skipped
-  // for lag (the relay's pacing, not what is tested here); they are paced by bytes only.
+  // No acks, so pacing is by bytes only: with acks, the idle second between the catch-up and the
+  // first live frame counts as lag and every viewer skips to the next keyframe (the relay's pacing,
+  // the same in one process; not what is tested here).
   const local = await Promise.all(Array.from({ length: VIEWERS }, () => WsViewer.connect(owner.wsUrl, camera.id, owner.adminToken, { ack: false })));
   const remote = await Promise.all(Array.from({ length: VIEWERS }, () => WsViewer.connect(edge.wsUrl, camera.id, edge.adminToken, { ack: false })));
   // Every viewer started (the edge's from the GOP it asked the owner for) and the agent counts all 80.
