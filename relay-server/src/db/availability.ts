@@ -23,3 +23,16 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 export const databaseUnavailable = () =>
   new ApiError(503, 'database_unavailable', 'the relay cannot reach its database right now: try again shortly', 5);
+
+/**
+ * Postgres refuses text with a NUL character (SQLSTATE 22021), which SQLite stores: input the
+ * relay cannot keep is the client's mistake (400), on either dialect's relay.
+ */
+export function isUnstorableText(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === '22021') return true;
+  }
+  return false;
+}
+
+export const unstorableText = () => new ApiError(400, 'validation_failed', 'text must not contain NUL characters');

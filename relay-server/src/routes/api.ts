@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { ApiError } from '../errors.ts';
 import { recentAudit } from '../db/audit.ts';
-import { databaseUnavailable, isDatabaseUnavailable } from '../db/availability.ts';
+import { databaseUnavailable, isDatabaseUnavailable, isUnstorableText, unstorableText } from '../db/availability.ts';
 import type { AuthDeps } from '../auth/deps.ts';
 import type { PasswordCheck } from '../auth/login.ts';
 import { csrfGuard, requireAdmin, type ApiEnv } from '../auth/middleware.ts';
@@ -26,7 +26,8 @@ export function apiRoutes(deps: AuthDeps, passwords: PasswordCheck): Hono {
   // The registry out of reach (Postgres down) is a clear 503 database_unavailable, not a 500;
   // app.ts's handler answers whatever is thrown from here.
   api.onError((err) => {
-    throw isDatabaseUnavailable(err) ? databaseUnavailable() : err;
+    if (isDatabaseUnavailable(err)) throw databaseUnavailable();
+    throw isUnstorableText(err) ? unstorableText() : err;
   });
   api.use(secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
   api.use(async (c, next) => {
