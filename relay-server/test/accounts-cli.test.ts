@@ -9,12 +9,14 @@ import { eq } from 'drizzle-orm';
 import { openDatabase } from '../src/db/client.ts';
 import { users } from '../src/db/pg-schema.ts';
 import { runKeysCommand, runUsersCommand, type CliIo } from '../src/users-cli.ts';
+import { testDatabaseUrl } from '../../test/helpers/test-database.ts';
 
 /** `picam-relay users ...` and `keys ...` against a real DATA_DIR (production scrypt cost). */
 
 const dataDir = mkdtempSync(join(tmpdir(), 'picam-cli-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
-const config = { ...loadConfig({}), dataDir };
+// PICAM_TEST_DATABASE=postgres: the commands act on a Postgres registry (and its signing_keys table).
+const config = { ...loadConfig({}), dataDir, databaseUrl: await testDatabaseUrl() };
 
 function io(stdin = ''): CliIo & { out: string; err: string } {
   const sink = {
@@ -67,12 +69,14 @@ test('users add (password from stdin, never echoed), list, passwd, remove', asyn
   assert.notEqual(await runUsersCommand(['frobnicate'], config, usage), 0);
 });
 
-test('keys rotate adds a 0600 key file; list shows the newest as signing', async () => {
+test('keys rotate adds a 0600 key file (a row with Postgres); list shows the newest as signing', async () => {
   const first = io();
   assert.equal(await runKeysCommand(['list'], config, first), 0);
   assert.equal(await runKeysCommand(['rotate'], config, io()), 0);
-  const files = readdirSync(join(dataDir, 'keys')).filter((f) => f.endsWith('.jwk'));
-  assert.equal(files.length, 2);
+  if (config.databaseUrl === undefined) {
+    const files = readdirSync(join(dataDir, 'keys')).filter((f) => f.endsWith('.jwk'));
+    assert.equal(files.length, 2);
+  }
   const list = io();
   await runKeysCommand(['list'], config, list);
   const lines = list.out.trim().split('\n');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { Hono } from 'hono';
 import WebSocket from 'ws';
 import { CloseCode, DEFAULT_CAMERA_SETTINGS, encodeMessage } from '@picam/protocol';
@@ -14,6 +15,7 @@ import { createLogger } from '../src/logger.ts';
 import { startRelay, type RunningRelay } from '../src/server.ts';
 import { ADMIN_PASSWORD, createHarness } from './accounts-harness.ts';
 import { jsonRequest } from '../../test/helpers/relay-process.ts';
+import { testDatabaseUrl } from '../../test/helpers/test-database.ts';
 
 /**
  * The attack suite for live sockets and the relay's edges: each case is a hostile client against a
@@ -34,6 +36,8 @@ interface TestRelay {
   admin: string;
   api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: Record<string, unknown> }>;
   camera(name?: string): Promise<{ id: string; credential: string }>;
+  /** revokes a camera's credential straight in the database, as another process (the CLI, another node) would */
+  revokeElsewhere(cameraId: string): Promise<void>;
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -43,7 +47,15 @@ after(async () => {
 
 async function startTestRelay(env: Record<string, string> = {}, options: { web?: Hono; sweepMs?: number } = {}): Promise<TestRelay> {
   const dataDir = mkdtempSync(join(tmpdir(), 'picam-attacks-sockets-'));
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PICAM_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env });
+  const databaseUrl = await testDatabaseUrl();
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    PICAM_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
+    ...env,
+  });
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -69,6 +81,18 @@ async function startTestRelay(env: Record<string, string> = {}, options: { web?:
     logs,
     admin,
     api,
+    async revokeElsewhere(cameraId) {
+      const revoke = 'UPDATE cameras SET credential_hash = NULL WHERE id = $1';
+      if (databaseUrl === undefined) {
+        const db = new Database(join(dataDir, 'picam.db'));
+        db.prepare(revoke.replace('$1', '?')).run(cameraId);
+        db.close();
+        return;
+      }
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      await client.query(revoke, [cameraId]).finally(() => client.end());
+    },
     async camera(name = 'Porch') {
       const created = await api('POST', '/api/cameras', { name }, admin);
       assert.equal(created.status, 201, JSON.stringify(created.json));
@@ -194,9 +218,7 @@ test('1c. the credential is checked again at hello: revoked by another process, 
   const waiting = agent(r, cam.credential);
   assert.deepEqual(await waiting.opened, { kind: 'open' });
   // Another process (the CLI, a second admin tool) revokes it in the database; no call reaches the relay.
-  const db = new Database(join(r.dataDir, 'picam.db'));
-  db.prepare('UPDATE cameras SET credential_hash = NULL WHERE id = ?').run(cam.id);
-  db.close();
+  await r.revokeElsewhere(cam.id);
   hello(waiting.ws);
   assert.equal((await within(waiting.closed, 2_000, 'the hello to be refused')).code, CloseCode.Unauthenticated);
   assert.equal(await online(r, cam.id), false);
@@ -209,9 +231,7 @@ test('1f. the periodic sweep re-checks live agents too: a credential revoked by 
   assert.deepEqual(await live.opened, { kind: 'open' });
   hello(live.ws);
   await until(() => online(r, cam.id), 2_000, 'the camera to come online');
-  const db = new Database(join(r.dataDir, 'picam.db'));
-  db.prepare('UPDATE cameras SET credential_hash = NULL WHERE id = ?').run(cam.id);
-  db.close();
+  await r.revokeElsewhere(cam.id);
   assert.equal((await within(live.closed, 3_000, 'the sweep to cut the agent')).code, CloseCode.Unauthenticated);
 });
 

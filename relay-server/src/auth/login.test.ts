@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
+import { testDatabaseUrl } from '../../../test/helpers/test-database.ts';
 import { createLogger } from '../logger.ts';
 import type { AuthDeps } from './deps.ts';
 import type { KeyStore } from './jwt-keys.ts';
@@ -13,7 +14,7 @@ import type { PasswordHasher } from './passwords.ts';
 
 test('rate limits are applied before any hashing; unknown users still pay for a (dummy) hash', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'picam-login-'));
-  const opened = await openDatabase({ dataDir: dir });
+  const opened = await openDatabase({ dataDir: dir, databaseUrl: await testDatabaseUrl() });
   try {
     const calls: string[] = [];
     const hasher: PasswordHasher = {
