@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { CloseCode, DEFAULT_CAMERA_SETTINGS, sequenceDistance } from '@picam/protocol';
+import { CloseCode, DEFAULT_CAMERA_SETTINGS, OfflineReason, sequenceDistance } from '@picam/protocol';
 import { AgentProcess, REPO_ROOT, TEST_TUNING, cleanAgentEnv } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/browser.ts';
 import { envWithFakeCamera } from './helpers/fake-camera-path.ts';
@@ -288,7 +288,8 @@ test('a cluster of three relays on NATS and Postgres', { timeout: 120_000 }, asy
     let d: RelayProcess | undefined;
     await stopAndRestart(nats, async () => {
       const downAt = local.arrivals.length;
-      await remoteB.viewer.untilMessage((m) => m.type === 'state' && m.state === 'offline', 5_000);
+      // Told why: the camera is not gone, B lost its way to it (the player says it is reconnecting).
+      await remoteB.viewer.untilMessage((m) => m.type === 'state' && m.state === 'offline' && m.reason === OfflineReason.Reconnecting, 5_000);
       // A node starting meanwhile comes up without NATS (and joins once it is back).
       d = await startRelayProcess(node('node-d'));
       relays.push(d);

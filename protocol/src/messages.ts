@@ -154,8 +154,17 @@ export type InitMessage = z.infer<typeof initMessageSchema>;
 export const stateMessageSchema = z.object({
   type: z.literal('state'),
   state: z.enum(['online', 'offline']),
+  /** why, when known: one of OfflineReason (players show their own words for it), else free text */
   reason: z.optional(z.string().check(z.maxLength(256))),
 });
+
+/**
+ * `state: offline` reasons a player names. `reconnecting`: the camera is live, but the relay this
+ * viewer is on lost its link to the relay the camera is connected to (a cluster's NATS); the
+ * picture comes back by itself when the link does.
+ */
+export const OfflineReason = { Reconnecting: 'reconnecting' } as const;
+export type OfflineReason = (typeof OfflineReason)[keyof typeof OfflineReason];
 export type StateMessage = z.infer<typeof stateMessageSchema>;
 
 export const expiringMessageSchema = z.object({

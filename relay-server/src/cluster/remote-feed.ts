@@ -1,6 +1,7 @@
 import {
   FRAME_HEADER_BYTES,
   FrameFlag,
+  OfflineReason,
   Track,
   describeAccessUnit,
   parseSps,
@@ -131,7 +132,8 @@ export class RemoteFeed {
     this.requestId++;
     this.state = 'down';
     this.buffered = [];
-    this.closePublisher();
+    // The camera itself may be fine: the viewers are told the picture is coming back, not that it is offline.
+    this.closePublisher(OfflineReason.Reconnecting);
     this.attachAll();
   }
 
@@ -266,10 +268,10 @@ export class RemoteFeed {
     this.attachAll();
   }
 
-  private closePublisher(): void {
+  private closePublisher(reason?: OfflineReason): void {
     const publisher = this.publisher;
     this.publisher = undefined;
-    publisher?.close();
+    publisher?.close(reason);
   }
 
   private attachAll(): void {

@@ -1,4 +1,4 @@
-import type { CameraProcessStatus, SpsVideoFormat } from '@picam/protocol';
+import type { CameraProcessStatus, OfflineReason, SpsVideoFormat } from '@picam/protocol';
 import type { LiveCameraStatus } from '../services.ts';
 import type { HubFrame } from './frame.ts';
 import type { PublisherInfo } from './stream.ts';
@@ -64,7 +64,8 @@ export interface Publisher {
   /** `frame.message` must be a validated frame; keyframes come with their parsed SPS */
   publish(frame: HubFrame, sps?: SpsVideoFormat): void;
   cameraState(state: CameraProcessStatus): void;
-  close(): void;
+  /** the stream goes offline; its viewers are told `reason` when there is one */
+  close(reason?: OfflineReason): void;
 }
 
 export interface SubscribeOptions {

@@ -34,7 +34,7 @@ export class InProcessHub implements StreamHub {
       hello: (info) => stream.hello(epoch, info),
       publish: (frame, sps) => stream.publish(epoch, frame, sps),
       cameraState: (state) => stream.cameraState(epoch, state),
-      close: () => stream.detachPublisher(epoch),
+      close: (reason) => stream.detachPublisher(epoch, reason),
     };
   }
 

@@ -1,4 +1,4 @@
-import { Track, encodeMessage, type AudioFormat, type CameraProcessStatus, type SpsVideoFormat, type VideoFormat } from '@picam/protocol';
+import { Track, encodeMessage, type AudioFormat, type CameraProcessStatus, type OfflineReason, type SpsVideoFormat, type VideoFormat } from '@picam/protocol';
 import type { CameraMetrics } from '../metrics.ts';
 import type { LiveCameraStatus } from '../services.ts';
 import { AudioTail } from './audio-tail.ts';
@@ -20,6 +20,7 @@ const MIN_BUDGET_BYTES = 1024 * 1024;
 const DEFAULT_FRAMERATE = 30;
 
 const OFFLINE_TEXT = encodeMessage({ type: 'state', state: 'offline' });
+const offlineText = (reason: OfflineReason | undefined) => (reason === undefined ? OFFLINE_TEXT : encodeMessage({ type: 'state', state: 'offline', reason }));
 const ONLINE_TEXT = encodeMessage({ type: 'state', state: 'online' });
 
 /** What the agent said about itself in its hello. */
@@ -62,6 +63,8 @@ export class Stream implements StreamContext {
   budgetBytes = MIN_BUDGET_BYTES;
 
   private online = false;
+  /** what a viewer is told while the stream is offline: why, when the publisher said */
+  private offlineText = OFFLINE_TEXT;
   private info: PublisherInfo | null = null;
   private sps: SpsVideoFormat | null = null;
   private video: VideoFormat | null = null;
@@ -112,16 +115,17 @@ export class Stream implements StreamContext {
     return this.epoch;
   }
 
-  detachPublisher(epoch: number): void {
+  detachPublisher(epoch: number, reason?: OfflineReason): void {
     if (epoch !== this.epoch || !this.online) return;
     this.online = false;
+    this.offlineText = offlineText(reason);
     this.onViewerCount = undefined;
     this.connectedAt = null;
     this.camera = null;
     this.info = null;
     this.resetMedia();
     this.metrics.camerasOnline.dec();
-    this.broadcastText(OFFLINE_TEXT);
+    this.broadcastText(this.offlineText);
   }
 
   isCurrent(epoch: number): boolean {
@@ -232,7 +236,7 @@ export class Stream implements StreamContext {
     this.viewers.add(viewer);
     this.viewerCountChanged();
     if (!this.online) {
-      viewer.sink.sendText(OFFLINE_TEXT);
+      viewer.sink.sendText(this.offlineText);
       return;
     }
     const gop = this.gop.current();

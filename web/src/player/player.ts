@@ -1,4 +1,4 @@
-import type { InitMessage } from '@picam/protocol';
+import { OfflineReason, type InitMessage } from '@picam/protocol';
 import { h, icon } from '../dom.ts';
 import { preferredPath, type PathPreference } from './path-choice.ts';
 import { PlayerController, type PlayerControllerOptions } from './player-controller.ts';
@@ -30,6 +30,9 @@ const STATE_TEXT: Record<PlayerState, string> = {
   unauthenticated: 'Your session has ended. Log in again.',
   unsupported: 'This browser cannot play the video (it has neither WebCodecs nor Media Source Extensions).',
 };
+
+/** offline because this relay lost its link to the camera's relay (a cluster), not because the camera went */
+const RECONNECTING_TEXT = 'Connection to the camera lost, reconnecting…';
 
 export interface PlayerOptions extends Omit<PlayerControllerOptions, 'path'> {
   /** camera name, for snapshot file names and labels */
@@ -143,7 +146,7 @@ export class Player {
     this.root.dataset.state = state;
     this.overlay.hidden = state === 'live';
     this.overlay.dataset.state = state;
-    this.overlayText.textContent = state === 'connecting' && detail ? detail : STATE_TEXT[state];
+    this.overlayText.textContent = state === 'connecting' && detail ? detail : state === 'offline' && detail === OfflineReason.Reconnecting ? RECONNECTING_TEXT : STATE_TEXT[state];
     this.wakeLock?.set(state === 'live');
   }
 
