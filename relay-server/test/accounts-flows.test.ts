@@ -328,3 +328,24 @@ test('the api app mounts under /api only', async () => {
   const app = new Hono().route('/api', h.accounts.api);
   assert.equal((await app.request('/auth/me')).status, 404);
 });
+
+test('two admins removing each other at the same moment: one of them stays (the last admin holds on Postgres too)', async () => {
+  const h = await harness();
+  const admin = await h.adminToken();
+  const created = await h.request('POST', '/api/users', { token: admin, body: { username: 'second', password: 'second-password', role: 'admin' } });
+  assert.equal(created.status, 201);
+  const second = await h.login('second', 'second-password', '10.5.0.1');
+  const me = await h.request('GET', '/api/auth/me', { token: admin });
+  const ids = { admin: (me.json.user as { id: string }).id, second: (created.json.user as { id: string }).id };
+  const [a, b] = await Promise.all([
+    h.request('DELETE', `/api/users/${ids.second}`, { token: admin }),
+    h.request('DELETE', `/api/users/${ids.admin}`, { token: second }),
+  ]);
+  // One removal went through; the other was refused: the last admin (409), or, when the first was
+  // already done when it came, its own account gone (401).
+  const statuses = [a.status, b.status].sort();
+  assert.equal(statuses[0], 200);
+  assert.ok(statuses[1] === 401 || statuses[1] === 409, `the other removal: ${statuses[1]}`);
+  const admins = await h.query<{ n: unknown }>("SELECT count(*) AS n FROM users WHERE role = 'admin'");
+  assert.equal(Number(admins[0]?.n), 1);
+});

@@ -223,7 +223,7 @@ function registryOnSqlite(db: Db, sqlite: Database.Database): RegistryDb {
  */
 export async function transaction<T>(db: RegistryDb, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   const local = sqliteRegistries.get(db);
-  if (!local) return db.transaction((tx) => fn(tx));
+  if (!local) return postgresTransaction(db, fn);
   const run = async (): Promise<T> => {
     local.sqlite.exec('BEGIN IMMEDIATE');
     try {
@@ -240,6 +240,29 @@ export async function transaction<T>(db: RegistryDb, fn: (tx: Queryable) => Prom
   return result;
 }
 
-export function dialectOf(db: RegistryDb): Dialect {
-  return sqliteRegistries.has(db) ? 'sqlite' : 'postgres';
+/** A serialization failure or deadlock: Postgres rolled the transaction back; running it again is the cure. */
+const RETRY_SQLSTATES = new Set(['40001', '40P01']);
+const TRANSACTION_ATTEMPTS = 5;
+
+/**
+ * SERIALIZABLE, so a check and the write it guards (the last admin, a username taken) hold as they
+ * do on SQLite, where transactions run one at a time, also between nodes; a transaction that lost
+ * a race is run again (its callback only queries, so that is safe).
+ */
+async function postgresTransaction<T>(db: RegistryDb, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction((tx) => fn(tx), { isolationLevel: 'serializable' });
+    } catch (err) {
+      if (attempt >= TRANSACTION_ATTEMPTS || !RETRY_SQLSTATES.has(sqlState(err) ?? '')) throw err;
+    }
+  }
+}
+
+function sqlState(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
 }
