@@ -43,14 +43,16 @@ export async function natsOrSkip(t: TestContext): Promise<TestNats | null> {
   return server;
 }
 
-export async function startNats(): Promise<TestNats> {
+/** `authorization`: the server asks every client for this user and password. */
+export async function startNats(options: { authorization?: { user: string; password: string } } = {}): Promise<TestNats> {
   const missing = natsMissing();
   if (missing) throw new Error(`cannot start NATS: missing ${missing}`);
   const dir = mkdtempSync(join(tmpdir(), 'picam-nats-'));
   const port = await freePort();
   const monitorPort = await freePort();
   const config = join(dir, 'nats.conf');
-  writeFileSync(config, `host: 127.0.0.1\nport: ${port}\nhttp: 127.0.0.1:${monitorPort}\nmax_payload: 8MB\n`);
+  const auth = options.authorization ? `authorization: { user: ${JSON.stringify(options.authorization.user)}, password: ${JSON.stringify(options.authorization.password)} }\n` : '';
+  writeFileSync(config, `host: 127.0.0.1\nport: ${port}\nhttp: 127.0.0.1:${monitorPort}\nmax_payload: 8MB\n${auth}`);
   let server: ChildProcess | undefined;
 
   async function startServer(): Promise<void> {

@@ -7,7 +7,7 @@ import type { ConnectionRegistry } from '../ws/connection-registry.ts';
 import { ClusterHub } from './cluster-hub.ts';
 import { ClusterLiveCameras } from './cluster-live-cameras.ts';
 import { registerClusterMetrics, ClusterTallies } from './cluster-metrics.ts';
-import { NatsLink } from './nats-link.ts';
+import { NatsLink, redactNatsUrls } from './nats-link.ts';
 import { PgOwnershipStore, type OwnershipStore } from './ownership.ts';
 import { NatsLoginLimits } from './shared-login-limits.ts';
 
@@ -54,7 +54,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   let live: ClusterLiveCameras | undefined;
   const loginLimits = new NatsLoginLimits(link, options.nodeId);
   await link.start();
-  options.log.info({ node: options.nodeId, nats: options.natsUrl, connected: link.connected }, 'cluster node started');
+  options.log.info({ node: options.nodeId, nats: redactNatsUrls(options.natsUrl), connected: link.connected }, 'cluster node started');
   return {
     hub,
     loginLimits,

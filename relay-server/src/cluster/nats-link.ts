@@ -122,7 +122,7 @@ export class NatsLink {
       if (this.closed) return;
       try {
         nc = await connect({
-          servers: this.options.servers,
+          ...natsServerOptions(this.options.servers),
           name: this.options.nodeId,
           // A node's own broadcasts (control, demand) are applied locally before they are sent.
           noEcho: true,
@@ -134,7 +134,7 @@ export class NatsLink {
           maxPingOut: 2,
         });
       } catch (err) {
-        if (attempts++ === 0) this.log.warn({ err: (err as Error).message, servers: this.options.servers }, 'NATS unreachable: serving own cameras only, retrying');
+        if (attempts++ === 0) this.log.warn({ err: (err as Error).message, servers: redactNatsUrls(this.options.servers) }, 'NATS unreachable: serving own cameras only, retrying');
         await new Promise((resolve) => setTimeout(resolve, FIRST_CONNECT_RETRY_MS).unref());
       }
     }
@@ -203,4 +203,29 @@ export function singleHeader(name: string, value: string): MsgHdrs {
   const hdrs = natsHeaders();
   hdrs.set(name, value);
   return hdrs;
+}
+
+/**
+ * NATS_URL's servers, and the credentials written in them (`nats://user:password@host:4222`, or
+ * `nats://token@host:4222`): the client does not read credentials from a server URL, so they are
+ * taken out here and passed as its options. Every server of the list gets the same ones.
+ */
+export function natsServerOptions(urls: readonly string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
+  let credentials: { user?: string; pass?: string; token?: string } = {};
+  const servers = urls.map((text) => {
+    const url = new URL(text);
+    if (url.username !== '' || url.password !== '') {
+      const user = decodeURIComponent(url.username);
+      credentials = url.password === '' ? { token: user } : { user, pass: decodeURIComponent(url.password) };
+      url.username = '';
+      url.password = '';
+    }
+    return url.toString().replace(/\/$/, '');
+  });
+  return { servers, ...credentials };
+}
+
+/** NATS_URL as it may be logged: no password or token. */
+export function redactNatsUrls(urls: readonly string[]): string[] {
+  return natsServerOptions(urls).servers;
 }
