@@ -90,6 +90,20 @@ describe('ViewerSession', () => {
     for (let ms = 33; ms < 5000; ms += 33) assert.equal(silent.offerVideo(frame(false, ms), undefined, ctx, ms), Offer.Sent);
   });
 
+  it('a pause in the stream is not lag: an up-to-date viewer gets the first frame after it', () => {
+    const sink = new FakeSink();
+    const v = new ViewerSession(sink);
+    for (let ms = 0; ms <= 330; ms += 33) {
+      const f = frame(ms === 0, ms);
+      assert.equal(v.offerVideo(f, undefined, ctx, ms), Offer.Sent);
+      v.ack(f.sequence);
+    }
+    // The camera stalls for 1.5 s (or the agent dropped frames up to a keyframe): the viewer has
+    // everything it was sent, so the next frame plays at once instead of waiting for another keyframe.
+    assert.equal(v.offerVideo(frame(true, 1830), undefined, ctx, 1830), Offer.Sent);
+    assert.equal(v.offerVideo(frame(false, 1863), undefined, ctx, 1863), Offer.Sent);
+  });
+
   it('closes a viewer over budget for 20 s with 4010', () => {
     const sink = new FakeSink();
     const v = new ViewerSession(sink);

@@ -65,6 +65,8 @@ export class ViewerSession {
   private ackedUs = 0;
   /** capture time of the newest video frame sent */
   private sentUs = 0;
+  /** the newest video frame sent has been acknowledged: nothing is in flight */
+  private allAcked = false;
   private readonly ringSeq = new Uint32Array(RING);
   private readonly ringUs = new Float64Array(RING);
   private ringNext = 0;
@@ -140,7 +142,10 @@ export class ViewerSession {
       this.skipping = Offer.Slow;
       return Offer.Slow;
     }
-    if (this.acking && frame.captureTimeUs - this.ackedUs > this.lagLimitUs) {
+    // In flight: sent and not yet acknowledged, to the newest frame SENT (send() measures a pause
+    // in the stream out of it): a viewer that is up to date is never skipped a GOP further because
+    // the camera paused or the agent dropped frames up to a keyframe.
+    if (this.acking && this.sentUs - this.ackedUs > this.lagLimitUs) {
       this.skipping = Offer.Lag;
       return Offer.Lag;
     }
@@ -167,6 +172,7 @@ export class ViewerSession {
       if (this.ringSeq[slot] === sequence) {
         const us = this.ringUs[slot]!;
         if (us > this.ackedUs) this.ackedUs = us;
+        if (i === 1) this.allAcked = true;
         return;
       }
     }
@@ -179,6 +185,10 @@ export class ViewerSession {
   }
 
   private send(frame: HubFrame, wire: Buffer | undefined): void {
+    // Nothing in flight (every frame sent is acknowledged): the time since the last one was a
+    // pause, not lag; measure from this frame.
+    if (this.allAcked) this.ackedUs = frame.captureTimeUs;
+    this.allAcked = false;
     this.sink.sendBinary(frame.message, wire);
     this.remember(frame);
   }
