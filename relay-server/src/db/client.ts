@@ -28,7 +28,7 @@ export type RegistryDb = NodePgDatabase<typeof pgSchema>;
 /** This node's SQLite (recording index; with SQLite as the registry, the same connection). */
 export type Db = BetterSQLite3Database<typeof schema>;
 
-export type Dialect = 'sqlite' | 'postgres';
+type Dialect = 'sqlite' | 'postgres';
 
 export interface OpenedDatabase {
   dialect: Dialect;

@@ -92,7 +92,11 @@ export const shares = pgTable(
   (t) => [index('shares_camera_idx').on(t.cameraId)],
 );
 
-/** See schema.ts: which node holds a camera's agent, and the epoch of that take-over (cluster mode). */
+/**
+ * See schema.ts: which node holds a camera's agent, and the epoch of that take-over (cluster mode;
+ * cluster/ownership.ts queries it with SQL of its own on the pool).
+ * @public
+ */
 export const cameraOwners = pgTable('camera_owners', {
   cameraId: text('camera_id').primaryKey().references(() => cameras.id, { onDelete: 'cascade' }),
   nodeId: text('node_id').notNull(),

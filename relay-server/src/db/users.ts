@@ -28,10 +28,6 @@ export async function countAdmins(db: Queryable, exceptUserId?: string): Promise
   return (await db.select({ id: users.id }).from(users).where(where)).length;
 }
 
-export async function insertUser(db: Queryable, row: UserRow): Promise<void> {
-  await db.insert(users).values(row);
-}
-
 /** Inserts unless the username is taken (by anyone, also concurrently); returns whether this row went in. */
 export async function insertUserIfAbsent(db: Queryable, row: UserRow): Promise<boolean> {
   const inserted = await db.insert(users).values(row).onConflictDoNothing({ target: users.username }).returning({ id: users.id });
