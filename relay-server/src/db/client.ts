@@ -99,7 +99,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenedData
     await migratePostgres(pool, join(MIGRATIONS_DIR, 'postgres'));
   } catch (err) {
     await pool.end();
-    throw err;
+    throw new Error(`cannot open the registry at DATABASE_URL ${withoutPassword(options.databaseUrl)}: ${(err as Error).message}`, { cause: err });
   }
   const local = openSqlite(options.dataDir);
   shadowCamerasForIndex(local.sqlite);
@@ -127,6 +127,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenedData
       await pool.end();
     },
   };
+}
+
+/** For messages and logs: the URL with its password starred out. */
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
 }
 
 async function migratePostgres(pool: pg.Pool, migrationsFolder: string): Promise<void> {
