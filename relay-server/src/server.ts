@@ -60,22 +60,24 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     ? await startClusterNode({ natsUrl: config.natsUrl, nodeId: config.nodeId, pool: database.pool, inner: inProcessHub, log, registry: metrics.registry })
     : undefined;
   const hub = cluster?.hub ?? inProcessHub;
-  // Created before accounts: the accounts side reaches the live side only through this seam.
-  const connections = new ConnectionRegistry(hub);
-  const liveCameras = cluster?.liveCameras(connections) ?? connections;
-  const live = (): LiveCameras => liveCameras;
   // Before accounts (it hears of record changes through the getter) and before any agent connects:
   // start() repairs what an unclean stop left and observes the cameras that record.
   const recorder = new Recorder({ db: database.index, hub, config: config.recording, log, metrics: createRecordingMetrics(metrics.registry) });
-
   // With Postgres the recording index is not in the registry's database: a deleted camera's index goes here.
-  const recording: RecordingControl = {
+  const localRecording: RecordingControl = {
     setMode: (cameraId, mode) => recorder.setMode(cameraId, mode),
     cameraDeleted(cameraId) {
       forgetIndexedCamera(database, cameraId);
       recorder.cameraDeleted(cameraId);
     },
   };
+  // Created before accounts: the accounts side reaches the live side only through this seam. In a
+  // cluster both are broadcast: the camera's owner records, whichever node the setting was made on.
+  const connections = new ConnectionRegistry(hub);
+  const clusterLive = cluster?.liveCameras(connections, localRecording);
+  const liveCameras: LiveCameras = clusterLive ?? connections;
+  const recording = clusterLive?.recordingControl() ?? localRecording;
+  const live = (): LiveCameras => liveCameras;
 
   let accounts: Accounts;
   try {

@@ -1,6 +1,6 @@
 import type { CameraSettings } from '@picam/protocol';
 import type { Logger } from '../logger.ts';
-import type { LiveCameras, LiveCameraStatus } from '../services.ts';
+import type { LiveCameras, LiveCameraStatus, RecordingControl } from '../services.ts';
 import type { ConnectionRegistry } from '../ws/connection-registry.ts';
 import { controlMessageSchema, decodeJson, encodeJson, nodeViewersSchema, subjects, type ControlMessage } from './messages.ts';
 import type { LinkSubscription, NatsLink } from './nats-link.ts';
@@ -14,6 +14,8 @@ import type { LinkSubscription, NatsLink } from './nats-link.ts';
 
 export interface ClusterLiveCamerasOptions {
   registry: ConnectionRegistry;
+  /** this node's recorder: the camera's owner records, whichever node the setting was changed on */
+  recording: RecordingControl;
   link: NatsLink;
   nodeId: string;
   log: Logger;
@@ -25,6 +27,7 @@ const COUNTS_FRESH_MS = 3_000;
 
 export class ClusterLiveCameras implements LiveCameras {
   private readonly registry: ConnectionRegistry;
+  private readonly recording: RecordingControl;
   private readonly link: NatsLink;
   private readonly nodeId: string;
   private readonly log: Logger;
@@ -35,6 +38,7 @@ export class ClusterLiveCameras implements LiveCameras {
 
   constructor(options: ClusterLiveCamerasOptions) {
     this.registry = options.registry;
+    this.recording = options.recording;
     this.link = options.link;
     this.nodeId = options.nodeId;
     this.log = options.log.child({ part: 'cluster-control', node: options.nodeId });
@@ -102,6 +106,18 @@ export class ClusterLiveCameras implements LiveCameras {
     this.broadcast({ type: 'recheckUser', node: this.nodeId, userId });
   }
 
+  /** The recording side of the same broadcast: what the accounts side tells the recorder reaches every node's. */
+  recordingControl(): RecordingControl {
+    return {
+      setMode: (cameraId, mode) => {
+        this.recording.setMode(cameraId, mode);
+        this.broadcast({ type: 'recordMode', node: this.nodeId, cameraId, mode });
+      },
+      // The deletion itself is broadcast by cameraDeleted (LiveCameras); each node forgets its own recordings then.
+      cameraDeleted: (cameraId) => this.recording.cameraDeleted(cameraId),
+    };
+  }
+
   close(): void {
     clearInterval(this.timer);
     for (const sub of this.subscriptions) sub.unsubscribe();
@@ -120,7 +136,10 @@ export class ClusterLiveCameras implements LiveCameras {
       case 'credentialRevoked':
         return this.registry.credentialRevoked(message.cameraId);
       case 'cameraDeleted':
+        this.recording.cameraDeleted(message.cameraId);
         return this.registry.cameraDeleted(message.cameraId);
+      case 'recordMode':
+        return this.recording.setMode(message.cameraId, message.mode);
       case 'recheckUser':
         return this.registry.recheckUser(message.userId);
       case 'pushSettings':

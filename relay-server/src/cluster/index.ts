@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
-import type { LiveCameras, SharedLoginLimits } from '../services.ts';
+import type { LiveCameras, RecordingControl, SharedLoginLimits } from '../services.ts';
 import type { InProcessHub } from '../streams/in-process-hub.ts';
 import type { ConnectionRegistry } from '../ws/connection-registry.ts';
 import { ClusterHub } from './cluster-hub.ts';
@@ -32,7 +32,7 @@ export interface ClusterNodeOptions {
 export interface ClusterNode {
   hub: ClusterHub;
   /** the accounts side's LiveCameras: applied to this node's sockets and broadcast to the others */
-  liveCameras(registry: ConnectionRegistry): LiveCameras;
+  liveCameras(registry: ConnectionRegistry, recording: RecordingControl): LiveCameras & { recordingControl(): RecordingControl };
   /** the login limits' counts, shared with the other nodes */
   loginLimits: SharedLoginLimits;
   close(): Promise<void>;
@@ -58,8 +58,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   return {
     hub,
     loginLimits,
-    liveCameras(registry) {
-      live ??= new ClusterLiveCameras({ registry, link, nodeId: options.nodeId, log: options.log });
+    liveCameras(registry, recording) {
+      live ??= new ClusterLiveCameras({ registry, recording, link, nodeId: options.nodeId, log: options.log });
       const cameras = live;
       hub.onViewersChanged(() => cameras.viewersChanged());
       return cameras;

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { audioFormatSchema, cameraSettingsSchema, cameraStatusSchema, videoFormatSchema } from '@picam/protocol';
+import { RECORD_MODES, audioFormatSchema, cameraSettingsSchema, cameraStatusSchema, videoFormatSchema } from '@picam/protocol';
 
 /**
  * What relay nodes say to each other over NATS (docs/ARCHITECTURE.md "More than one node"): the
@@ -84,6 +84,7 @@ export const controlMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cameraDeleted'), node: z.string(), cameraId: z.string() }),
   z.object({ type: z.literal('recheckUser'), node: z.string(), userId: z.string() }),
   z.object({ type: z.literal('pushSettings'), node: z.string(), cameraId: z.string(), settings: cameraSettingsSchema }),
+  z.object({ type: z.literal('recordMode'), node: z.string(), cameraId: z.string(), mode: z.enum(RECORD_MODES) }),
 ]);
 export type ControlMessage = z.infer<typeof controlMessageSchema>;
 
