@@ -31,7 +31,8 @@ export interface LocalPostgres {
   stop(): Promise<void>;
 }
 
-function findBinDir(): string | undefined {
+/** Debian's postgresql puts its binaries in /usr/lib/postgresql/<version>/bin, off PATH. */
+export function findBinDir(): string | undefined {
   const onPath = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).stdout.trim();
   if (onPath && existsSync(join(dirname(onPath), 'postgres'))) return dirname(onPath);
   const root = '/usr/lib/postgresql';
@@ -47,7 +48,7 @@ export function postgresMissing(): string | undefined {
 }
 
 /** The uid/gid the server runs as: ours, or the `postgres` user's when we are root. */
-function serverIdentity(): { uid: number; gid: number } | undefined {
+export function serverIdentity(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
   const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
@@ -140,7 +141,7 @@ export async function startLocalPostgres(pgdata: string, traversable: readonly s
   return { url: admin(DATABASE), port, pid: child.pid ?? -1, version, created, exited, output: () => log, stop };
 }
 
-async function waitUntilAccepting(url: string, timeoutMs: number): Promise<void> {
+export async function waitUntilAccepting(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });

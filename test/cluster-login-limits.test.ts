@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { natsOrSkip } from './helpers/nats.ts';
-import { postgresOrSkip } from './helpers/postgres.ts';
-import { startRelayProcess, type RelayProcess } from './helpers/relay-process.ts';
+import { clusterOrSkip } from './helpers/cluster.ts';
+import type { RelayProcess } from './helpers/relay-process.ts';
 
 /**
  * The login limits hold across the nodes of a cluster: a guesser spreading wrong passwords over two
@@ -10,16 +9,10 @@ import { startRelayProcess, type RelayProcess } from './helpers/relay-process.ts
  */
 
 test('wrong passwords counted on one node count on the other: N nodes do not give N times the attempts', async (t) => {
-  const pg = await postgresOrSkip(t);
-  const nats = await natsOrSkip(t);
-  if (!pg || !nats) return;
-  const databaseUrl = await pg.createDatabase();
-  const node = (id: string) => ({ DATABASE_URL: databaseUrl, NATS_URL: nats.url, NODE_ID: id });
-  const relays: RelayProcess[] = [];
-  t.after(() => Promise.all(relays.map((r) => r.stop())));
-  relays.push(await startRelayProcess(node('node-a')));
-  relays.push(await startRelayProcess(node('node-b')));
-  const [a, b] = relays as [RelayProcess, RelayProcess];
+  const cluster = await clusterOrSkip(t);
+  if (!cluster) return;
+  const a = await cluster.start('node-a');
+  const b = await cluster.start('node-b');
 
   const guess = (relay: RelayProcess) => relay.api('POST', '/api/auth/login', { username: 'admin', password: 'not-the-password' });
   // Four wrong guesses on A: under the limit of five per username and address.

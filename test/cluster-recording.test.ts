@@ -3,10 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startStreamingCamera } from './helpers/camera-setup.ts';
-import { natsOrSkip } from './helpers/nats.ts';
-import { postgresOrSkip } from './helpers/postgres.ts';
+import { clusterOrSkip } from './helpers/cluster.ts';
 import { waitForSpans } from './helpers/recordings.ts';
-import { startRelayProcess, type RelayProcess } from './helpers/relay-process.ts';
 
 /**
  * Recording in a cluster: the node the camera's agent is connected to records it, whichever node
@@ -15,16 +13,10 @@ import { startRelayProcess, type RelayProcess } from './helpers/relay-process.ts
  */
 
 test("recording turned on at another node is done by the camera's node; a delete anywhere removes it there", async (t) => {
-  const pg = await postgresOrSkip(t);
-  const nats = await natsOrSkip(t);
-  if (!pg || !nats) return;
-  const databaseUrl = await pg.createDatabase();
-  const node = (id: string) => ({ DATABASE_URL: databaseUrl, NATS_URL: nats.url, NODE_ID: id });
-  const relays: RelayProcess[] = [];
-  t.after(() => Promise.all(relays.map((r) => r.stop('SIGKILL'))));
-  relays.push(await startRelayProcess(node('node-a')));
-  relays.push(await startRelayProcess(node('node-b')));
-  const [a, b] = relays as [RelayProcess, RelayProcess];
+  const cluster = await clusterOrSkip(t);
+  if (!cluster) return;
+  const a = await cluster.start('node-a');
+  const b = await cluster.start('node-b');
   const camera = await startStreamingCamera(t, a, a.adminToken, { name: 'porch', audio: false });
 
   const on = await b.api('PATCH', `/api/cameras/${camera.id}`, { record: 'continuous' }, b.adminToken);

@@ -1,10 +1,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { skipForMissingTool } from './missing-tool.ts';
 import pg from 'pg';
+import { findBinDir, postgresMissing, serverIdentity, waitUntilAccepting } from '../../scripts/local-postgres.ts';
 import { freePort } from './proxies.ts';
+
+export { postgresMissing };
 
 /**
  * A throwaway Postgres cluster for one test file: `initdb` in a temp dir, the server on a free
@@ -29,33 +33,6 @@ export interface TestPostgres {
 
 const USER = 'picam';
 
-function findBinDir(): string | undefined {
-  const onPath = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).stdout.trim();
-  if (onPath && existsSync(join(onPath, '..', 'postgres'))) return join(onPath, '..');
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
-}
-
-/** The uid/gid to run the server as: ours, or the `postgres` user's when we are root. */
-function serverIdentity(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-  if (!Number.isInteger(uid) || uid <= 0 || !Number.isInteger(gid)) {
-    throw new Error('running as root and there is no `postgres` OS user to run a test Postgres as (install the postgresql package)');
-  }
-  return { uid, gid };
-}
-
-/** What is missing to run Postgres here, or undefined. */
-export function postgresMissing(): string | undefined {
-  return findBinDir() ? undefined : 'initdb/postgres (Debian package postgresql)';
-}
-
 /**
  * The throwaway Postgres, or a skipped test with a loud message when Postgres is not installed; with
  * `CI` set a missing Postgres fails instead. Closed when the test (or suite) `t` ends.
@@ -63,10 +40,7 @@ export function postgresMissing(): string | undefined {
 export async function postgresOrSkip(t: TestContext): Promise<TestPostgres | null> {
   const missing = postgresMissing();
   if (missing) {
-    const message = `Postgres not installed (missing ${missing}): its tests NOT RUN`;
-    if (process.env.CI) throw new Error(`${message}. CI is set, so this is a failure.`);
-    process.stderr.write(`\n${'!'.repeat(100)}\n!! ${message}\n${'!'.repeat(100)}\n\n`);
-    t.skip(message);
+    skipForMissingTool(t, `Postgres not installed (missing ${missing}): its tests NOT RUN`);
     return null;
   }
   const server = await startPostgres();
@@ -143,22 +117,4 @@ export async function startPostgres(): Promise<TestPostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function waitUntilAccepting(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-    try {
-      await client.connect();
-      await client.query('select 1');
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`Postgres did not accept connections within ${timeoutMs} ms: ${String(err)}`);
-      // The server is still starting ("the database system is starting up"): its own retry interval.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
 }
