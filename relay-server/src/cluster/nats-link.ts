@@ -210,7 +210,7 @@ export function singleHeader(name: string, value: string): MsgHdrs {
  * `nats://token@host:4222`): the client does not read credentials from a server URL, so they are
  * taken out here and passed as its options. Every server of the list gets the same ones.
  */
-export function natsServerOptions(urls: readonly string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
+function natsServerOptions(urls: readonly string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
   let credentials: { user?: string; pass?: string; token?: string } = {};
   const servers = urls.map((text) => {
     const url = new URL(text);
