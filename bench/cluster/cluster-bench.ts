@@ -2,11 +2,12 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startNats, type TestNats } from '../../test/helpers/nats.ts';
 import { startPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
+import type { ReceiverReport } from '../fanout/receiver.ts';
 import { startHelper, sleep, type Helper } from '../lib/children.ts';
 import { FANOUT_CLIP, clipBitrate, loadUnits } from '../lib/clips.ts';
 import { WindowMeter, type WindowUsage } from '../lib/proc.ts';
 import { startBenchRelay, type BenchRelay } from '../lib/relay.ts';
-import { Histogram, type HistogramData } from '../lib/stats.ts';
+import { Histogram } from '../lib/stats.ts';
 import { ms, pct, ratio, verdict, type BenchOptions, type Row } from '../lib/table.ts';
 
 /**
@@ -18,16 +19,6 @@ import { ms, pct, ratio, verdict, type BenchOptions, type Row } from '../lib/tab
  *   CPU per process; the first picture of a viewer opening on a node with no viewer yet, vs on A.
  * - 2000 viewers of one camera: one relay process, then two (half the viewers on each).
  */
-
-interface ReceiverReport {
-  connections: number;
-  frames: number;
-  minFrames: number;
-  lost: number;
-  viewersWithLoss: number;
-  closed: number[];
-  histogram: HistogramData;
-}
 
 interface ClusterNodes {
   nodes: BenchRelay[];

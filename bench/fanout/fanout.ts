@@ -5,9 +5,10 @@ import { startHelper, sleep, REPO_ROOT, type Helper } from '../lib/children.ts';
 import { FANOUT_CLIP, clipBitrate, loadUnits } from '../lib/clips.ts';
 import { WindowMeter, rssKiB, type WindowUsage } from '../lib/proc.ts';
 import { startBenchRelay } from '../lib/relay.ts';
-import { Histogram, type HistogramData } from '../lib/stats.ts';
+import { Histogram } from '../lib/stats.ts';
 import { RESULTS_DIR, mib, ms, pct, ratio, verdict, type BenchOptions, type Row } from '../lib/table.ts';
 import { runBaseline, type BaselineResult } from './baseline.ts';
+import type { ReceiverReport } from './receiver.ts';
 
 /**
  * Fan-out benchmark: one publisher process (scripted agent, 1080p30 ~4.3 Mbit/s, real time), up to
@@ -43,18 +44,6 @@ export interface Measurement {
   failedConnects: number;
   publisherMaxBufferedBytes: number;
   profile?: string;
-}
-
-interface ReceiverReport {
-  connections: number;
-  frames: number;
-  minFrames: number;
-  lost: number;
-  viewersWithLoss: number;
-  disorder: number;
-  catchUp: number;
-  closed: number[];
-  histogram: HistogramData;
 }
 
 interface Server {

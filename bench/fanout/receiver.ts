@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { reply } from '../lib/children.ts';
-import { Histogram, epochMicrosNow } from '../lib/stats.ts';
+import { Histogram, epochMicrosNow, type HistogramData } from '../lib/stats.ts';
 
 /**
  * A process of viewers: holds N WebSocket connections (to the relay or to the bare floor server),
@@ -11,6 +11,19 @@ import { Histogram, epochMicrosNow } from '../lib/stats.ts';
  * IPC: {type:'connect', targets:[{url, protocols}]} -> 'connected' {failed};
  *      {type:'window-start'}; {type:'window-end'} -> 'report'.
  */
+
+/** What a receiver process reports for a measured window ('report'). */
+export interface ReceiverReport {
+  connections: number;
+  frames: number;
+  minFrames: number;
+  lost: number;
+  viewersWithLoss: number;
+  disorder: number;
+  catchUp: number;
+  closed: number[];
+  histogram: HistogramData;
+}
 
 interface Target {
   url: string;
@@ -95,8 +108,7 @@ process.on('message', (m: { type: string; targets?: Target[] }) => {
   } else if (m.type === 'window-end') {
     windowOn = false;
     const frames = conns.map((c) => c.frames);
-    reply({
-      type: 'report',
+    const report: ReceiverReport = {
       connections: conns.length,
       frames: frames.reduce((a, b) => a + b, 0),
       minFrames: Math.min(...frames),
@@ -104,9 +116,10 @@ process.on('message', (m: { type: string; targets?: Target[] }) => {
       viewersWithLoss: conns.filter((c) => c.lost > 0).length,
       disorder: conns.reduce((a, c) => a + c.disorder, 0),
       catchUp: conns.reduce((a, c) => a + c.catchUp, 0),
-      closed: conns.filter((c) => c.closedCode !== undefined).map((c) => c.closedCode),
+      closed: conns.flatMap((c) => (c.closedCode === undefined ? [] : [c.closedCode])),
       histogram: histogram.toJSON(),
-    });
+    };
+    reply({ type: 'report', ...report });
   }
 });
 process.on('SIGTERM', () => {
