@@ -84,8 +84,10 @@ export function createPasswordCheck(deps: AuthDeps): PasswordCheck {
   });
 
   function takeSlot(name: string, until: number): void {
+    // The later slot wins: another node's event may arrive after this node took a later one.
+    const later = Math.max(until, nextSlot.get(name) ?? 0);
     nextSlot.delete(name); // re-inserted last: the map's first entries are the stalest
-    nextSlot.set(name, Math.max(until, nextSlot.get(name) ?? 0));
+    nextSlot.set(name, later);
     if (nextSlot.size > MAX_BACKOFF_USERNAMES) nextSlot.delete(nextSlot.keys().next().value ?? '');
   }
 
