@@ -66,18 +66,9 @@ export function createMetrics(): RelayMetrics {
   const cameras = new Map<string, CameraMetrics>();
   /** A counter whose per-camera series are copied from the cameras' tallies when scraped. */
   const tallied = (name: string, help: string, labelNames: string[], series: (m: CameraMetrics) => Array<[Record<string, string>, Tally]>) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        for (const [camera, m] of cameras) {
-          for (const [labels, tally] of series(m)) if (tally.value > 0) this.inc({ camera, ...labels }, tally.value);
-        }
-      },
-    });
+    scrapedCounter(registry, { name, help, labelNames }, () =>
+      [...cameras].flatMap(([camera, m]) => series(m).map(([labels, tally]): [Record<string, string>, number] => [{ camera, ...labels }, tally.value])),
+    );
   tallied('picam_frames_in_total', 'frames received from agents', ['camera', 'track'], (m) => [
     [{ track: 'video' }, m.videoFramesIn],
     [{ track: 'audio' }, m.audioFramesIn],
@@ -139,4 +130,24 @@ export function createMetrics(): RelayMetrics {
       viewers.remove({ camera });
     },
   };
+}
+
+/**
+ * A counter whose series are plain numbers the code bumps itself, copied into prom-client only when
+ * /metrics is scraped (see above: no prom-client call on the frame path). Zero series are left out.
+ */
+export function scrapedCounter(
+  registry: Registry,
+  config: { name: string; help: string; labelNames?: string[] },
+  read: () => Array<[Record<string, string>, number]>,
+): Counter {
+  return new Counter({
+    ...config,
+    labelNames: config.labelNames ?? [],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) if (value > 0) this.inc(labels, value);
+    },
+  });
 }

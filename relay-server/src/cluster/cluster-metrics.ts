@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { scrapedCounter } from '../metrics.ts';
 
 /**
  * What crosses NATS from and to this node, as plain tallies bumped per frame (no prom-client call on
@@ -23,16 +24,7 @@ export interface ClusterGauges {
 export function registerClusterMetrics(registry: Registry, tallies: ClusterTallies, gauges: ClusterGauges): void {
   const registers = [registry];
   const copied = (name: string, help: string, read: () => Array<[Record<string, string>, number]>, labelNames: string[] = []) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        for (const [labels, value] of read()) if (value > 0) this.inc(labels, value);
-      },
-    });
+    scrapedCounter(registry, { name, help, labelNames }, read);
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
