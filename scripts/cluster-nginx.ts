@@ -52,33 +52,43 @@ export function writeClusterNginxConfig(options: ClusterNginxOptions): ClusterNg
   if (options.redirectListen !== undefined) {
     writeFileSync(join(snippets, 'http.conf'), `listen ${options.redirectListen};\nserver_name localhost 127.0.0.1;\nset $picam_https_authority $host;\n`);
   }
-  const temp = (name: string) => `${name}_temp_path ${join(dir, 'tmp', name)};`;
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    [
-      // As root (CI, containers) the workers stay root: the data directory is 0700; nginx's default is nobody.
-      process.getuid?.() === 0 ? 'user root;' : '',
-      'worker_processes 1;',
-      `pid ${join(dir, 'nginx.pid')};`,
-      'error_log stderr warn;',
-      'events { worker_connections 4096; }',
-      'http {',
-      `  ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}`,
-      `  access_log ${join(dir, 'logs', 'default.access.log')};`,
-      `  include ${CLUSTER_NGINX_CONF};`,
-      options.redirectListen === undefined ? '' : `  include ${REDIRECT_CONF};`,
-      '}',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(conf, nginxMainConfig(dir, [CLUSTER_NGINX_CONF, ...(options.redirectListen === undefined ? [] : [REDIRECT_CONF])]));
   return { conf, accessLogPath };
 }
 
 /** `nginx -t` on a generated config: its status and output. */
 export function clusterNginxTest(files: ClusterNginxFiles, dir: string): { status: number | null; output: string } {
-  const result = spawnSync('nginx', ['-t', '-p', dir, '-c', files.conf], { encoding: 'utf8' });
+  return nginxTest(files.conf, dir);
+}
+
+/** `nginx -t` on a config with `prefix` as nginx's prefix directory: its status and output. */
+export function nginxTest(conf: string, prefix: string): { status: number | null; output: string } {
+  const result = spawnSync('nginx', ['-t', '-p', prefix, '-c', conf], { encoding: 'utf8' });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/**
+ * nginx's main config for a copy run out of `dir` (pid, temp paths, logs all inside it, one worker,
+ * errors to stderr) around the shipped server configs `includes`.
+ */
+export function nginxMainConfig(dir: string, includes: readonly string[]): string {
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const temp = (name: string) => `${name}_temp_path ${join(dir, 'tmp', name)};`;
+  return [
+    // As root (CI, containers) the workers stay root: the data directory is 0700; nginx's default is nobody.
+    process.getuid?.() === 0 ? 'user root;' : '',
+    'worker_processes 1;',
+    `pid ${join(dir, 'nginx.pid')};`,
+    'error_log stderr warn;',
+    'events { worker_connections 4096; }',
+    'http {',
+    `  ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}`,
+    `  access_log ${join(dir, 'logs', 'default.access.log')};`,
+    ...includes.map((file) => `  include ${file};`),
+    '}',
+    '',
+  ].join('\n');
 }
 
 export interface RunningClusterNginx extends ClusterNginxFiles {

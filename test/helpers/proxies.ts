@@ -11,6 +11,9 @@ import WebSocket from 'ws';
 import type { SelfSignedCert } from './tls.ts';
 import { waitForChange } from './wait-for-change.ts';
 import { METRICS_TOKEN, UNCAPPED_SOCKETS } from './relay-process.ts';
+import { nginxMainConfig, nginxTest } from '../../scripts/cluster-nginx.ts';
+
+export { nginxTest };
 
 /**
  * Real processes on 127.0.0.1 for the infra, proxy and fault tests: the relay (restartable on the
@@ -302,33 +305,9 @@ export async function writeNginxConfig(options: ProxyOptions & { httpsPort: numb
     ].join('\n'),
   );
   writeFileSync(join(snippets, 'log.conf'), `access_log ${accessLogPath} picam_relay;\n`);
-  const temp = (name: string) => `${name}_temp_path ${join(dir, 'tmp', name)};`;
-  mkdirSync(join(dir, 'tmp'));
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    [
-      // Workers as root in a root-run test (temp dirs are 0700); nginx's default user is nobody.
-      process.getuid?.() === 0 ? 'user root;' : '',
-      'worker_processes 1;',
-      `pid ${join(dir, 'nginx.pid')};`,
-      'error_log stderr warn;',
-      'events { worker_connections 4096; }',
-      'http {',
-      `  ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}`,
-      `  access_log ${join(dir, 'logs', 'default.access.log')};`,
-      `  include ${join(INFRA_DIR, 'nginx', 'picam-relay.conf')};`,
-      '}',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(conf, nginxMainConfig(dir, [join(INFRA_DIR, 'nginx', 'picam-relay.conf')]));
   return { dir, conf, accessLogPath };
-}
-
-/** `nginx -t` on a config: status and output. */
-export function nginxTest(conf: string, prefix: string): { status: number | null; output: string } {
-  const result = spawnSync('nginx', ['-t', '-p', prefix, '-c', conf], { encoding: 'utf8' });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
 function spawnProxy(kind: 'nginx' | 'caddy', command: string, args: string[], env: NodeJS.ProcessEnv) {
