@@ -33,6 +33,7 @@ export const PROTOCOL_ERROR_CLOSE_CODES: Readonly<Record<ProtocolErrorCode, Clos
   ERR_FRAME_TRACK: CloseCode.InvalidData,
   ERR_FRAME_FLAGS: CloseCode.InvalidData,
   ERR_FRAME_RESERVED: CloseCode.InvalidData,
+  ERR_FRAME_TIME: CloseCode.InvalidData,
   ERR_FRAME_EMPTY: CloseCode.InvalidData,
   ERR_MESSAGE_JSON: CloseCode.InvalidData,
   ERR_MESSAGE_INVALID: CloseCode.InvalidData,

@@ -12,6 +12,7 @@ export type ProtocolErrorCode =
   | 'ERR_FRAME_TRACK'
   | 'ERR_FRAME_FLAGS'
   | 'ERR_FRAME_RESERVED'
+  | 'ERR_FRAME_TIME'
   | 'ERR_FRAME_EMPTY'
   | 'ERR_FRAME_TOO_LARGE'
   | 'ERR_MESSAGE_JSON'

@@ -60,6 +60,7 @@ test('malformed headers fail with typed codes', () => {
     ['unknown flags', withByte(good, 2, 0x80), 'ERR_FRAME_FLAGS'],
     ['unknown flag bit3', withByte(good, 2, 0x08), 'ERR_FRAME_FLAGS'],
     ['reserved set', withByte(good, 3, 1), 'ERR_FRAME_RESERVED'],
+    ['capture time past 2^53 us', withByte(good, 8, 0x01), 'ERR_FRAME_TIME'],
     ['empty payload', good.subarray(0, 16), 'ERR_FRAME_EMPTY'],
   ];
   for (const [name, bytes, code] of cases) {
@@ -91,3 +92,13 @@ function withByte(source: Uint8Array, index: number, value: number): Uint8Array 
   copy[index] = value;
   return copy;
 }
+
+test('capture times up to 2^53 - 1 microseconds round-trip exactly; a larger one is refused, not rounded', () => {
+  for (const captureTimeUs of [0, 2 ** 32 - 1, 2 ** 32, 1_764_000_000_123_457, Number.MAX_SAFE_INTEGER]) {
+    const message = encodeFrame({ track: Track.Video, keyframe: false, catchUp: false, sequence: 1, captureTimeUs }, payload);
+    assert.equal(readFrameHeader(message).captureTimeUs, captureTimeUs);
+  }
+  const past = encodeFrame({ track: Track.Video, keyframe: false, catchUp: false, sequence: 1, captureTimeUs: 0 }, payload);
+  new DataView(past.buffer, past.byteOffset).setUint32(8, 2 ** 21);
+  assert.throws(() => readFrameHeader(past), (err: unknown) => err instanceof ProtocolError && err.code === 'ERR_FRAME_TIME' && err.closeCode === 1007);
+});

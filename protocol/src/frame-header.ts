@@ -23,6 +23,8 @@ export type Track = (typeof Track)[keyof typeof Track];
 
 export const FrameFlag = { Keyframe: 0b001, CatchUp: 0b010, Backfill: 0b100 } as const;
 const KNOWN_FLAGS = FrameFlag.Keyframe | FrameFlag.CatchUp | FrameFlag.Backfill;
+/** The largest high 32 bits of a capture time that is still an exact JavaScript number (< 2^53). */
+const MAX_SAFE_TIME_HIGH = 2 ** 21 - 1;
 
 export interface FrameHeader {
   track: Track;
@@ -59,7 +61,9 @@ export function writeFrameHeader(target: Uint8Array, header: FrameHeaderInit): v
   );
   view.setUint8(3, 0);
   view.setUint32(4, header.sequence >>> 0);
-  view.setBigUint64(8, BigInt(Math.max(0, Math.trunc(header.captureTimeUs))));
+  const captureTimeUs = Math.max(0, Math.trunc(header.captureTimeUs));
+  view.setUint32(8, Math.floor(captureTimeUs / 2 ** 32));
+  view.setUint32(12, captureTimeUs % 2 ** 32);
 }
 
 /** Header + payload in one new buffer (one copy of the payload, made once per frame). */
@@ -91,13 +95,19 @@ export function readFrameHeader(message: Uint8Array): FrameHeader {
   if (view.getUint8(3) !== 0) {
     throw new ProtocolError('ERR_FRAME_RESERVED', 'reserved byte must be 0');
   }
+  // Read as two halves: no BigInt per frame, and a time past 2^53 µs (year 2255) is refused rather
+  // than rounded, which would reorder frames silently.
+  const timeHigh = view.getUint32(8);
+  if (timeHigh > MAX_SAFE_TIME_HIGH) {
+    throw new ProtocolError('ERR_FRAME_TIME', `capture time above 2^53 microseconds (high word 0x${timeHigh.toString(16)})`);
+  }
   return {
     track,
     keyframe: (flags & FrameFlag.Keyframe) !== 0,
     catchUp: (flags & FrameFlag.CatchUp) !== 0,
     backfill: (flags & FrameFlag.Backfill) !== 0,
     sequence: view.getUint32(4),
-    captureTimeUs: Number(view.getBigUint64(8)),
+    captureTimeUs: timeHigh * 2 ** 32 + view.getUint32(12),
   };
 }
 
