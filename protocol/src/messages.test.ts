@@ -24,7 +24,7 @@ test('a hello round-trips through encode and validated parse', () => {
 
 test('unknown fields from a newer peer are tolerated', () => {
   const ack = parseMessage(viewerMessageSchema, '{"type":"ack","sequence":5,"future":true}');
-  assert.equal(ack.sequence, 5);
+  assert.deepEqual(ack, { type: 'ack', sequence: 5 });
 });
 
 test('bad JSON and invalid messages are typed errors that say where', () => {
@@ -94,5 +94,14 @@ test('backfill asks for a capture-time range and backfill-done reports on it; bo
   }
   for (const value of [{ ...done, frames: -1 }, { ...done, complete: 'yes' }, { ...done, fromUs: undefined }]) {
     assert.throws(() => parseMessage(agentMessageSchema, JSON.stringify(value)), ProtocolError, JSON.stringify(value));
+  }
+});
+
+test('a viewer asks for keyframes only and back for the full stream; a bad interval is refused', () => {
+  const tile = { type: 'quality' as const, keyframesOnly: true, minIntervalMs: 2000 };
+  assert.deepEqual(parseMessage(viewerMessageSchema, encodeMessage(tile)), tile);
+  assert.deepEqual(parseMessage(viewerMessageSchema, '{"type":"quality","keyframesOnly":false}'), { type: 'quality', keyframesOnly: false });
+  for (const text of ['{"type":"quality"}', '{"type":"quality","keyframesOnly":true,"minIntervalMs":-1}', '{"type":"quality","keyframesOnly":true,"minIntervalMs":1.5}']) {
+    assert.throws(() => parseMessage(viewerMessageSchema, text), (err: unknown) => err instanceof ProtocolError && err.code === 'ERR_MESSAGE_INVALID', text);
   }
 });

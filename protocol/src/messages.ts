@@ -183,6 +183,20 @@ export const ackMessageSchema = z.object({
 });
 export type AckMessage = z.infer<typeof ackMessageSchema>;
 
+/**
+ * How much of the stream this viewer wants (docs/ARCHITECTURE.md "Viewer quality"). Keyframes only:
+ * a keyframe (SPS/PPS ride in it) at most every `minIntervalMs` of capture time and no audio, for
+ * a grid tile that is not the focus. Full (the default on connect): every frame, from the relay's
+ * cached GOP on, so the picture is live at full rate at once.
+ */
+export const qualityMessageSchema = z.object({
+  type: z.literal('quality'),
+  keyframesOnly: z.boolean(),
+  /** with keyframesOnly: the least capture time between two keyframes sent (0: every keyframe) */
+  minIntervalMs: z.optional(z.int().check(z.minimum(0), z.maximum(600_000))),
+});
+export type QualityMessage = z.infer<typeof qualityMessageSchema>;
+
 export const agentMessageSchema = z.discriminatedUnion('type', [helloMessageSchema, statsMessageSchema, backfillDoneMessageSchema]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 
@@ -196,7 +210,7 @@ export const relayToViewerMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type RelayToViewerMessage = z.infer<typeof relayToViewerMessageSchema>;
 
-export const viewerMessageSchema = z.discriminatedUnion('type', [ackMessageSchema]);
+export const viewerMessageSchema = z.discriminatedUnion('type', [ackMessageSchema, qualityMessageSchema]);
 export type ViewerMessage = z.infer<typeof viewerMessageSchema>;
 
 /** Parses and validates one text message; throws ProtocolError with a readable reason. */

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.ts';
 import type { LiveCameraStatus } from '../services.ts';
 import type { Publisher, PublisherOptions, StreamHub, StreamObserver, SubscribeOptions, Subscription } from '../streams/hub.ts';
 import type { InProcessHub } from '../streams/in-process-hub.ts';
-import type { ViewerSink } from '../streams/viewer-session.ts';
+import type { ViewerQuality, ViewerSink } from '../streams/viewer-session.ts';
 import { cameraOfSubject, decodeJson, ownerMessageSchema, statusMessageSchema, subjects, type StatusMessage } from './messages.ts';
 import type { LinkSubscription, NatsLink } from './nats-link.ts';
 import { ClusterTallies } from './cluster-metrics.ts';
@@ -40,6 +40,8 @@ class LocalViewer implements Subscription {
   readonly sink: ViewerSink;
   readonly options: SubscribeOptions;
   inner: Subscription | undefined;
+  /** the viewer's last `quality`, for when it is attached */
+  wanted: ViewerQuality | undefined;
   closed = false;
   private readonly hub: ClusterHub;
 
@@ -56,6 +58,12 @@ class LocalViewer implements Subscription {
 
   ack(sequence: number): void {
     this.inner?.ack(sequence);
+  }
+
+  quality(quality: ViewerQuality): void {
+    // Asked for before the remote GOP came: applied when the viewer is attached.
+    this.wanted = quality;
+    this.inner?.quality(quality);
   }
 
   close(): void {
@@ -289,7 +297,7 @@ export class ClusterHub implements StreamHub {
 
   private attach(viewer: LocalViewer): void {
     if (viewer.closed || viewer.inner) return;
-    viewer.inner = this.inner.subscribe(viewer.cameraId, viewer.sink, viewer.options);
+    viewer.inner = this.inner.subscribe(viewer.cameraId, viewer.sink, { ...viewer.options, quality: viewer.wanted ?? viewer.options.quality });
   }
 
   private detach(viewer: LocalViewer): void {

@@ -2,7 +2,7 @@ import type { CameraProcessStatus, OfflineReason, SpsVideoFormat } from '@picam/
 import type { LiveCameraStatus } from '../services.ts';
 import type { HubFrame } from './frame.ts';
 import type { PublisherInfo } from './stream.ts';
-import type { ViewerLimits, ViewerSink } from './viewer-session.ts';
+import type { ViewerLimits, ViewerQuality, ViewerSink } from './viewer-session.ts';
 
 /**
  * The fan-out seen from the connections: agents publish, viewers subscribe. Small on purpose, so a
@@ -72,9 +72,13 @@ export interface SubscribeOptions {
   /** camera name for `init` (the registry's, read once at connect) */
   name: string;
   limits?: ViewerLimits;
+  /** what the viewer asked for before it joined (its `quality` came with the connection) */
+  quality?: ViewerQuality;
 }
 
 export interface Subscription {
   ack(sequence: number): void;
+  /** the viewer's `quality` message (keyframes only, or full rate from the GOP cache) */
+  quality(quality: ViewerQuality): void;
   close(): void;
 }

@@ -41,9 +41,11 @@ export class InProcessHub implements StreamHub {
   subscribe(cameraId: string, sink: ViewerSink, options: SubscribeOptions): Subscription {
     const stream = this.stream(cameraId, options.name);
     const session = new ViewerSession(sink, options.limits);
+    if (options.quality) session.setQuality(options.quality, []);
     stream.addViewer(session);
     return {
       ack: (sequence) => session.ack(sequence),
+      quality: (quality) => stream.setViewerQuality(session, quality),
       close: () => stream.removeViewer(session),
     };
   }

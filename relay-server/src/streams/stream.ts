@@ -6,7 +6,7 @@ import { SEQUENCE_OFFSET, catchUpMessage, type FrameEncoder, type HubFrame } fro
 import { GopCache } from './gop-cache.ts';
 import { StreamRates } from './stream-rates.ts';
 import type { StreamObserver } from './hub.ts';
-import { Offer, type StreamContext, type ViewerSession } from './viewer-session.ts';
+import { Offer, type StreamContext, type ViewerQuality, type ViewerSession } from './viewer-session.ts';
 
 /**
  * One camera's live stream: its publisher (the agent connection of the moment), the current GOP,
@@ -243,6 +243,11 @@ export class Stream implements StreamContext {
     if (gop.length > 0 && this.formatKey !== '') viewer.startWithCatchUp(this, mergeByCaptureTime(gop, this.audioTail.current()));
     else if (this.formatKey !== '') viewer.sendInit(this);
     else viewer.sink.sendText(ONLINE_TEXT);
+  }
+
+  /** The viewer's `quality`; back to full rate it is filled in from the GOP cache (viewer-session.ts). */
+  setViewerQuality(viewer: ViewerSession, quality: ViewerQuality): void {
+    if (this.viewers.has(viewer)) viewer.setQuality(quality, this.gop.current());
   }
 
   removeViewer(viewer: ViewerSession): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CloseCode, Track, encodeFrame } from '@picam/protocol';
+import { CloseCode, Track, decodeFrame, encodeFrame } from '@picam/protocol';
 import type { HubFrame } from './frame.ts';
 import { Offer, ViewerSession, type StreamContext, type ViewerSink } from './viewer-session.ts';
 
@@ -126,5 +126,114 @@ describe('ViewerSession', () => {
     assert.ok(gop.every((f) => (f.message[2]! & 0b10) === 0), 'live messages untouched');
     sink.bufferedAmount = 1000 + 60; // the burst itself, still in flight
     assert.equal(v.offerVideo(frame(false, 99), undefined, ctx, 99), Offer.Sent);
+  });
+
+  describe('keyframes only', () => {
+    const tile = { keyframesOnly: true, minIntervalMs: 2000 };
+    /** `seconds` of a 30 fps stream with a keyframe a second, each keyframe 5 ms early (capture jitter). */
+    function stream(seconds: number): HubFrame[] {
+      return Array.from({ length: seconds * 30 }, (_, i) => (i % 30 === 0 ? frame(true, Math.max(0, Math.round((i * 1000) / 30) - 5)) : frame(false, Math.round((i * 1000) / 30))));
+    }
+    const headers = (sink: FakeSink) => sink.binary.map((m) => decodeFrame(m).header);
+
+    it('sends a keyframe at most every interval, no delta frame and no audio', () => {
+      const sink = new FakeSink();
+      const v = new ViewerSession(sink);
+      v.setQuality(tile, []);
+      // A GOP of 1 s with its keyframes a few ms early (jitter): one every 2 s, not one every 3 s.
+      let started = false;
+      for (const f of stream(10)) {
+        const offer = v.offerVideo(f, undefined, ctx, f.captureTimeUs / 1000);
+        assert.notEqual(offer, Offer.Slow);
+        assert.notEqual(offer, Offer.Lag);
+        if (offer === Offer.Sent) v.ack(f.sequence);
+        if (offer === Offer.Sent) started = true;
+        assert.equal(v.offerAudio(frame(false, f.captureTimeUs / 1000, Track.Audio), undefined, ctx), started ? Offer.NotWanted : Offer.Waiting);
+      }
+      const sent = headers(sink);
+      assert.ok(sent.every((h) => h.keyframe && h.track === Track.Video), 'keyframes only');
+      assert.deepEqual(
+        sent.map((h) => h.captureTimeUs / 1000),
+        [0, 1995, 3995, 5995, 7995],
+      );
+    });
+
+    it('back to full rate: the rest of the GOP at once, flagged catch-up, then every frame', () => {
+      const sink = new FakeSink();
+      const v = new ViewerSession(sink);
+      v.setQuality(tile, []);
+      const frames = stream(3).filter((f) => f.captureTimeUs < 2_500_000);
+      let gop: HubFrame[] = [];
+      for (const f of frames) {
+        if (f.keyframe) gop = [];
+        gop.push(f);
+        v.offerVideo(f, undefined, ctx, f.captureTimeUs / 1000);
+      }
+      // Keyframes sent at 0 and 1995; the GOP from there holds ~15 frames after its keyframe.
+      assert.deepEqual(headers(sink).map((h) => h.captureTimeUs / 1000), [0, 1995]);
+      sink.binary = [];
+      v.setQuality({ keyframesOnly: false, minIntervalMs: 0 }, gop);
+      const filled = headers(sink);
+      assert.equal(filled.length, gop.length - 1, 'the GOP after the keyframe it already has');
+      assert.ok(filled.every((h) => h.catchUp && !h.keyframe));
+      assert.deepEqual(filled.map((h) => h.sequence), gop.slice(1).map((f) => f.sequence), 'in order, none missing');
+      // Then live at full rate, the burst not counted as lag, with audio again.
+      for (let ms = 2500; ms < 3500; ms += 33) {
+        const f = frame(false, ms);
+        assert.equal(v.offerVideo(f, undefined, ctx, ms), Offer.Sent);
+        v.ack(f.sequence);
+      }
+      assert.equal(v.offerAudio(frame(false, 3500, Track.Audio), undefined, ctx), Offer.Sent);
+    });
+
+    it('back to full rate after a keyframe it did not get: the whole GOP from its keyframe; without a GOP, the next keyframe', () => {
+      const sink = new FakeSink();
+      const v = new ViewerSession(sink);
+      v.setQuality(tile, []);
+      v.offerVideo(frame(true, 0), undefined, ctx, 0);
+      const gop = [frame(true, 1000), frame(false, 1033)];
+      for (const f of gop) assert.equal(v.offerVideo(f, undefined, ctx, f.captureTimeUs / 1000), Offer.NotWanted);
+      sink.binary = [];
+      v.setQuality({ keyframesOnly: false, minIntervalMs: 0 }, gop);
+      assert.deepEqual(headers(sink).map((h) => [h.sequence, h.keyframe, h.catchUp]), [
+        [gop[0]!.sequence, true, true],
+        [gop[1]!.sequence, false, true],
+      ]);
+
+      const waiting = new ViewerSession(new FakeSink());
+      waiting.setQuality(tile, []);
+      waiting.offerVideo(frame(true, 0), undefined, ctx, 0);
+      waiting.setQuality({ keyframesOnly: false, minIntervalMs: 0 }, []);
+      assert.equal(waiting.offerVideo(frame(false, 33), undefined, ctx, 33), Offer.Waiting, 'a delta frame after keyframes it never got would corrupt the picture');
+      assert.equal(waiting.offerVideo(frame(true, 66), undefined, ctx, 66), Offer.Sent);
+    });
+
+    it('a tile that does not ack its keyframes is skipped like any slow viewer, and resumes once it has', () => {
+      const sink = new FakeSink();
+      const v = new ViewerSession(sink);
+      v.setQuality({ keyframesOnly: true, minIntervalMs: 1000 }, []);
+      const k0 = frame(true, 0);
+      assert.equal(v.offerVideo(k0, undefined, ctx, 0), Offer.Sent);
+      v.ack(k0.sequence);
+      const k1 = frame(true, 1000);
+      assert.equal(v.offerVideo(k1, undefined, ctx, 1000), Offer.Sent, 'one keyframe in flight is not lag');
+      const k2 = frame(true, 2000);
+      assert.equal(v.offerVideo(k2, undefined, ctx, 2000), Offer.Sent);
+      assert.equal(v.offerVideo(frame(true, 3000), undefined, ctx, 3000), Offer.Lag, 'a second of keyframes unacknowledged');
+      v.ack(k2.sequence);
+      assert.equal(v.offerVideo(frame(true, 4000), undefined, ctx, 4000), Offer.Sent);
+      sink.bufferedAmount = 5000;
+      assert.equal(v.offerVideo(frame(false, 4033), undefined, ctx, 4033), Offer.NotWanted, 'a frame it does not want is not a drop');
+      assert.equal(v.offerVideo(frame(true, 5000), undefined, ctx, 5000), Offer.Slow);
+    });
+
+    it('asked for before joining: the catch-up is the GOP keyframe alone', () => {
+      const sink = new FakeSink();
+      const v = new ViewerSession(sink);
+      v.setQuality(tile, []);
+      v.startWithCatchUp(ctx, [frame(true, 0), frame(false, 33), frame(false, 40, Track.Audio), frame(false, 66)]);
+      assert.deepEqual(headers(sink).map((h) => [h.keyframe, h.catchUp, h.track]), [[true, true, Track.Video]]);
+      assert.equal(v.offerVideo(frame(false, 99), undefined, ctx, 99), Offer.NotWanted);
+    });
   });
 });

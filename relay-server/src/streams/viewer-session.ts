@@ -13,6 +13,12 @@ import { catchUpMessage, type HubFrame } from './frame.ts';
  *    frame sent and the newest acknowledged one, it skips. A viewer that never acks is paced by
  *    bytes alone.
  * Over budget continuously for OVER_BUDGET_CLOSE_MS, it is closed (4010).
+ *
+ * A viewer may ask for keyframes only (`quality`, a grid tile that is not the focus): it then gets
+ * a keyframe at most every `minIntervalMs` of capture time and no audio; the same limits apply to
+ * what it is sent. Back to full rate, it gets the rest of the current GOP at once (catch-up), so its
+ * decoder continues from the keyframe it has and the picture is live without waiting for the next
+ * keyframe (docs/ARCHITECTURE.md "Viewer quality").
  */
 
 /** Where a viewer's frames go; the WebSocket in production, anything in unit tests. */
@@ -35,13 +41,27 @@ export interface StreamContext {
 }
 
 /** Result of offering a frame. A const object, not an enum (erasableSyntaxOnly). */
-export const Offer = { Sent: 0, Waiting: 1, Slow: 2, Lag: 3, Closed: 4 } as const;
+export const Offer = { Sent: 0, Waiting: 1, Slow: 2, Lag: 3, Closed: 4, NotWanted: 5 } as const;
 export type Offer = (typeof Offer)[keyof typeof Offer];
 
 export const LAG_LIMIT_US = 500_000;
 export const OVER_BUDGET_CLOSE_MS = 20_000;
 /** Sent video frames remembered for ack lookups: several seconds at any sane frame rate. */
 const RING = 256;
+
+/**
+ * Keyframes whose capture times are this share of `minIntervalMs` apart still pass: a camera's
+ * keyframes come a GOP apart give or take a frame's jitter, and a strict comparison would halve the
+ * rate of a tile whose interval equals the GOP.
+ */
+const INTERVAL_SLACK = 0.9;
+
+/** What a viewer asked for with `quality`. */
+export interface ViewerQuality {
+  keyframesOnly: boolean;
+  /** with keyframesOnly: the least capture time between two keyframes sent */
+  minIntervalMs: number;
+}
 
 export interface ViewerLimits {
   lagLimitUs?: number;
@@ -72,6 +92,11 @@ export class ViewerSession {
   private ringNext = 0;
   private ringCount = 0;
 
+  private keyframesOnly = false;
+  private minIntervalUs = 0;
+  /** capture time of the newest keyframe sent */
+  private keyframeUs = Number.NEGATIVE_INFINITY;
+
   private readonly lagLimitUs: number;
   private readonly overBudgetCloseMs: number;
 
@@ -81,9 +106,13 @@ export class ViewerSession {
     this.overBudgetCloseMs = limits.overBudgetCloseMs ?? OVER_BUDGET_CLOSE_MS;
   }
 
-  /** Join with the current GOP (and audio tail): init, then every frame flagged catch-up, at once. */
-  startWithCatchUp(ctx: StreamContext, frames: readonly HubFrame[]): void {
+  /**
+   * Join with the current GOP (and audio tail): init, then every frame flagged catch-up, at once.
+   * A viewer that asked for keyframes only before it joined gets the GOP's keyframe alone.
+   */
+  startWithCatchUp(ctx: StreamContext, all: readonly HubFrame[]): void {
     this.sendInit(ctx);
+    const frames = this.keyframesOnly ? all.filter((f) => f.keyframe).slice(0, 1) : all;
     let bytes = 0;
     let lastVideo: HubFrame | undefined;
     for (const frame of frames) {
@@ -96,6 +125,7 @@ export class ViewerSession {
       }
     }
     this.started = lastVideo !== undefined;
+    if (frames[0]?.keyframe) this.keyframeUs = frames[0].captureTimeUs;
     this.skipping = Offer.Sent;
     // The burst may exceed the budget by a whole GOP: allow it, or the first live frame would skip.
     this.allowance = bytes;
@@ -121,6 +151,7 @@ export class ViewerSession {
     if (this.closed) return Offer.Closed;
     const over = this.overBudget(ctx.budgetBytes, nowMs);
     if (over === Offer.Closed) return Offer.Closed;
+    if (this.keyframesOnly && !this.wantsKeyframe(frame)) return this.started ? Offer.NotWanted : Offer.Waiting;
 
     if (!this.started || this.skipping !== Offer.Sent) {
       // Only a keyframe can (re)start the decoder, and only once the socket has drained.
@@ -158,6 +189,7 @@ export class ViewerSession {
   offerAudio(frame: HubFrame, wire: Buffer | undefined, ctx: StreamContext): Offer {
     if (this.closed) return Offer.Closed;
     if (!this.started) return Offer.Waiting;
+    if (this.keyframesOnly) return Offer.NotWanted;
     if (this.sink.bufferedAmount > ctx.budgetBytes + this.allowance) return Offer.Slow;
     this.sink.sendBinary(frame.message, wire);
     return Offer.Sent;
@@ -180,11 +212,52 @@ export class ViewerSession {
     // whose acks fell off the ring keeps looking late rather than being forgiven.
   }
 
+  /**
+   * `{type:'quality'}`. From keyframes only back to full rate, `gop` (the stream's cached GOP) fills
+   * in at once what the viewer's decoder lacks: the frames after the newest one it was sent when that
+   * one is in the GOP, else the whole GOP from its keyframe. Without a GOP to start from, the viewer
+   * waits for the next keyframe (its decoder cannot take the frames after one it never got).
+   */
+  setQuality(quality: ViewerQuality, gop: readonly HubFrame[]): void {
+    const wasKeyframesOnly = this.keyframesOnly;
+    this.keyframesOnly = quality.keyframesOnly;
+    this.minIntervalUs = quality.keyframesOnly ? quality.minIntervalMs * 1000 : 0;
+    // Still waiting or skipping: the next keyframe starts it at the new rate anyway.
+    if (this.closed || quality.keyframesOnly || !wasKeyframesOnly || !this.started || this.skipping !== Offer.Sent) return;
+    if (gop.length === 0) {
+      this.started = false;
+      return;
+    }
+    const newest = this.ringCount > 0 ? this.ringSeq[(this.ringNext - 1 + RING) % RING] : undefined;
+    const at = gop.findIndex((f) => f.sequence === newest);
+    const rest = at >= 0 ? gop.slice(at + 1) : gop;
+    let bytes = 0;
+    for (const frame of rest) {
+      const message = catchUpMessage(frame);
+      this.sink.sendBinary(message);
+      bytes += message.byteLength;
+      this.remember(frame);
+      if (frame.keyframe) this.keyframeUs = frame.captureTimeUs;
+    }
+    const last = rest[rest.length - 1];
+    if (!last) return;
+    // As for a joiner: the burst is delivered at once, not lag, and may exceed the budget while it drains.
+    this.allowance += bytes;
+    this.ackedUs = last.captureTimeUs;
+    this.allAcked = false;
+  }
+
   markClosed(): void {
     this.closed = true;
   }
 
+  /** Keyframes only: a keyframe at least the interval (less the slack) after the previous one sent. */
+  private wantsKeyframe(frame: HubFrame): boolean {
+    return frame.keyframe && frame.captureTimeUs - this.keyframeUs >= this.minIntervalUs * INTERVAL_SLACK;
+  }
+
   private send(frame: HubFrame, wire: Buffer | undefined): void {
+    if (frame.keyframe) this.keyframeUs = frame.captureTimeUs;
     // Nothing in flight (every frame sent is acknowledged): the time since the last one was a
     // pause, not lag; measure from this frame.
     if (this.allAcked) this.ackedUs = frame.captureTimeUs;

@@ -5,13 +5,13 @@ import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessControl, CameraRegistry, ViewerGrant } from '../services.ts';
 import type { StreamHub } from '../streams/hub.ts';
-import type { ViewerSink } from '../streams/viewer-session.ts';
+import type { ViewerQuality, ViewerSink } from '../streams/viewer-session.ts';
 import type { ConnectionRegistry, GrantVerdict, ViewerHandle } from './connection-registry.ts';
 import { sendBinary } from './prepared-frames.ts';
 
 /**
  * One viewer connection (authorized by the upgrade handler): subscribed to its camera's stream,
- * reading `ack`s, and cut off when its grant ends: at `expiresAt` by a timer, or at once when the
+ * reading `ack`s and `quality`, and cut off when its grant ends: at `expiresAt` by a timer, or at once when the
  * accounts side revokes it.
  */
 
@@ -34,12 +34,18 @@ export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, 
   // At once, not after the registry's answer: ws closes a socket that sends garbage itself, and an
   // 'error' event without a listener would end the process.
   ws.on('error', (err) => log.debug({ err: err.message }, 'viewer socket error'));
-  // The registry answers asynchronously; a viewer sends nothing that matters before its first frame.
+  // The registry answers asynchronously, and a viewer may say what it wants (`quality`) as soon as
+  // its socket opens: what comes meanwhile is kept for the viewer's handler (a few small texts: the
+  // socket's maxPayload bounds each one).
+  const early: ViewerMessageData[] = [];
+  const keep = (data: Buffer, isBinary: boolean) => early.push({ data, isBinary });
+  ws.on('message', keep);
   deps.registry.get(grant.cameraId).then(
     (camera) => {
+      ws.off('message', keep);
       if (ws.readyState !== ws.OPEN) return;
       if (!camera) ws.close(CloseCode.NoSuchCamera, 'no such camera');
-      else startViewer(ws, socket, grant, camera, deps, log);
+      else startViewer(ws, socket, grant, camera, deps, log, early);
     },
     (err: unknown) => {
       log.warn({ err }, 'viewer closed: the registry could not answer');
@@ -48,7 +54,27 @@ export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, 
   );
 }
 
-function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: { name: string }, deps: ViewerDeps, log: Logger): void {
+interface ViewerMessageData {
+  data: Buffer;
+  isBinary: boolean;
+}
+
+/** The last `quality` among the messages a viewer sent before it joined: its catch-up follows it. */
+function qualityAsked(early: ViewerMessageData[]): ViewerQuality | undefined {
+  let quality: ViewerQuality | undefined;
+  for (const { data, isBinary } of early) {
+    if (isBinary) continue;
+    try {
+      const message = parseMessage(viewerMessageSchema, data.toString('utf8'));
+      if (message.type === 'quality') quality = { keyframesOnly: message.keyframesOnly, minIntervalMs: message.minIntervalMs ?? 0 };
+    } catch {
+      // Refused when the messages are handled in order, after the join.
+    }
+  }
+  return quality;
+}
+
+function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: { name: string }, deps: ViewerDeps, log: Logger, early: ViewerMessageData[]): void {
 
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
@@ -109,12 +135,12 @@ function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: 
 
   const handle: ViewerHandle = { grant, close: end, recheck };
   if (grant.kind === 'share') ws.send(encodeMessage({ type: 'expiring', expiresAt: grant.expiresAt }));
-  const subscription = deps.hub.subscribe(grant.cameraId, sink, { name: camera.name });
+  const subscription = deps.hub.subscribe(grant.cameraId, sink, { name: camera.name, quality: qualityAsked(early) });
   deps.connections.addViewer(handle);
   armExpiry();
   log.debug('viewer connected');
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  function receive(data: Buffer, isBinary: boolean): void {
     if (ended) return;
     if (isBinary) {
       end(CloseCode.PolicyViolation, 'viewers send text messages only');
@@ -122,13 +148,16 @@ function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: 
     }
     try {
       const message = parseMessage(viewerMessageSchema, data.toString('utf8'));
-      subscription.ack(message.sequence);
+      if (message.type === 'ack') subscription.ack(message.sequence);
+      else subscription.quality({ keyframesOnly: message.keyframesOnly, minIntervalMs: message.minIntervalMs ?? 0 });
     } catch (err) {
       // parseMessage throws only ProtocolErrors; anything else would be a relay bug.
       if (err instanceof ProtocolError) end(err.closeCode, closeReason(err.message));
       else end(CloseCode.InternalError, 'internal error');
     }
-  });
+  }
+  for (const message of early) receive(message.data, message.isBinary);
+  ws.on('message', receive);
 
   ws.on('close', () => {
     ended = true;
