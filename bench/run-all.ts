@@ -6,6 +6,7 @@ import { runEngineLatency } from './browser-latency/engines.ts';
 import { runFanout } from './fanout/fanout.ts';
 import { runRecordingBench } from './recording/recording-bench.ts';
 import { explainMisses } from './lib/misses.ts';
+import { writeBenchChart } from './plot/bench-plots.ts';
 import { formatTable, parseArgs, saveResults, type Row } from './lib/table.ts';
 
 /**
@@ -55,7 +56,10 @@ try {
 }
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, fan-out clip ${fanout.clipMbps.toFixed(1)} Mbit/s`;
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-saveResults(options.quick ? 'all-quick' : 'all', { machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, recording: recording?.measurements, cluster: cluster?.measurements, browser: browser?.measurements, engines: engines?.measurements });
+const results = { date: new Date().toISOString().slice(0, 10), machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, recording: recording?.measurements, cluster: cluster?.measurements, browser: browser?.measurements, engines: engines?.measurements };
+saveResults(options.quick ? 'all-quick' : 'all', results);
+// The committed chart follows full runs only: a quick run's 2 s windows would redraw it from noise.
+if (!options.quick) process.stderr.write(`chart: ${writeBenchChart(results, 'all.json')}\n`);
 process.stdout.write(`\n${machine}; ${options.quick ? 'quick' : 'full'} run in ${minutes} min\n\n${formatTable(rows)}\n`);
 // A quick run's timings mean nothing (3 s rows); its misses are not explained as if they did.
 if (!options.quick) process.stdout.write(`\n${explainMisses(rows) || 'Every target met.\n'}`);
