@@ -48,6 +48,8 @@ test('camera settings are range-checked', () => {
   const bad = { ...DEFAULT_CAMERA_SETTINGS, framerate: 0 };
   const text = JSON.stringify({ type: 'hello', agentVersion: '1', settings: bad, video: null, audio: null });
   assert.throws(() => parseMessage(agentMessageSchema, text), /settings\.framerate/);
+  const tick = JSON.stringify({ type: 'hello', agentVersion: '1', settings: DEFAULT_CAMERA_SETTINGS, video: { codec: 'avc1.64001f', width: 1280, height: 720, framerate: 45_000 }, audio: null });
+  assert.throws(() => parseMessage(agentMessageSchema, tick), /video\.framerate/);
 });
 
 test('the relay-to-viewer messages a browser accepts, and the malformed ones it ignores', () => {

@@ -43,12 +43,18 @@ export const DEFAULT_CAMERA_SETTINGS: CameraSettings = {
   onDemand: false,
 };
 
+/**
+ * The highest frame rate a stream may announce. Pi cameras reach 120 (240 on tiny crops); an SPS
+ * whose VUI timing says more describes a tick, not a frame rate (videoFormatOfSps drops it).
+ */
+export const MAX_FRAMERATE = 1000;
+
 export const videoFormatSchema = z.object({
   /** RFC 6381 string from the SPS, e.g. avc1.64001f */
   codec: z.string().check(z.minLength(1), z.maxLength(64)),
   width: z.int().check(z.positive()),
   height: z.int().check(z.positive()),
-  framerate: z.number().check(z.positive()),
+  framerate: z.number().check(z.positive(), z.maximum(MAX_FRAMERATE)),
 });
 export type VideoFormat = z.infer<typeof videoFormatSchema>;
 

@@ -12,6 +12,7 @@ import {
 } from './frame-header.ts';
 import {
   DEFAULT_CAMERA_SETTINGS,
+  MAX_FRAMERATE,
   agentMessageSchema,
   encodeMessage,
   parseMessage,
@@ -114,7 +115,7 @@ const videoArb = fc.record({
   codec: fc.string({ minLength: 1, maxLength: 64 }),
   width: positiveInt,
   height: positiveInt,
-  framerate: fc.double({ min: Number.MIN_VALUE, max: 1e6, noNaN: true }),
+  framerate: fc.double({ min: Number.MIN_VALUE, max: MAX_FRAMERATE, noNaN: true }),
 });
 const audioArb = fc.record({ codec: fc.constant('mp4a.40.2' as const), sampleRate: positiveInt, channels: fc.integer({ min: 1, max: 8 }) });
 const statusArb = fc.constantFrom('starting' as const, 'running' as const, 'restarting' as const, 'stalled' as const, 'idle' as const, 'failed' as const);

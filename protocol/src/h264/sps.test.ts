@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { parseSps, codecStringFromSps } from './sps.ts';
+import { parseSps, codecStringFromSps, videoFormatOfSps } from './sps.ts';
 import { describeAccessUnit, removeEmulationPrevention, splitNalUnits } from './nal.ts';
 import { BitReader } from './exp-golomb.ts';
 import { ProtocolError } from '../errors.ts';
@@ -217,6 +217,17 @@ test('hand-made SPS: full VUI up to timing_info gives 29.97 fps; broken VUI give
   const info = parseSps(buildSps({ profile: 77, mbs: [80, 45], vui: truncatedVui }));
   assert.equal(info.framerate, undefined);
   assert.equal(info.width, 1280);
+});
+
+test('a VUI tick that is no frame rate (past MAX_FRAMERATE) gives a video format without one, for the sender to fill in', () => {
+  const timing = (unitsInTick: number, timeScale: number) => (w: SpsWriter): void => {
+    w.u(1, 0).u(1, 0).u(1, 0).u(1, 0); // no aspect ratio, overscan, signal type, chroma location
+    w.u(1, 1).u(32, unitsInTick).u(32, timeScale).u(1, 0);
+  };
+  const ticks = parseSps(buildSps({ profile: 77, mbs: [80, 45], vui: timing(1, 90_000) }));
+  assert.equal(ticks.framerate, 45_000, 'the SPS itself is reported as it is');
+  assert.equal(videoFormatOfSps(ticks).framerate, undefined);
+  assert.equal(videoFormatOfSps(parseSps(buildSps({ profile: 77, mbs: [80, 45], vui: timing(1, 240) }))).framerate, 120);
 });
 
 test('parseSps rejects bad input with typed errors', () => {

@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.ts';
-import type { VideoFormat } from '../messages.ts';
+import { MAX_FRAMERATE, type VideoFormat } from '../messages.ts';
 import { BitReader } from './exp-golomb.ts';
 import { NalType, nalType, removeEmulationPrevention } from './nal.ts';
 
@@ -29,12 +29,15 @@ export interface SpsInfo {
   codecString: string;
 }
 
-/** The part of a stream's VideoFormat an SPS tells: the frame rate only when its VUI carries one. */
+/**
+ * The part of a stream's VideoFormat an SPS tells: the frame rate only when its VUI carries a
+ * plausible one (up to MAX_FRAMERATE); otherwise the sender falls back on its configured rate.
+ */
 export type SpsVideoFormat = Omit<VideoFormat, 'framerate'> & Partial<Pick<VideoFormat, 'framerate'>>;
 
 export function videoFormatOfSps(info: SpsInfo): SpsVideoFormat {
   const format: SpsVideoFormat = { codec: info.codecString, width: info.width, height: info.height };
-  if (info.framerate !== undefined) format.framerate = info.framerate;
+  if (info.framerate !== undefined && info.framerate <= MAX_FRAMERATE) format.framerate = info.framerate;
   return format;
 }
 
