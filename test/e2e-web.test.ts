@@ -170,11 +170,32 @@ test('web app: log in, add and enroll a camera, watch, share, revoke', { timeout
   const guest = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const guestPage = await guest.newPage();
   await step(guestPage, 'a logged-out phone opens the link and sees the camera live', async () => {
+    // Which script created each WebSocket: the inline boot script is document.currentScript while it runs.
+    await guestPage.addInitScript({
+      content: `{
+        const Native = WebSocket;
+        window.__sockets = [];
+        window.WebSocket = class extends Native {
+          constructor(...args) {
+            super(...args);
+            const script = document.currentScript;
+            window.__sockets.push({ url: this.url, byBootScript: !!script && !script.src });
+          }
+        };
+      }`,
+    });
     await guestPage.goto(shareUrl);
     await guestPage.getByTestId('page-share').waitFor();
     await guestPage.getByTestId('share-camera-name').filter({ hasText: 'Garden' }).waitFor();
     assert.match(await text(guestPage, 'share-countdown'), /link valid for (59 min|1 h)/);
     const live = await expectLiveVideo(guestPage, { cameraId, timeoutMs: 30_000 });
+    // The boot script opened it from the link's token, and the share page's player took it over.
+    const sockets = await guestPage.evaluate(() => (window as unknown as { __sockets: Array<{ url: string; byBootScript: boolean }> }).__sockets);
+    assert.deepEqual(
+      sockets.filter((s) => s.url.endsWith(`/api/cameras/${cameraId}/live`)).map((s) => s.byBootScript),
+      [true],
+      `live sockets of the share page: ${JSON.stringify(sockets)}`,
+    );
     assert.equal(`${live.width}x${live.height}`, '1280x720');
     assert.equal((await guest.cookies()).length, 0, 'no session cookie: the share token alone did it');
     await screenshot(guestPage, 'e2e-08-share-viewer-phone');

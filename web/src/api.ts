@@ -18,7 +18,7 @@ import type {
   UserResponse,
 } from '@picam/protocol';
 import { recordingsPath } from '@picam/protocol';
-import { SESSION_GET, claimEarlyFetch } from './early-fetch.ts';
+import { SESSION_GET, bearerGet, claimEarlyFetch } from './early-fetch.ts';
 
 /**
  * The relay's HTTP API (relay-server/API.md) as typed functions; the shapes are the relay's own
@@ -56,10 +56,12 @@ interface RequestOptions {
   allowUnauthenticated?: boolean;
 }
 
-/** A session GET may have been started already by the boot script (early-fetch.ts). */
+/** A GET (the session check, a share link's lookup) may have been started already by the boot script (early-fetch.ts). */
 function send(path: string, options: RequestOptions): Promise<Response> {
   const method = options.method ?? 'GET';
-  if (method === 'GET' && options.body === undefined && !options.bearer) return claimEarlyFetch(path) ?? fetch(path, SESSION_GET);
+  if (method === 'GET' && options.body === undefined) {
+    return claimEarlyFetch(path, options.bearer) ?? fetch(path, options.bearer ? bearerGet(options.bearer) : SESSION_GET);
+  }
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (options.bearer) headers.Authorization = `Bearer ${options.bearer}`;

@@ -10,7 +10,7 @@ import { shareViewerPage } from './pages/share-viewer.ts';
 import { sharesPage } from './pages/shares.ts';
 import { usersPage } from './pages/users.ts';
 import type { Page, PageFactory } from './page.ts';
-import { CAMERA_PAGE_PATH } from './paths.ts';
+import { CAMERA_PAGE_PATH, SHARE_PAGE_PATH } from './paths.ts';
 import { registerServiceWorker } from './pwa/register.ts';
 import { Router } from './router.ts';
 import { setSignedInUser, signedInUser } from './session.ts';
@@ -35,7 +35,7 @@ const routes: RouteDef[] = [
   { path: '/admin/cameras', page: adminCamerasPage, access: 'admin' },
   { path: '/admin/cameras/:id/shares', page: sharesPage, access: 'admin' },
   { path: '/admin/users', page: usersPage, access: 'admin' },
-  { path: '/s/:shareId', page: shareViewerPage, access: 'public' },
+  { path: SHARE_PAGE_PATH, page: shareViewerPage, access: 'public' },
 ];
 
 const root = document.getElementById('app')!;
@@ -96,6 +96,6 @@ function showPage(page: Page, withHeader: boolean): void {
   replaceChildren(root, header, page.el);
 }
 
-// A camera page's live socket is already opening: boot.ts, which ran before this bundle.
+// A camera page's or share link's live socket is already opening: boot.ts, which ran before this bundle.
 router.start();
 registerServiceWorker();

@@ -2,15 +2,20 @@ import { api, ApiRequestError, type ShareLookup } from '../api.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatTimeLeft } from '../format.ts';
 import type { Page, PageContext } from '../page.ts';
+import { discardEarlySocket } from '../player/early-socket.ts';
 import { Player } from '../player/player.ts';
 import type { PlayerState } from '../player/player-state.ts';
 import { sharedClip } from '../recordings/shared-clip.ts';
+import { shareTokenOf } from '../share-link.ts';
 import { fullPageMessage } from './layout.ts';
 
 /**
  * `/s/:shareId#<token>`: watching without an account. The token rides in the URL fragment (never
  * sent to a server); the page sends it as Bearer to GET /api/share and as the WebSocket subprotocol.
- * When the link ends (410, close 4008, the countdown) the whole page says so.
+ * The boot script has already started both (boot.ts): the lookup is answered from its request, and
+ * the player claims its socket; a link with no live picture to show (a clip, an ended link) closes
+ * that socket as soon as the lookup says so. When the link ends (410, close 4008, the countdown) the
+ * whole page says so.
  */
 
 type Ended = 'expired' | 'revoked' | 'invalid';
@@ -22,7 +27,7 @@ const ENDED_TEXT: Record<Ended, [string, string]> = {
 };
 
 export function shareViewerPage(ctx: PageContext): Page {
-  const token = decodeURIComponent(ctx.url.hash.replace(/^#/, '')).trim();
+  const token = shareTokenOf(ctx.url.hash);
   const root = h('div', { class: 'share-viewer', testid: 'page-share' });
   let watching: Watching | null = null;
   let disposed = false;
@@ -53,6 +58,8 @@ export function shareViewerPage(ctx: PageContext): Page {
     replaceChildren(root, h('p', { class: 'page muted' }, 'Opening the shared camera…'));
     void lookupShare(token).then((result) => {
       if (disposed) return;
+      // Only a live link's player claims the boot script's socket; nothing else may keep it open.
+      if (result === null || typeof result === 'string' || result.share.clip) discardEarlySocket();
       if (result === null) replaceChildren(root, fullPageMessage('The camera cannot be reached', 'The relay did not answer. Reload the page to try again.', 'share-unreachable'));
       else if (typeof result === 'string') end(result);
       else watching = watchShare(root, result, token, probe, end);
@@ -64,6 +71,7 @@ export function shareViewerPage(ctx: PageContext): Page {
     title: 'Shared camera',
     dispose() {
       disposed = true;
+      discardEarlySocket();
       watching?.stop();
     },
   };
