@@ -374,6 +374,8 @@ test('phone: installable, one-row header, background tab at the live edge, scree
     await page.getByTestId('page-cameras').waitFor();
     const released = await page.evaluate(() => (window.__wakeLockLog ?? []).every((e) => e.releasedAt !== null));
     assert.equal(released, true, 'leaving the camera page let go of the screen');
+    // A tile shows keyframes only until it is clicked (test/e2e-grid.test.ts); clicked, it plays in full.
+    await page.locator(`[data-testid="camera-tile"][data-camera-id="${cameraId}"] [data-testid="player"]`).click();
     await expectLiveVideo(page, { cameraId, timeoutMs: 30_000 });
     assert.equal(await page.evaluate(() => window.__wakeLockLog!.length), requestsBefore + 1, 'the grid does not keep the screen on');
   });

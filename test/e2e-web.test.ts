@@ -96,6 +96,8 @@ test('web app: log in, add and enroll a camera, watch, share, revoke', { timeout
     const tile = page.getByTestId('camera-tile').filter({ hasText: 'Garden' });
     await tile.waitFor();
     const id = (await tile.getAttribute('data-camera-id'))!;
+    // A tile shows keyframes only until it is clicked (test/e2e-grid.test.ts); clicked, it plays in full.
+    await tile.getByTestId('player').click();
     const live = await expectLiveVideo(page, { cameraId: id, timeoutMs: 30_000 });
     // The agent's default request is 1280x720; the fake camera streams its 1280x720 clip.
     assert.equal(`${live.width}x${live.height}`, '1280x720', 'decoded picture size');

@@ -1,10 +1,14 @@
 import { api, errorText, type Camera } from '../api.ts';
 import { h, link, replaceChildren } from '../dom.ts';
 import type { Page, PageContext } from '../page.ts';
+import { GridTiles, TILE_QUALITY } from '../player/grid-tiles.ts';
 import { Player } from '../player/player.ts';
 import { statusBadge, statusFacts } from './camera-status.ts';
 
-/** Every camera with live video, a small player per tile; status refreshed every few seconds. */
+/**
+ * Every camera with live video, a small player per tile; status refreshed every few seconds. A tile
+ * plays only while in view, keyframes only until it is clicked or tapped (grid-tiles.ts).
+ */
 
 const REFRESH_MS = 4000;
 
@@ -19,6 +23,7 @@ export function camerasPage(ctx: PageContext): Page {
   const message = h('p', { class: 'form-message', testid: 'cameras-message' });
   const el = h('main', { class: 'page wide', testid: 'page-cameras' }, h('div', { class: 'page-title' }, h('h1', {}, 'Cameras')), message, grid);
   const tiles = new Map<string, Tile>();
+  const view = new GridTiles();
   let timer = 0;
   let disposed = false;
 
@@ -26,7 +31,7 @@ export function camerasPage(ctx: PageContext): Page {
     try {
       const { cameras } = await api.cameras();
       if (!disposed) {
-        showTiles(grid, tiles, cameras);
+        showTiles(grid, tiles, view, cameras);
         if (cameras.length === 0) replaceChildren(message, 'No cameras yet. ', ctx.user?.role === 'admin' ? link('/admin/cameras', 'Add your first camera') : 'Ask an administrator to give you access to one.');
         else message.textContent = '';
       }
@@ -43,6 +48,7 @@ export function camerasPage(ctx: PageContext): Page {
     dispose() {
       disposed = true;
       window.clearTimeout(timer);
+      view.destroy();
       for (const tile of tiles.values()) tile.player.destroy();
       tiles.clear();
     },
@@ -50,7 +56,7 @@ export function camerasPage(ctx: PageContext): Page {
 }
 
 /** The grid in the API's order: a new camera gets a tile and its player, a known one a new footer, a gone one loses both. */
-function showTiles(grid: HTMLElement, tiles: Map<string, Tile>, cameras: Camera[]): void {
+function showTiles(grid: HTMLElement, tiles: Map<string, Tile>, view: GridTiles, cameras: Camera[]): void {
   const seen = new Set<string>();
   for (const camera of cameras) {
     seen.add(camera.id);
@@ -58,6 +64,11 @@ function showTiles(grid: HTMLElement, tiles: Map<string, Tile>, cameras: Camera[
     if (!tile) {
       tile = newTile(camera);
       tiles.set(camera.id, tile);
+      grid.appendChild(tile.el); // observed once in the document
+      const id = camera.id;
+      view.add(id, tile.el, tile.player);
+      // Capture: a click on the player's own controls (sound, fullscreen) focuses the tile too.
+      tile.el.addEventListener('click', () => view.focus(id), { capture: true });
     } else {
       const foot = tileFooter(camera);
       tile.footer.replaceWith(foot);
@@ -67,6 +78,7 @@ function showTiles(grid: HTMLElement, tiles: Map<string, Tile>, cameras: Camera[
   }
   for (const [id, tile] of tiles) {
     if (seen.has(id)) continue;
+    view.remove(id);
     tile.player.destroy();
     tile.el.remove();
     tiles.delete(id);
@@ -78,7 +90,7 @@ function newTile(camera: Camera): Tile {
   const footer = tileFooter(camera);
   const el = h('article', { class: 'tile', testid: 'camera-tile' }, media, footer);
   el.dataset.cameraId = camera.id;
-  const player = new Player(media, { cameraId: camera.id, name: camera.name, compact: true, probe: () => probeCamera(camera.id) });
+  const player = new Player(media, { cameraId: camera.id, name: camera.name, compact: true, quality: TILE_QUALITY, offscreen: true, probe: () => probeCamera(camera.id) });
   return { el, player, footer };
 }
 

@@ -6,6 +6,7 @@ import {
   readFrameHeader,
   relayToViewerMessageSchema,
   viewerProtocols,
+  type QualityMessage,
   type RelayToViewerMessage,
 } from '@picam/protocol';
 import { claimEarlySocket, type EarlyEvent } from './early-socket.ts';
@@ -15,7 +16,8 @@ import type { IncomingFrame } from './renderer.ts';
 /**
  * One viewer WebSocket to `/api/cameras/:id/live`: binary frames (16-byte header + payload) and
  * validated JSON control messages in, an `ack` of the newest video sequence out every ~100 ms (the
- * relay measures each viewer's real lag with it). URL and authentication: live-socket-url.ts.
+ * relay measures each viewer's real lag with it), and `quality` when the player asks for keyframes
+ * only or full rate (sent as soon as the socket opens). URL and authentication: live-socket-url.ts.
  */
 
 const ACK_INTERVAL_MS = 100;
@@ -39,6 +41,7 @@ export class LiveConnection {
   private lastSequence = -1;
   private lastAcked = -1;
   private readonly ackTimer: number;
+  private quality: QualityMessage | null = null;
 
   constructor(cameraId: string, token: string | undefined, handlers: ConnectionHandlers) {
     this.handlers = handlers;
@@ -70,7 +73,14 @@ export class LiveConnection {
 
   private open(): void {
     this.opened = true;
+    if (this.quality) this.ws.send(JSON.stringify(this.quality));
     this.handlers.onOpen();
+  }
+
+  /** Keyframes only, or full rate (the relay's default): told now, or once the socket opens. */
+  setQuality(quality: QualityMessage): void {
+    this.quality = quality;
+    if (this.opened && !this.closed && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(quality));
   }
 
   close(code = 1000, reason = 'viewer left'): void {

@@ -1,4 +1,4 @@
-import type { InitMessage, RelayToViewerMessage } from '@picam/protocol';
+import type { InitMessage, QualityMessage, RelayToViewerMessage } from '@picam/protocol';
 import { CloseCode } from '@picam/protocol';
 import { ClockOffset } from './clock.ts';
 import { LiveConnection } from './connection.ts';
@@ -18,8 +18,9 @@ import { WebCodecsRenderer } from './webcodecs-renderer.ts';
  * relay said "never": link expired, forbidden, no such camera, logged out), picks a decoding path per
  * stream (path-choice.ts) and moves to the other one when a path fails (a decoder error, a codec
  * turned down, pictures decoded but not painted: paint-pace.ts), plays the sound beside the WebCodecs
- * path (live-audio.ts), pauses in the background (visibility.ts) and keeps the figures `stats()`
- * returns. The view (player.ts) shows what it reports through PlayerControllerEvents.
+ * path (live-audio.ts), pauses in the background (visibility.ts) or off screen (`setInView`, a grid
+ * tile scrolled away: the same pause), asks the relay for keyframes only or full rate (`setQuality`)
+ * and keeps the figures `stats()` returns. The view (player.ts) shows what it reports through PlayerControllerEvents.
  */
 
 export interface PlayerControllerOptions {
@@ -38,6 +39,16 @@ export interface PlayerControllerOptions {
    * Return null to keep retrying.
    */
   probe?(): Promise<PlayerState | null>;
+  /** start with this instead of full rate (a grid tile: keyframes only) */
+  quality?: PlayerQuality;
+  /** start paused as off screen, until `setInView(true)` (a grid tile before its first intersection report) */
+  offscreen?: boolean;
+}
+
+/** What the player asks the relay for (the `quality` message): keyframes only, at most one per interval, or everything. */
+export interface PlayerQuality {
+  keyframesOnly: boolean;
+  minIntervalMs?: number;
 }
 
 export interface PlayerControllerEvents {
@@ -52,6 +63,8 @@ export interface PlayerControllerEvents {
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const STALL_MS = 3000;
+/** Keyframes only, a picture comes every interval or GOP, whichever is longer: a stall is a longer silence. */
+const KEYFRAMES_ONLY_STALL_MS = 12_000;
 /** A renderer that takes frames this long without showing one (a MediaSource that never opened, seen
  * in WebKitGTK on a loaded machine) is made again, with a new connection. */
 const NOTHING_SHOWN_MS = 8000;
@@ -89,6 +102,9 @@ export class PlayerController {
   private rendererSince = 0;
   private firstFrameAt = 0;
   private destroyed = false;
+  /** paused because the view is off screen (setInView), not the page */
+  private offscreen = false;
+  private quality: PlayerQuality;
 
   private framesReceived = 0;
   private lastReceivedSequence = -1;
@@ -103,18 +119,55 @@ export class PlayerController {
     this.options = options;
     this.events = events;
     this.pathPreference = options.path;
+    this.quality = options.quality ?? { keyframesOnly: false };
+    this.offscreen = options.offscreen ?? false;
     this.background = new BackgroundPause({
-      pause: () => this.pauseInBackground(),
-      resume: () => this.restartConnection(),
+      pause: () => this.pause('page in the background'),
+      resume: () => {
+        if (!this.offscreen) this.restartConnection();
+      },
       catchUp: () => this.renderer?.jumpToLive(),
-      // Sound on: the user is listening, as with any audio player in a background tab.
-      keepRunning: () => !this.muted && this.init?.audio != null && this.state === 'live',
+      keepRunning: () => this.audible(),
     });
+  }
+
+  /**
+   * A view scrolled off screen (a grid tile, IntersectionObserver) costs what a hidden page does:
+   * nothing received, no decoder. Back in view, it reconnects at the live edge.
+   */
+  setInView(inView: boolean): void {
+    if (this.destroyed) return;
+    if (!inView) {
+      if (this.offscreen || this.audible()) return;
+      this.offscreen = true;
+      if (!this.background.paused) this.pause('off screen');
+      return;
+    }
+    if (!this.offscreen) return;
+    this.offscreen = false;
+    if (!this.background.paused) this.restartConnection();
+  }
+
+  /** Keyframes only (a grid tile that is not the focus) or full rate: asked of the relay at once. */
+  setQuality(quality: PlayerQuality): void {
+    this.quality = quality;
+    this.connection?.setQuality(this.qualityMessage());
+  }
+
+  /** Sound on: the user is listening, as with any audio player in a background tab. */
+  private audible(): boolean {
+    return !this.muted && this.init?.audio != null && this.state === 'live';
+  }
+
+  private qualityMessage(): QualityMessage {
+    const { keyframesOnly, minIntervalMs } = this.quality;
+    return minIntervalMs === undefined ? { type: 'quality', keyframesOnly } : { type: 'quality', keyframesOnly, minIntervalMs };
   }
 
   /** Connects; the view calls it once it can show what happens. */
   start(): void {
     this.watchdog = window.setInterval(() => this.checkStalled(), WATCHDOG_MS);
+    if (this.offscreen) this.setState('paused', '');
     this.connect();
   }
 
@@ -193,7 +246,7 @@ export class PlayerController {
   // ---- connection -------------------------------------------------------------------------------
 
   private connect(): void {
-    if (this.destroyed || isFinalState(this.state) || this.background.paused) return;
+    if (this.destroyed || isFinalState(this.state) || this.background.paused || this.offscreen) return;
     this.presentedThisConnection = false;
     this.firstFrameAt = 0;
     this.connection = new LiveConnection(this.options.cameraId, this.options.token, {
@@ -209,13 +262,15 @@ export class PlayerController {
       onBytes: (bytes) => this.byteRate.add(bytes),
       onClose: (code, reason, opened) => void this.onClose(code, reason, opened),
     });
+    // Full rate is the relay's default: only a change from it is said.
+    if (this.quality.keyframesOnly) this.connection.setQuality(this.qualityMessage());
   }
 
-  /** Hidden (visibility.ts): the relay sees this viewer leave; nothing is received or decoded. */
-  private pauseInBackground(): void {
+  /** Hidden (visibility.ts) or off screen: the relay sees this viewer leave; nothing is received or decoded. */
+  private pause(why: string): void {
     if (isFinalState(this.state)) return;
     window.clearTimeout(this.reconnectTimer);
-    this.connection?.close(1000, 'page in the background');
+    this.connection?.close(1000, why);
     this.connection = null;
     this.renderer?.reset();
     this.audio?.reset();
@@ -254,8 +309,8 @@ export class PlayerController {
       this.setState('unauthenticated', reason);
       return;
     }
-    // Hidden meanwhile: the return to the page reconnects.
-    if (this.background.paused) return;
+    // Hidden or off screen meanwhile: the return reconnects.
+    if (this.background.paused || this.offscreen) return;
     if (this.presentedThisConnection) this.attempt = 0;
     const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]!;
     this.attempt++;
@@ -410,6 +465,7 @@ export class PlayerController {
       this.restartConnection();
       return;
     }
-    if (this.state === 'live' && performance.now() - this.lastFrameAt > STALL_MS) this.setState('stalled', '');
+    const stallMs = this.quality.keyframesOnly ? KEYFRAMES_ONLY_STALL_MS : STALL_MS;
+    if (this.state === 'live' && now - this.lastFrameAt > stallMs) this.setState('stalled', '');
   }
 }

@@ -1,7 +1,7 @@
 import { OfflineReason, type InitMessage } from '@picam/protocol';
 import { h, icon } from '../dom.ts';
 import { preferredPath, type PathPreference } from './path-choice.ts';
-import { PlayerController, type PlayerControllerOptions } from './player-controller.ts';
+import { PlayerController, type PlayerControllerOptions, type PlayerQuality } from './player-controller.ts';
 import type { PlayerFullStats } from './player-stats.ts';
 import type { PlayerState } from './player-state.ts';
 import type { Renderer } from './renderer.ts';
@@ -107,6 +107,7 @@ export class Player {
     );
     this.root = h('div', { class: options.compact ? 'player compact' : 'player', testid: 'player' }, this.stage, controls);
     this.root.dataset.cameraId = options.cameraId;
+    this.root.dataset.quality = options.quality?.keyframesOnly ? 'keyframes' : 'full';
     container.appendChild(this.root);
 
     this.wakeLock = options.keepScreenOn ? new ScreenWakeLock() : null;
@@ -117,6 +118,17 @@ export class Player {
 
   stats(): PlayerFullStats {
     return this.controller.stats();
+  }
+
+  /** Off screen (a grid tile scrolled away) the player pauses as in a hidden page; back in view it plays from the live edge. */
+  setInView(inView: boolean): void {
+    this.controller.setInView(inView);
+  }
+
+  /** Keyframes only (a grid tile that is not the focus) or full rate. */
+  setQuality(quality: PlayerQuality): void {
+    this.root.dataset.quality = quality.keyframesOnly ? 'keyframes' : 'full';
+    this.controller.setQuality(quality);
   }
 
   /** Switch decoding path (and remember the choice); reconnects so the new path starts with the GOP. */
