@@ -18,8 +18,9 @@ import { api } from '../lib/relay.ts';
  * Camera write -> frame PRESENTED in headless Chromium, read from the displayed pixels: every clip
  * frame carries a barcode of its index (probe.js reads it on each rendering update / video frame),
  * and the fake camera's FAKE_CAMERA_WRITE_LOG says when that index was written. Rows: the product
- * (real relay CLI + real agent + fake camera; WebCodecs and ?player=mse) and the old setup's page
- * (ORIGINAL-SETUP.txt: fake camera --listen + websockify + jmuxer page) in the same run.
+ * (real relay CLI + real agent + fake camera; WebCodecs and ?player=mse on the camera page, and a
+ * share link opened without a session) and the old setup's page (ORIGINAL-SETUP.txt: fake camera
+ * --listen + websockify + jmuxer page) in the same run.
  */
 
 const HERE = fileURLToPath(new URL('./', import.meta.url));
@@ -27,7 +28,8 @@ const CHROMIUM = process.env.PICAM_CHROMIUM ?? '/usr/bin/chromium';
 export const PASSWORD = 'bench-browser-admin-password';
 const CLIP_FRAMES = 120;
 
-export type PathName = 'webcodecs' | 'mse' | 'old page';
+/** 'share link': `/s/:id#<token>` in a context with no session, on whichever path the page picks (WebCodecs here). */
+export type PathName = 'webcodecs' | 'mse' | 'share link' | 'old page';
 
 export interface Measurement {
   label: string;
@@ -416,7 +418,7 @@ async function measure(
   const windowStart = firstAt + 1000;
   const inWindow = samples.filter((s) => s.shownAt >= windowStart && s.shownAt <= end).map((s) => s.latency);
   const edge = samples.filter((s) => s.shownAt >= firstAt + 1000 && s.shownAt < firstAt + 2000).map((s) => s.latency);
-  const edgeLimit = row.path === 'webcodecs' ? 100 : 150;
+  const edgeLimit = row.path === 'mse' ? 150 : 100;
   const edgeP90 = quantile(edge, 0.9);
   const m: Measurement = {
     label: row.label,
@@ -514,6 +516,16 @@ export async function runBrowserLatency(options: BrowserLatencyOptions): Promise
           await context.close();
           measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label, session), opens, log));
         }
+        {
+          // A guest following a share link: no session cookie, the token in the fragment.
+          const url = await shareLink(relay, cam.id);
+          const label = `share link ${res.name}`;
+          const context = await newViewerContext(browser);
+          const tracePath = options.profile ? join(RESULTS_DIR, 'profiles', `${label.replace(/\s+/g, '-')}-startup.trace.json`) : undefined;
+          const m = await measure(context, url, camLog, { label, path: 'share link', resolution: res.name, seconds }, log, tracePath);
+          await context.close();
+          measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label), opens, log));
+        }
         // Both player paths: jmuxer is the one known to grow memory and latency when left alone.
         for (const path of options.soak && res.name === '720p' ? (['webcodecs', 'mse'] as const) : []) {
           const name = path === 'mse' ? 'jmuxer' : 'WebCodecs';
@@ -535,6 +547,15 @@ export async function runBrowserLatency(options: BrowserLatencyOptions): Promise
     await stop(relay?.child);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A live share link to the camera, made by the admin as the shares page does; no viewer cap. */
+async function shareLink(relay: { url: string; token: string }, cameraId: string): Promise<string> {
+  const created = await api(relay.url, 'POST', `/api/cameras/${encodeURIComponent(cameraId)}/shares`, { expiresIn: 3600, label: 'bench' }, relay.token);
+  if (created.status !== 201) throw new Error(`create share link: ${created.status} ${JSON.stringify(created.json)}`);
+  // The relay's own address rather than the link's origin (PUBLIC_URL, unset here): the same page either way.
+  const link = new URL(created.json.url as string);
+  return `${relay.url}${link.pathname}${link.hash}`;
 }
 
 /** The first page open (the row's own) and this many more, each in a fresh context. */
@@ -564,7 +585,7 @@ export function toRows(measurements: readonly Measurement[]): Row[] {
       add('latency p99', ms(m.p99), '-', '-', '-', undefined);
       continue;
     }
-    const wc = m.path === 'webcodecs';
+    const wc = m.path === 'webcodecs' || m.path === 'share link';
     const is720 = m.resolution === '720p';
     const p50Target = m.path === 'old page' ? undefined : wc ? (is720 ? 15 : 25) : 60;
     const box = ` (box ${m.boxBusyPct.toFixed(0)} %)`;
