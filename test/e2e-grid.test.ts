@@ -99,9 +99,9 @@ test('camera grid: keyframes in view, nothing off screen, full rate when tapped'
 
   await step(page, 'the first tile shows pictures at the keyframe rate; the last, below the fold, receives nothing', async () => {
     await waitForShown(page, first, 1);
-    // The 2 s interval over a 1 s GOP: a picture every ~2 s, so 2-4 frames in 6 s (the join's
-    // catch-up GOP may add one burst before the tile's request reached the relay; waited out here).
-    await page.waitForTimeout(2500);
+    const joined = (await tileStats(page, first))!;
+    assert.ok(joined.framesReceived <= 2, `a tile joins with a keyframe, not a GOP: ${joined.framesReceived} frames at its first picture`);
+    // The 2 s interval over a 1 s GOP: a picture every ~2 s, so 2-4 frames in 6 s.
     const rate = await rateOver(page, first, 6000);
     assert.equal(rate.state, 'live');
     assert.ok(rate.received >= 2 && rate.received <= 4, `keyframes only: ${rate.received} frames received in 6 s`);
@@ -139,10 +139,11 @@ test('camera grid: keyframes in view, nothing off screen, full rate when tapped'
     // Within one GOP (1 s) plus the loaded machine's slack: at full rate the frames flow at once.
     await page.waitForTimeout(1500);
     const rate = await rateOver(page, first, 3000);
-    // ~90 at 30 fps; a loaded 2-core machine decodes fewer, keyframes only would be 1-2.
-    assert.ok(rate.received >= 60, `full rate after the tap: ${rate.received} frames received in 3 s`);
-    assert.ok(rate.shown >= 30, `full rate after the tap: ${rate.shown} frames shown in 3 s`);
     t.diagnostic(`after the tap: ${rate.received} received, ${rate.shown} shown in 3 s`);
+    // ~90 at 30 fps, where keyframes only would be 1-2. The relay sends them all; a 2-core machine
+    // shared with the relay, three agents and other suites decodes fewer (28-54 shown seen).
+    assert.ok(rate.received >= 60, `full rate after the tap: ${rate.received} frames received in 3 s`);
+    assert.ok(rate.shown >= 15, `full rate after the tap: ${rate.shown} frames shown in 3 s`);
     await screenshot(page, 'e2e-grid-02-tapped');
   });
 });

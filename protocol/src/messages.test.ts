@@ -4,6 +4,7 @@ import {
   DEFAULT_CAMERA_SETTINGS,
   agentMessageSchema,
   encodeMessage,
+  keyframesFromQuery,
   parseMessage,
   relayToAgentMessageSchema,
   relayToViewerMessageSchema,
@@ -96,6 +97,14 @@ test('backfill asks for a capture-time range and backfill-done reports on it; bo
   }
   for (const value of [{ ...done, frames: -1 }, { ...done, complete: 'yes' }, { ...done, fromUs: undefined }]) {
     assert.throws(() => parseMessage(agentMessageSchema, JSON.stringify(value)), ProtocolError, JSON.stringify(value));
+  }
+});
+
+test('a live URL may ask for keyframes only from the start; anything else there is full rate', () => {
+  assert.deepEqual(keyframesFromQuery(new URLSearchParams('keyframes=2000')), { keyframesOnly: true, minIntervalMs: 2000 });
+  assert.deepEqual(keyframesFromQuery(new URLSearchParams('keyframes=0')), { keyframesOnly: true, minIntervalMs: 0 });
+  for (const query of ['', 'keyframes=', 'keyframes=-1', 'keyframes=2e3', 'keyframes=600001', 'keyframes=1.5', 'other=1']) {
+    assert.equal(keyframesFromQuery(new URLSearchParams(query)), undefined, query);
   }
 });
 

@@ -203,6 +203,21 @@ export const qualityMessageSchema = z.object({
 });
 export type QualityMessage = z.infer<typeof qualityMessageSchema>;
 
+/**
+ * A viewer that wants keyframes only from its first frame on (a grid tile) says so in its live
+ * socket's URL, `?keyframes=<minIntervalMs>`: a `quality` message can only come once the socket is
+ * open, after the relay may have sent it a whole GOP to join with.
+ */
+export const KEYFRAMES_QUERY = 'keyframes';
+
+/** The keyframes-only request of a live URL's query; undefined when absent or not a valid interval. */
+export function keyframesFromQuery(params: URLSearchParams): { keyframesOnly: true; minIntervalMs: number } | undefined {
+  const value = params.get(KEYFRAMES_QUERY);
+  if (value === null || !/^\d{1,6}$/.test(value)) return undefined;
+  const parsed = qualityMessageSchema.safeParse({ type: 'quality', keyframesOnly: true, minIntervalMs: Number(value) });
+  return parsed.success ? { keyframesOnly: true, minIntervalMs: parsed.data.minIntervalMs ?? 0 } : undefined;
+}
+
 export const agentMessageSchema = z.discriminatedUnion('type', [helloMessageSchema, statsMessageSchema, backfillDoneMessageSchema]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 

@@ -72,7 +72,7 @@ export function attachWebSockets(server: Server, deps: WebSocketDeps): RelaySock
     agentServer,
     viewerServer,
     onAgent: (ws, cameraId, authorization, beforeHello) => acceptAgent(ws, cameraId, authorization, beforeHello, agentDeps),
-    onViewer: (ws, socket, grant) => acceptViewer(ws, socket, grant, { ...deps, connections }),
+    onViewer: (ws, socket, grant, url) => acceptViewer(ws, socket, grant, { ...deps, connections }, url),
     metrics: deps.metrics,
     log: deps.log,
     trustProxy: deps.trustProxy,

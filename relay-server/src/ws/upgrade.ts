@@ -29,8 +29,8 @@ export interface UpgradeDeps {
   viewerServer: WebSocketServer;
   /** `authorization` is kept to re-check the credential; `beforeHello` is released at hello */
   onAgent(ws: WebSocket, cameraId: string, authorization: string | undefined, beforeHello: SocketLease): void;
-  /** `socket` is the connection's own, for writes that bypass ws' framing (prepared-frames.ts). */
-  onViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant): void;
+  /** `socket` is the connection's own, for writes that bypass ws' framing (prepared-frames.ts); `url` the request's. */
+  onViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, url: URL): void;
   metrics: RelayMetrics;
   log: Logger;
   trustProxy: TrustedProxies;
@@ -128,7 +128,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
         .then((grant) => {
           // Counted synchronously on the authorization's answer, so simultaneous upgrades cannot overshoot.
           const lease = deps.limits.admitViewer(grant, address);
-          complete(deps.viewerServer, [lease], (ws, upgraded) => deps.onViewer(ws, upgraded, grant));
+          complete(deps.viewerServer, [lease], (ws, upgraded) => deps.onViewer(ws, upgraded, grant, url));
         })
         .catch((err: unknown) => refuse(err, 'viewer'));
       return;

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { CloseCode, ProtocolError, closeReason, encodeMessage, parseMessage, viewerMessageSchema } from '@picam/protocol';
+import { CloseCode, ProtocolError, closeReason, encodeMessage, keyframesFromQuery, parseMessage, viewerMessageSchema } from '@picam/protocol';
 import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessControl, CameraRegistry, ViewerGrant } from '../services.ts';
@@ -28,8 +28,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A grant still valid at its expiry (clocks a hair apart) is checked again this soon. */
 const RECHECK_MS = 500;
 
-/** `socket` is the one the upgrade handed to ws: prepared frames are written to it directly. */
-export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, deps: ViewerDeps): void {
+/**
+ * `socket` is the one the upgrade handed to ws: prepared frames are written to it directly. `url`:
+ * the request's, whose `?keyframes=` asks for keyframes only from the join on.
+ */
+export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, deps: ViewerDeps, url?: URL): void {
+  const asked = url ? keyframesFromQuery(url.searchParams) : undefined;
   const log = deps.log.child({ cameraId: grant.cameraId, grant: grant.kind, peer: 'viewer' });
   // At once, not after the registry's answer: ws closes a socket that sends garbage itself, and an
   // 'error' event without a listener would end the process.
@@ -45,7 +49,7 @@ export function acceptViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, 
       ws.off('message', keep);
       if (ws.readyState !== ws.OPEN) return;
       if (!camera) ws.close(CloseCode.NoSuchCamera, 'no such camera');
-      else startViewer(ws, socket, grant, camera, deps, log, early);
+      else startViewer(ws, socket, grant, camera, deps, log, early, asked);
     },
     (err: unknown) => {
       log.warn({ err }, 'viewer closed: the registry could not answer');
@@ -74,7 +78,16 @@ function qualityAsked(early: ViewerMessageData[]): ViewerQuality | undefined {
   return quality;
 }
 
-function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: { name: string }, deps: ViewerDeps, log: Logger, early: ViewerMessageData[]): void {
+function startViewer(
+  ws: WebSocket,
+  socket: Duplex,
+  grant: ViewerGrant,
+  camera: { name: string },
+  deps: ViewerDeps,
+  log: Logger,
+  early: ViewerMessageData[],
+  asked: ViewerQuality | undefined,
+): void {
 
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
@@ -135,7 +148,7 @@ function startViewer(ws: WebSocket, socket: Duplex, grant: ViewerGrant, camera: 
 
   const handle: ViewerHandle = { grant, close: end, recheck };
   if (grant.kind === 'share') ws.send(encodeMessage({ type: 'expiring', expiresAt: grant.expiresAt }));
-  const subscription = deps.hub.subscribe(grant.cameraId, sink, { name: camera.name, quality: qualityAsked(early) });
+  const subscription = deps.hub.subscribe(grant.cameraId, sink, { name: camera.name, quality: qualityAsked(early) ?? asked });
   deps.connections.addViewer(handle);
   armExpiry();
   log.debug('viewer connected');

@@ -1,5 +1,6 @@
 import {
   FRAME_HEADER_BYTES,
+  KEYFRAMES_QUERY,
   ProtocolError,
   Track,
   parseMessage,
@@ -43,9 +44,10 @@ export class LiveConnection {
   private readonly ackTimer: number;
   private quality: QualityMessage | null = null;
 
-  constructor(cameraId: string, token: string | undefined, handlers: ConnectionHandlers) {
+  /** `keyframesOnly`: ask for keyframes only from the first frame on (`?keyframes=`, docs/ARCHITECTURE.md "Viewer quality"). */
+  constructor(cameraId: string, token: string | undefined, handlers: ConnectionHandlers, keyframesOnly?: { minIntervalMs: number }) {
     this.handlers = handlers;
-    const url = liveUrl(cameraId);
+    const url = keyframesOnly ? `${liveUrl(cameraId)}?${KEYFRAMES_QUERY}=${keyframesOnly.minIntervalMs}` : liveUrl(cameraId);
     const protocols = viewerProtocols(token);
     const early = claimEarlySocket(url, protocols);
     this.ws = early?.ws ?? new WebSocket(url, protocols);

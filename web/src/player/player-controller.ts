@@ -1,7 +1,7 @@
 import type { InitMessage, QualityMessage, RelayToViewerMessage } from '@picam/protocol';
 import { CloseCode } from '@picam/protocol';
 import { ClockOffset } from './clock.ts';
-import { LiveConnection } from './connection.ts';
+import { LiveConnection, type ConnectionHandlers } from './connection.ts';
 import { videoFrameHold } from './keyframe-hold.ts';
 import { LiveAudio, NO_LIVE_AUDIO_STATS, webCodecsAudioSupported, type LiveAudioStats } from './live-audio.ts';
 import type { PlayerFullStats } from './player-stats.ts';
@@ -249,7 +249,7 @@ export class PlayerController {
     if (this.destroyed || isFinalState(this.state) || this.background.paused || this.offscreen) return;
     this.presentedThisConnection = false;
     this.firstFrameAt = 0;
-    this.connection = new LiveConnection(this.options.cameraId, this.options.token, {
+    const handlers: ConnectionHandlers = {
       onOpen: () => {
         if (this.state === 'connecting') this.setState('waiting', '');
       },
@@ -261,9 +261,11 @@ export class PlayerController {
       },
       onBytes: (bytes) => this.byteRate.add(bytes),
       onClose: (code, reason, opened) => void this.onClose(code, reason, opened),
-    });
-    // Full rate is the relay's default: only a change from it is said.
-    if (this.quality.keyframesOnly) this.connection.setQuality(this.qualityMessage());
+    };
+    // Keyframes only is asked for in the URL, so that the join is one keyframe and not a GOP; full
+    // rate is the relay's default.
+    const { keyframesOnly, minIntervalMs = 0 } = this.quality;
+    this.connection = new LiveConnection(this.options.cameraId, this.options.token, handlers, keyframesOnly ? { minIntervalMs } : undefined);
   }
 
   /** Hidden (visibility.ts) or off screen: the relay sees this viewer leave; nothing is received or decoded. */
