@@ -104,7 +104,7 @@ export interface LiveAudioStats {
   audioLagMs: number;
   /** capture -> AudioDecoder output, smoothed (ms) */
   audioDecodeLatencyMs: number | null;
-  /** the context's outputLatency + baseLatency (ms) */
+  /** the context's outputLatency + baseLatency (ms); in Gecko its baseLatency only (live-audio.ts GECKO) */
   audioOutputLatencyMs: number | null;
   /** re-anchors of the schedule (the playout delay stepped, or drift): each a short silence or skip */
   audioResyncs: number;
@@ -340,7 +340,7 @@ export class LiveAudio {
       audioTargetLatencyMs: targetMs === null ? null : round1(targetMs),
       audioLagMs: targetMs === null || this.videoDecodeMs === null ? 0 : Math.round(targetMs - this.videoDecodeMs),
       audioDecodeLatencyMs: this.audioDecodeMs === null ? null : round1(this.audioDecodeMs),
-      audioOutputLatencyMs: playing ? round1(outputPoint(ctx).latencyS * 1000) : null,
+      audioOutputLatencyMs: ctx ? round1(outputPoint(ctx).latencyS * 1000) : null,
       audioResyncs: this.resyncs,
       audioError: this.lastError,
     };
@@ -652,43 +652,29 @@ function perfOf(captureTimeUs: number): number {
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
-interface OutputReading {
-  /** the context time of the sample leaving the output device at performance.now() == perfMs */
-  contextTime: number;
-  perfMs: number;
-  /** the context's outputLatency + baseLatency (s) */
-  latencyS: number;
-  /** performance.now() when read */
-  readAt: number;
-}
-
 /**
- * How long one reading of a context's output clock is used (ms); in between it is carried forward on
- * performance.now(), which the output clock follows to parts per million. Not read at every use
- * (each decoded chunk and each painted picture): Firefox (ESR 153) answers getOutputTimestamp() and
+ * Gecko's output clock is never asked. Firefox (ESR 153) answers getOutputTimestamp() and
  * outputLatency, until it has learnt the device's latency, with a synchronous call to its sound
  * server made while holding its media graph's lock; if the server is handing the graph a buffer at
- * that moment, each waits for the other and the page freezes for good (PulseAudio, a busy machine:
- * 3 of 4 unmutes froze while it was asked hundreds of times a second).
+ * that moment, each waits for the other and the page freezes for good (with PulseAudio on a busy
+ * machine: 3 of 4 unmutes when asked at each chunk and picture, 1 of 3 when asked twice a second).
+ * Nothing is lost: its getOutputTimestamp() moves both halves of the pair back by the output latency,
+ * so it says "currentTime is heard now", which is what is assumed instead. mozCaptureStream is
+ * Gecko's own.
  */
-const OUTPUT_CLOCK_READ_MS = 500;
-const outputReadings = new WeakMap<AudioContext, OutputReading>();
+const GECKO = typeof HTMLMediaElement !== 'undefined' && 'mozCaptureStream' in HTMLMediaElement.prototype;
 
 /**
  * One point pairing the context time of the sample leaving the output device with performance.now()
- * then (so the output latency is in it); before output starts, an estimate from the render position,
- * not kept (the next use asks again).
+ * then (so the output latency is in it, latencyS); before output starts, and in Gecko, an estimate
+ * from the render position.
  */
-function outputPoint(ctx: AudioContext): OutputReading {
-  const now = performance.now();
-  const held = outputReadings.get(ctx);
-  if (held && now - held.readAt < OUTPUT_CLOCK_READ_MS) return held;
+function outputPoint(ctx: AudioContext): { contextTime: number; perfMs: number; latencyS: number } {
+  if (GECKO) return { contextTime: ctx.currentTime - (ctx.baseLatency || 0), perfMs: performance.now(), latencyS: ctx.baseLatency || 0 };
   const ts = ctx.getOutputTimestamp();
   const latencyS = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
-  if (ts.contextTime === undefined || ts.performanceTime === undefined || ts.performanceTime <= 0) return { contextTime: ctx.currentTime - latencyS, perfMs: now, latencyS, readAt: now };
-  const reading = { contextTime: ts.contextTime, perfMs: ts.performanceTime, latencyS, readAt: now };
-  outputReadings.set(ctx, reading);
-  return reading;
+  if (ts.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) return { contextTime: ts.contextTime, perfMs: ts.performanceTime, latencyS };
+  return { contextTime: ctx.currentTime - latencyS, perfMs: performance.now(), latencyS };
 }
 
 /** AudioContext time of the sample heard at performance.now() == perfMs. */
