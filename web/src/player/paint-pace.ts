@@ -1,11 +1,13 @@
 /**
  * Whether this browser gets the WebCodecs path's pictures onto the screen: live pictures decoded vs
- * pictures painted, per window. Where a decoded VideoFrame is costly to draw into a 2D canvas, the
- * decoder keeps up but the paints fall far behind: WebKitGTK (software GStreamer frames, no GPU)
- * painted 0.4-1.4 of 17-30 decoded pictures a second, while the same page with the draw removed
- * painted 28 (bench/README.md, "Engines"). Its <video> (MSE) path hands frames to the compositor
- * without that draw. Two windows in a row with fewer than half the pictures painted is the verdict;
- * one slow window (a busy machine, a catch-up burst) is not.
+ * pictures painted, per window. Where each changed canvas is costly to composite, the decoder keeps
+ * up but the paints fall far behind: WebKitGTK with no GPU composites through an emulated one (Mesa
+ * llvmpipe, ~40 ms of CPU a 720p picture) and painted 0.4-1.4 of 17-30 decoded pictures a second on a
+ * loaded machine, while the same page with the draw removed painted 28 (bench/README.md, "Browser
+ * engines"). No other paint path of the page (WebGL, ImageBitmap, putImageData) was cheaper there.
+ * Its <video> (MSE) path hands frames to the compositor without that draw. Two windows in a row
+ * with fewer than half the pictures painted is the verdict; one slow window (a busy machine, a
+ * catch-up burst) is not.
  */
 
 const WINDOW_MS = 2000;
