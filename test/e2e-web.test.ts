@@ -277,6 +277,13 @@ test('web app: an expiring share link ends with a full page; an offline camera s
   assert.equal((await enroll.exited).code, 0, enroll.stderr.join('\n'));
   const agent = new AgentProcess(['run', '--config', configPath, '--tuning', TEST_TUNING], envWithFakeCameraOnPath());
   t.after(() => agent.stop());
+  // The link's 8 s are for watching, not for the agent's start (seconds on a loaded machine): it streams first.
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const res = await api('GET', `/api/cameras/${cameraId}`, undefined, token);
+    if (res.status === 200 && res.json.camera.status.online === true && res.json.camera.status.lastFrameAt !== null) break;
+    assert.ok(Date.now() < deadline, 'the agent did not stream within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 
   const share = await api('POST', `/api/cameras/${cameraId}/shares`, { expiresIn: 8, label: 'short' }, token);
   assert.equal(share.status, 201);
