@@ -65,6 +65,12 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const STALL_MS = 3000;
 /** Keyframes only, a picture comes every interval or GOP, whichever is longer: a stall is a longer silence. */
 const KEYFRAMES_ONLY_STALL_MS = 12_000;
+/**
+ * NOTHING_SHOWN_MS for keyframes only: 8 s are four pictures at a tile's 2 s, and sixteen tiles
+ * starting at once on a busy 2-core machine took that long for their first decode, then started over
+ * (a new decoder each) and took longer still (bench/README.md "Grid").
+ */
+const KEYFRAMES_ONLY_NOTHING_SHOWN_MS = 30_000;
 /** A renderer that takes frames this long without showing one (a MediaSource that never opened, seen
  * in WebKitGTK on a loaded machine) is made again, with a new connection. */
 const NOTHING_SHOWN_MS = 8000;
@@ -461,13 +467,14 @@ export class PlayerController {
   private checkStalled(): void {
     const now = performance.now();
     const takingFramesSince = Math.max(this.rendererSince, this.firstFrameAt);
-    if (this.renderer && !this.presentedThisConnection && this.firstFrameAt > 0 && now - takingFramesSince > NOTHING_SHOWN_MS && now - this.lastFrameAt < STALL_MS) {
-      console.warn(`picam: the ${this.renderer.path} path showed nothing in ${NOTHING_SHOWN_MS / 1000} s of frames, starting it again`);
+    const nothingShownMs = this.quality.keyframesOnly ? KEYFRAMES_ONLY_NOTHING_SHOWN_MS : NOTHING_SHOWN_MS;
+    const stallMs = this.quality.keyframesOnly ? KEYFRAMES_ONLY_STALL_MS : STALL_MS;
+    if (this.renderer && !this.presentedThisConnection && this.firstFrameAt > 0 && now - takingFramesSince > nothingShownMs && now - this.lastFrameAt < stallMs) {
+      console.warn(`picam: the ${this.renderer.path} path showed nothing in ${nothingShownMs / 1000} s of frames, starting it again`);
       this.dropRenderer();
       this.restartConnection();
       return;
     }
-    const stallMs = this.quality.keyframesOnly ? KEYFRAMES_ONLY_STALL_MS : STALL_MS;
     if (this.state === 'live' && now - this.lastFrameAt > stallMs) this.setState('stalled', '');
   }
 }
