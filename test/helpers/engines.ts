@@ -151,27 +151,28 @@ async function launchFirefox(): Promise<Engine> {
       return {
         engine: 'firefox',
         goto: async (url) => void (await page.goto(url)),
-        // Bounded: right after sound is turned on, a BiDi evaluation has been seen never to answer;
-        // an error lets the caller's polling ask again.
+        // Bounded: a page that froze (as Firefox's did on unmute while the player asked its audio
+        // output clock: live-audio.ts GECKO) fails the step with a reason instead of hanging to the
+        // test's timeout; an error also lets the caller's polling ask again.
         evaluate: (fn, arg) => withinMs(page.evaluate(pageExpression(fn, arg)) as Promise<Awaited<ReturnType<typeof fn>>>, 10_000, 'a script in the page'),
         runScript: async (source) => void (await page.evaluate(`${source}\n;undefined`)),
-        // Through an element handle: a locator's click waits for the element's box to hold still
-        // over animation frames, which in Firefox over BiDi did not settle for the player's controls
-        // or the confirm dialog (the step hung until the test's timeout). A page that re-renders
-        // (the grid refreshes its tiles) can replace the element between finding and clicking it:
-        // found again, up to three times.
+        // A mouse click at the middle of the element, as a user's: the point is found in the page
+        // (scrolled into view, and the element is what is there) and clicked in the next command,
+        // with no element handle between them. A handle's click failed with "Node is detached"
+        // three times running where the page draws the element anew (the share list every 5 s) on
+        // a loaded machine; a locator's click waits for the box to hold still over animation
+        // frames, which over BiDi did not settle for the player's controls or the confirm dialog.
+        // The element drawn again is at the same point, so the click lands on it.
         click: async (selector) => {
-          for (let attempt = 1; ; attempt++) {
-            const element = await page.waitForSelector(selector, { visible: true, timeout: 20_000 });
-            if (!element) throw new Error(`no ${selector} on the page`);
-            try {
-              await element.click();
+          const deadline = Date.now() + 20_000;
+          for (;;) {
+            const point = await withinMs(page.evaluate(pageExpression(clickPoint, selector)) as Promise<ReturnType<typeof clickPoint>>, 10_000, 'a script in the page').catch(() => null);
+            if (point) {
+              await withinMs(page.mouse.click(point.x, point.y), 20_000, `a click on ${selector}`);
               return;
-            } catch (err) {
-              if (attempt >= 3 || !/detached/i.test(String(err))) throw err;
-            } finally {
-              await element.dispose().catch(() => {});
             }
+            if (Date.now() > deadline) throw new Error(`nothing to click at ${selector} within 20 s`);
+            await new Promise((r) => setTimeout(r, 100));
           }
         },
         fill: (selector, value) => page.locator(selector).fill(value),
@@ -241,6 +242,20 @@ async function launchWebKit(): Promise<Engine> {
     },
   };
   return engine;
+}
+
+/** Page code: the middle of the first element matching `selector`, scrolled into view, when that
+ * element (not something over it) is what a click there would hit; else null. */
+function clickPoint(selector: string): { x: number; y: number } | null {
+  const el = document.querySelector(selector);
+  if (!el) return null;
+  el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0) return null;
+  const x = box.left + box.width / 2;
+  const y = box.top + box.height / 2;
+  const hit = document.elementFromPoint(x, y);
+  return hit && (hit === el || el.contains(hit)) ? { x, y } : null;
 }
 
 /** `promise`, or an error naming `what` after `ms`. */
