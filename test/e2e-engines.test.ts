@@ -108,7 +108,12 @@ test('every engine: log in, grid, camera page, sound on, share link, revoked lin
 
       await step(admin, 'grid', async () => {
         await waitInPage(admin, (id) => document.querySelector(`[data-testid="camera-tile"][data-camera-id="${id}"]`) !== null, cameraId, 'the camera tile');
-        assertLive(admin, 'grid tile', await watchLiveVideo(admin, cameraId), log);
+        const tilePlayer = `[data-testid="camera-tile"][data-camera-id="${cameraId}"] [data-testid="player"]`;
+        // A tile nobody picked plays keyframes only (a phone's grid); the one clicked plays at full rate.
+        assert.equal(await waitInPage(admin, (sel) => document.querySelector(sel)?.getAttribute('data-quality') ?? '', tilePlayer, 'the tile player'), 'keyframes');
+        await admin.click(tilePlayer);
+        await waitInPage(admin, (sel) => document.querySelector(sel)?.getAttribute('data-quality') === 'full', tilePlayer, 'the clicked tile at full rate');
+        assertLive(admin, 'grid tile (clicked)', await watchLiveVideo(admin, cameraId), log);
         await admin.screenshot(`e2e-engines-${name}-grid`);
       });
 
