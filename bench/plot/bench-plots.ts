@@ -2,18 +2,21 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Measurement } from '../fanout/fanout.ts';
+import type { GridMeasurement } from '../grid/grid-bench.ts';
 import { renderChart, type Panel, type Series } from './svg-chart.ts';
 
 /**
  * The figures of a `npm run bench` run (bench/results/all.json) as curves: the relay's CPU and
  * memory against viewers (one camera) and against cameras (ten viewers each), each beside the
- * same run's floor, a bare WebSocket fan-out server (bench/fanout/bare-ws-server.ts).
+ * same run's floor, a bare WebSocket fan-out server (bench/fanout/bare-ws-server.ts); and the
+ * browser's side of a camera grid (bench/grid/), beside one camera in full view.
  */
 
 export interface BenchResults {
   machine?: string;
   date?: string;
   fanout?: Measurement[];
+  grid?: GridMeasurement[];
   /** a `bench/fanout/run.ts` result file keeps the same list under this name */
   measurements?: Measurement[];
 }
@@ -46,11 +49,31 @@ function fanoutPanels(list: readonly Measurement[]): Panel[] {
   ];
 }
 
+const FULL_VIEW = 'one camera in full view';
+
+/** The grid's cost in Chromium against its camera count, one camera in full view drawn flat across. */
+function gridPanels(list: readonly GridMeasurement[]): Panel[] {
+  const grids = list.filter((m) => m.label.startsWith('grid of') && !m.label.includes('clicked'));
+  const full = list.find((m) => m.label === FULL_VIEW);
+  const xs = grids.map((m) => m.cameras);
+  const flat = (value: number): Series => ({ name: FULL_VIEW, points: full && xs.length ? [[Math.min(...xs), value], [Math.max(...xs), value]] : [], dashed: true });
+  const panel = (title: string, yLabel: string, value: (m: GridMeasurement) => number): Panel => ({
+    title,
+    xLabel: 'cameras in the grid (tiles at keyframes only)',
+    yLabel,
+    series: [{ name: 'grid', points: grids.map((m) => [m.cameras, value(m)]) }, flat(full ? value(full) : 0)],
+  });
+  return [
+    panel('Chromium page CPU (renderer + GPU)', '% of one core', (m) => m.pageCpuPercent),
+    panel('Bytes into the page', 'kbit/s', (m) => (m.bytesPerSecond * 8) / 1000),
+  ];
+}
+
 function benchChart(results: BenchResults, source: string): string {
   const list = results.fanout ?? results.measurements ?? [];
   if (list.length === 0) throw new Error(`${source} holds no fan-out measurements: run \`npm run bench\` (or bench/fanout/run.ts) first`);
   const caption = [`from ${source}`, results.date, results.machine].filter(Boolean).join('; ');
-  return renderChart(fanoutPanels(list), caption);
+  return renderChart([...fanoutPanels(list), ...gridPanels(results.grid ?? [])], caption);
 }
 
 /** Where the chart lives, committed and shown in the README (bench/results/ is not committed). */

@@ -21,7 +21,7 @@ test('a chart draws each series in x order, its floor dashed, on axes that hold 
   assert.deepEqual(xs, [...xs].sort((a, b) => a - b), 'points joined left to right');
   assert.match(svg, /stroke-dasharray[^>]*points=/, 'the floor is dashed');
   const ys = lines.flat().map(([, y]) => y!);
-  assert.ok(Math.min(...ys) >= 30 && Math.max(...ys) <= 260 - 44, 'every point inside the plot area');
+  assert.ok(Math.min(...ys) >= 30 + 2 * 14 && Math.max(...ys) <= 280 - 44, 'every point inside the plot area, below the legend');
   assert.match(svg, />1000</, 'the log axis reaches 1000 viewers');
   assert.equal(renderChart([cpu], 'from all.json'), svg, 'the same figures draw the same bytes (the chart is committed)');
 });
@@ -30,5 +30,5 @@ test('a panel without points is left out rather than drawn empty', () => {
   const empty: Panel = { ...cpu, title: 'Memory', series: [{ name: 'picam relay', points: [] }] };
   const svg = renderChart([cpu, empty], 'x');
   assert.doesNotMatch(svg, />Memory</);
-  assert.match(svg, /height="288"/, 'one row of panels');
+  assert.match(svg, /height="308"/, 'one row of panels');
 });

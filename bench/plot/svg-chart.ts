@@ -21,8 +21,10 @@ export interface Panel {
 }
 
 const PANEL_W = 420;
-const PANEL_H = 260;
-const MARGIN = { left: 56, right: 16, top: 30, bottom: 44 };
+const PANEL_H = 280;
+/** `top` is below the title and the legend (one line per series, above the plot, clear of the curves) */
+const MARGIN = { left: 56, right: 16, bottom: 44 };
+const LEGEND_LINE = 14;
 const COLORS = ['#1f6feb', '#d1242f', '#1a7f37', '#8250df', '#bf8700', '#57606a'];
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -55,10 +57,11 @@ function panelSvg(panel: Panel, ox: number, oy: number): string {
   const xMax = Math.max(...xs);
   const xTicks = panel.xLog ? logTicks(xMin, xMax) : linearTicks(xMax);
   const [x0, x1] = panel.xLog ? [Math.log10(xTicks[0]!), Math.log10(Math.max(xMax, xTicks[xTicks.length - 1]!))] : [0, xTicks[xTicks.length - 1]!];
+  const top = 30 + LEGEND_LINE * panel.series.length;
   const plotW = PANEL_W - MARGIN.left - MARGIN.right;
-  const plotH = PANEL_H - MARGIN.top - MARGIN.bottom;
+  const plotH = PANEL_H - top - MARGIN.bottom;
   const sx = (x: number) => ox + MARGIN.left + (((panel.xLog ? Math.log10(x) : x) - x0) / (x1 - x0 || 1)) * plotW;
-  const sy = (y: number) => oy + MARGIN.top + plotH - (y / (yMax || 1)) * plotH;
+  const sy = (y: number) => oy + top + plotH - (y / (yMax || 1)) * plotH;
   const out: string[] = [];
   out.push(`<text x="${ox + PANEL_W / 2}" y="${oy + 18}" text-anchor="middle" font-weight="bold">${esc(panel.title)}</text>`);
   for (const t of yTicks) {
@@ -66,10 +69,10 @@ function panelSvg(panel: Panel, ox: number, oy: number): string {
     out.push(`<text x="${ox + MARGIN.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${fmt(t)}</text>`);
   }
   for (const t of xTicks) {
-    out.push(`<text x="${sx(t).toFixed(1)}" y="${oy + MARGIN.top + plotH + 16}" text-anchor="middle">${fmt(t)}</text>`);
+    out.push(`<text x="${sx(t).toFixed(1)}" y="${oy + top + plotH + 16}" text-anchor="middle">${fmt(t)}</text>`);
   }
   out.push(`<text x="${ox + MARGIN.left + plotW / 2}" y="${oy + PANEL_H - 8}" text-anchor="middle">${esc(panel.xLabel)}</text>`);
-  out.push(`<text transform="translate(${ox + 14} ${oy + MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(panel.yLabel)}</text>`);
+  out.push(`<text transform="translate(${ox + 14} ${oy + top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(panel.yLabel)}</text>`);
   panel.series.forEach((series, i) => {
     const color = COLORS[i % COLORS.length]!;
     const pts = [...series.points].sort((a, b) => a[0] - b[0]).map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
@@ -78,7 +81,7 @@ function panelSvg(panel: Panel, ox: number, oy: number): string {
       const [cx, cy] = p.split(',');
       out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${color}"/>`);
     }
-    const ly = oy + MARGIN.top + 4 + i * 14;
+    const ly = oy + 30 + i * LEGEND_LINE;
     out.push(`<line x1="${ox + MARGIN.left + 8}" x2="${ox + MARGIN.left + 26}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
     out.push(`<text x="${ox + MARGIN.left + 30}" y="${ly + 4}">${esc(series.name)}</text>`);
   });

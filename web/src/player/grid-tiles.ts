@@ -13,7 +13,7 @@ import type { PlayerQuality } from './player-controller.ts';
  * a Pi camera's keyframes at a still scene run 5-8x its delta frames; 2 s covers K up to 7.5, and a
  * tile that changes every 2 s is still a live overview. bench/README.md "Grid" has the measurement.
  */
-export const TILE_KEYFRAME_INTERVAL_MS = 2000;
+const TILE_KEYFRAME_INTERVAL_MS = 2000;
 
 export const TILE_QUALITY: PlayerQuality = { keyframesOnly: true, minIntervalMs: TILE_KEYFRAME_INTERVAL_MS };
 const FOCUS_QUALITY: PlayerQuality = { keyframesOnly: false };
