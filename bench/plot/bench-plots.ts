@@ -17,8 +17,6 @@ export interface BenchResults {
   date?: string;
   fanout?: Measurement[];
   grid?: GridMeasurement[];
-  /** a `bench/fanout/run.ts` result file keeps the same list under this name */
-  measurements?: Measurement[];
 }
 
 const VIEWERS_PER_CAMERA_AXIS = 10;
@@ -70,7 +68,7 @@ function gridPanels(list: readonly GridMeasurement[]): Panel[] {
 }
 
 function benchChart(results: BenchResults, source: string): string {
-  const list = results.fanout ?? results.measurements ?? [];
+  const list = results.fanout ?? [];
   if (list.length === 0) throw new Error(`${source} holds no fan-out measurements: run \`npm run bench\` (or bench/fanout/run.ts) first`);
   const caption = [`from ${source}`, results.date, results.machine].filter(Boolean).join('; ');
   return renderChart([...fanoutPanels(list), ...gridPanels(results.grid ?? [])], caption);
