@@ -134,10 +134,16 @@ test('camera grid: keyframes in view, nothing off screen, full rate when tapped'
 
   await step(page, 'a tapped tile plays at full rate within a GOP', async () => {
     const tile = page.locator(`[data-testid="camera-tile"][data-camera-id="${first}"] [data-testid="player"]`);
+    const tapped = (await tileStats(page, first))!;
     await tile.tap();
     await page.waitForFunction((id) => document.querySelector(`[data-testid="player"][data-camera-id="${id}"]`)?.getAttribute('data-quality') === 'full', first);
-    // Within one GOP (1 s) plus the loaded machine's slack: at full rate the frames flow at once.
-    await page.waitForTimeout(1500);
+    // Within one GOP (1 s at 30 fps): the rest of the cached GOP arrives at once, then every frame.
+    // Keyframes only, 30 more frames would take a minute.
+    await page.waitForFunction(
+      ({ id, from }) => ((window.__picam?.players ?? []).find((p) => p.root.dataset.cameraId === id)?.stats().framesReceived ?? 0) >= from + 30,
+      { id: first, from: tapped.framesReceived },
+      { timeout: 10_000 },
+    );
     const rate = await rateOver(page, first, 3000);
     t.diagnostic(`after the tap: ${rate.received} received, ${rate.shown} shown in 3 s`);
     // ~90 at 30 fps, where keyframes only would be 1-2. The relay sends them all; a 2-core machine
