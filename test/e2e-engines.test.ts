@@ -18,17 +18,17 @@ const MIN_FPS = 25;
 /**
  * Where an engine is known to fall short of the product's bar on this machine, the bar it is held to
  * meanwhile, and why (issue #19 stays open on both):
- * - WebKitGTK under Xvfb has no GPU: each 720p picture drawn into the canvas is converted in
- *   software (22-200 ms a draw), so it paints 15-20 of the 30 pictures it decodes each second; on
- *   a large canvas it paints fewer than half and the player moves to MSE, which plays 25 fps but
- *   ~700 ms behind.
+ * - WebKitGTK under Xvfb has no GPU. It runs with CPU rendering (WEBKIT_ENV in
+ *   test/helpers/webdriver.ts; its default composites through Mesa's emulated GPU and painted 15-20
+ *   of 30 pictures a second, so the player moved to MSE, ~650 ms behind). So it stays on WebCodecs
+ *   at 12-30 ms: 30 pictures a second in a grid tile and on the share page, 23.5-29.5 on the camera
+ *   page's full-width canvas (7 runs, 2 under 25), so that page is held to 20 meanwhile.
  * - WebKitGTK: "sound on" is not tried: its MiniBrowser is started without a sound server
  *   (test/helpers/webdriver.ts), so the step is left out there, loudly, not counted as a pass of it.
  * Firefox plays its sound into a PulseAudio null sink (test/helpers/sound-server.ts) and is held to
  * Chromium's bar in every step.
  */
-const KNOWN_MIN_FPS: Partial<Record<EngineName, number>> = { webkit: 12 };
-const KNOWN_LATENCY_LIMIT_MS: Partial<Record<EngineName, number>> = { webkit: 1000 };
+const KNOWN_MIN_FPS: Partial<Record<EngineName, number>> = { webkit: 20 };
 const SOUND_ON_ENGINES: readonly EngineName[] = ['chromium', 'firefox'];
 const REVOKE_ENGINES: readonly EngineName[] = ['chromium', 'firefox', 'webkit'];
 
@@ -59,7 +59,7 @@ async function step<T>(page: EnginePage, name: string, fn: () => Promise<T>): Pr
   }
 }
 
-function assertLive(page: EnginePage, where: string, live: LiveVideo, log: string[], latencyLimitMs = KNOWN_LATENCY_LIMIT_MS[page.engine] ?? LATENCY_P50_LIMIT_MS): void {
+function assertLive(page: EnginePage, where: string, live: LiveVideo, log: string[], latencyLimitMs = LATENCY_P50_LIMIT_MS): void {
   log.push(`${ENGINE_LABEL[page.engine]} ${where}: ${describeLive(live)}`);
   assert.equal(`${live.width}x${live.height}`, '1280x720', `${where}: picture size`);
   const minFps = KNOWN_MIN_FPS[page.engine] ?? MIN_FPS;
