@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { CloseCode, ProtocolError, closeReason, encodeMessage, keyframesFromQuery, parseMessage, viewerMessageSchema } from '@picam/protocol';
+import { CloseCode, ProtocolError, closeReason, encodeMessage, keyframesFromQuery, parseMessage, viewerMessageSchema, type QualityMessage } from '@picam/protocol';
 import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessControl, CameraRegistry, ViewerGrant } from '../services.ts';
@@ -63,6 +63,11 @@ interface ViewerMessageData {
   isBinary: boolean;
 }
 
+/** A `quality` message as the viewer session takes it: no interval is 0, every keyframe. */
+function viewerQualityOf(message: QualityMessage): ViewerQuality {
+  return { keyframesOnly: message.keyframesOnly, minIntervalMs: message.minIntervalMs ?? 0 };
+}
+
 /** The last `quality` among the messages a viewer sent before it joined: its catch-up follows it. */
 function qualityAsked(early: ViewerMessageData[]): ViewerQuality | undefined {
   let quality: ViewerQuality | undefined;
@@ -70,7 +75,7 @@ function qualityAsked(early: ViewerMessageData[]): ViewerQuality | undefined {
     if (isBinary) continue;
     try {
       const message = parseMessage(viewerMessageSchema, data.toString('utf8'));
-      if (message.type === 'quality') quality = { keyframesOnly: message.keyframesOnly, minIntervalMs: message.minIntervalMs ?? 0 };
+      if (message.type === 'quality') quality = viewerQualityOf(message);
     } catch {
       // Refused when the messages are handled in order, after the join.
     }
@@ -162,7 +167,7 @@ function startViewer(
     try {
       const message = parseMessage(viewerMessageSchema, data.toString('utf8'));
       if (message.type === 'ack') subscription.ack(message.sequence);
-      else subscription.quality({ keyframesOnly: message.keyframesOnly, minIntervalMs: message.minIntervalMs ?? 0 });
+      else subscription.quality(viewerQualityOf(message));
     } catch (err) {
       // parseMessage throws only ProtocolErrors; anything else would be a relay bug.
       if (err instanceof ProtocolError) end(err.closeCode, closeReason(err.message));

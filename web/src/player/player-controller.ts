@@ -46,10 +46,7 @@ export interface PlayerControllerOptions {
 }
 
 /** What the player asks the relay for (the `quality` message): keyframes only, at most one per interval, or everything. */
-export interface PlayerQuality {
-  keyframesOnly: boolean;
-  minIntervalMs?: number;
-}
+export type PlayerQuality = Omit<QualityMessage, 'type'>;
 
 export interface PlayerControllerEvents {
   /** the state, or its detail, changed */
@@ -166,8 +163,7 @@ export class PlayerController {
   }
 
   private qualityMessage(): QualityMessage {
-    const { keyframesOnly, minIntervalMs } = this.quality;
-    return minIntervalMs === undefined ? { type: 'quality', keyframesOnly } : { type: 'quality', keyframesOnly, minIntervalMs };
+    return { type: 'quality', ...this.quality };
   }
 
   /** Connects; the view calls it once it can show what happens. */
