@@ -28,13 +28,16 @@ test('a recording camera: spans grow, clip.mp4 plays with every frame of its ran
   const listed = await relay.api('GET', `/api/cameras/${camera.id}`, undefined, relay.adminToken);
   assert.equal(listed.json.camera.record, 'continuous', 'RECORD_DEFAULT applies to a camera without its own setting');
 
-  // Spans grow while it records (the index follows the files about once a second).
-  const first = await waitForSpans(relay, camera.id, (s) => s.length === 1 && s[0]!.end - s[0]!.start >= 4000, 30_000, '4 s recorded');
-  const grown = await waitForSpans(relay, camera.id, (s) => s.length === 1 && s[0]!.end >= first[0]!.end + 2000, 15_000, 'the span to grow');
-  assert.equal(grown[0]!.start, first[0]!.start, 'one span, growing at its end');
+  // Spans grow while it records (the index follows the files about once a second). The newest span
+  // is followed: a camera whose frames stop for over half a second (on a loaded machine, the fake
+  // camera's own pauses) rightly starts a new one, and that is told, not failed.
+  const first = await waitForSpans(relay, camera.id, (s) => s.length > 0 && s.at(-1)!.end - s.at(-1)!.start >= 4000, 30_000, '4 s recorded');
+  const grown = await waitForSpans(relay, camera.id, (s) => s.at(-1)!.end >= first.at(-1)!.end + 2000, 15_000, 'the span to grow');
+  assert.equal(grown.at(-1)!.start, first.at(-1)!.start, 'the span grows at its end');
+  if (grown.length > 1) t.diagnostic(`the camera paused while recording: spans ${JSON.stringify(grown)}`);
 
   // A clip of the middle: starts at the keyframe at or before `from`, plays, holds every frame.
-  const span = grown[0]!;
+  const span = grown.at(-1)!;
   const from = span.start + 1500;
   const to = span.start + 3500;
   const res = await fetchClip(relay, camera.id, from, to);
@@ -96,7 +99,7 @@ test('a recording camera: spans grow, clip.mp4 plays with every frame of its ran
   assert.equal((await fetchClip(relay, camera.id, from, to, {}, viewerToken)).status, 403);
   const granted = await relay.api('PATCH', `/api/users/${created.json.user.id}`, { cameraIds: [camera.id] }, relay.adminToken);
   assert.equal(granted.status, 200, JSON.stringify(granted.json));
-  assert.equal((await spans(relay, camera.id, viewerToken)).length, 1);
+  assert.deepEqual(await spans(relay, camera.id, viewerToken), await spans(relay, camera.id), 'the viewer sees the recording as the admin does');
   assert.equal((await fetchClip(relay, camera.id, from, to, {}, viewerToken)).status, 200);
 
   // A clip link: the share page mints a short-lived clip token with its share token and plays
@@ -130,9 +133,8 @@ test('a recording camera: spans grow, clip.mp4 plays with every frame of its ran
     assert.ok(Date.now() < deadline, 'the camera goes on streaming');
     await new Promise((r) => setTimeout(r, 200));
   }
-  const afterOff = await spans(relay, camera.id);
-  assert.equal(afterOff.length, 1);
+  const afterOff = (await spans(relay, camera.id)).at(-1)!;
   // The last frame before off ends the recording (one frame's duration past it at most).
-  assert.ok(afterOff[0]!.end <= offAt + 100, `nothing recorded after off (${afterOff[0]!.end - offAt} ms past it)`);
-  assert.ok(afterOff[0]!.end >= offAt - 1500, `recorded until off (${offAt - afterOff[0]!.end} ms short)`);
+  assert.ok(afterOff.end <= offAt + 100, `nothing recorded after off (${afterOff.end - offAt} ms past it)`);
+  assert.ok(afterOff.end >= offAt - 1500, `recorded until off (${offAt - afterOff.end} ms short)`);
 });
