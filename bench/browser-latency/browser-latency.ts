@@ -13,6 +13,8 @@ import { machineBusySeconds } from '../lib/proc.ts';
 import { quantile } from '../lib/stats.ts';
 import { RESULTS_DIR, ms, ratio, verdict, type BenchOptions, type Row } from '../lib/table.ts';
 import { api } from '../lib/relay.ts';
+import { startFront } from './front.ts';
+import { appendEvents, emptyEvents, formatStall, formatStallReport, stallReport, type PageEvents, type StallReport } from './stalls.ts';
 
 /**
  * Camera write -> frame PRESENTED in headless Chromium, read from the displayed pixels: every clip
@@ -56,6 +58,8 @@ export interface Measurement {
   heap?: { at10sMB: number; atEndMB: number; p50First60s: number; p50Last60s: number };
   /** page open -> first picture, ms after navigation start at which each stage was first reached */
   startup: Record<string, number>;
+  /** the camera's writes never shown, and what the page did at each late picture (stalls.ts) */
+  stalls?: Omit<StallReport, 'stalls'> & { late: number };
 }
 
 export interface Write {
@@ -76,8 +80,13 @@ export function readWriteLog(path: string): Write[][] {
   return byIndex;
 }
 
-/** See the matching loop: a barcode seen less than this before its own write is a misread. */
-export const MISREAD_WINDOW_MS = 3;
+/**
+ * See the matching loop: a barcode seen less than this before its own write is a misread, or the
+ * camera's clock (its monotonic clock anchored to the wall clock when it started) a few ms apart
+ * from the page's (anchored at navigation): with pictures ~10 ms behind the camera, 1 in ~600 was
+ * seen 5 ms before the camera's stamp of its write, and matched to the previous loop read as 3995 ms.
+ */
+export const MISREAD_WINDOW_MS = 20;
 
 /** The write of that index closest before the presentation (the loop is not in the barcode). */
 export function writeFor(writes: Write[][], index: number, shownAt: number): Write | undefined {
@@ -215,6 +224,7 @@ async function startOldSetup(width: number, height: number, logPath: string): Pr
 
 interface PageRecord {
   frames: Array<[number, number]>;
+  events: PageEvents;
   reads: number;
   probeMs: number;
   firstValidAt: number | null;
@@ -225,9 +235,16 @@ async function drain(page: Page): Promise<PageRecord> {
   return page.evaluate(() => {
     const rec = (globalThis as unknown as { __barcode: PageRecord }).__barcode;
     const frames = rec.frames.splice(0);
-    return { frames, reads: rec.reads, probeMs: rec.probeMs, firstValidAt: rec.firstValidAt, timeOrigin: performance.timeOrigin };
+    const e = rec.events;
+    const events = { longTasks: e.longTasks.splice(0), binary: e.binary.splice(0), decodes: e.decodes.splice(0), outputs: e.outputs.splice(0), ticks: e.ticks.splice(0) };
+    return { frames, events, reads: rec.reads, probeMs: rec.probeMs, firstValidAt: rec.firstValidAt, timeOrigin: performance.timeOrigin };
   });
 }
+
+/** the worst late pictures of a row, each with what the page did meanwhile */
+const STALLS_LOGGED = 12;
+
+const WINDOW_TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'v8', 'v8.gc', 'media', 'toplevel', 'scheduler', 'cc', 'viz', 'gpu'];
 
 const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute', 'blink', 'media', 'loading', 'toplevel'];
 
@@ -337,10 +354,11 @@ async function firstPictureOnly(browser: Browser, url: string, label: string, se
 }
 
 /** Drains the probe until it has read a first picture; the record holds the frames read so far. */
-async function waitForFirstPicture(page: Page, label: string, errors: readonly string[]): Promise<PageRecord & { firstValidAt: number }> {
+async function waitForFirstPicture(page: Page, label: string, errors: readonly string[], events?: PageEvents): Promise<PageRecord & { firstValidAt: number }> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const rec = await drain(page);
+    if (events) appendEvents(events, rec.events);
     if (rec.firstValidAt !== null) return { ...rec, firstValidAt: rec.firstValidAt };
     if (Date.now() > deadline) throw new Error(`${label}: no picture with a readable barcode in 20 s${errors.length ? ` (page errors: ${errors.join('; ')})` : ''}`);
     await sleep(20);
@@ -355,6 +373,8 @@ async function measure(
   row: { label: string; path: PathName; resolution: '720p' | '1080p'; seconds: number; soak?: boolean },
   log: (line: string) => void,
   tracePath?: string,
+  /** the trace covers the measured window instead of page open -> first picture */
+  traceWindow = false,
 ): Promise<Measurement> {
   const page = await context.newPage();
   const errors: string[] = [];
@@ -363,25 +383,33 @@ async function measure(
   // --cpu-prof: a Chrome trace (main thread, V8, media) of page open -> first picture.
   const cdp = tracePath ? await context.newCDPSession(page) : undefined;
   if (tracePath) {
-    await context.browser()!.startTracing(page, { path: tracePath, categories: TRACE_CATEGORIES });
     // ...and a JavaScript CPU profile of the same stretch (bench/summarize-profile.ts reads it).
     await cdp!.send('Profiler.enable');
     await cdp!.send('Profiler.setSamplingInterval', { interval: 200 });
+  }
+  if (tracePath && !traceWindow) {
+    await context.browser()!.startTracing(page, { path: tracePath, categories: TRACE_CATEGORIES });
     await cdp!.send('Profiler.start');
   }
   await openFromElsewhere(page, url);
   const frames: Array<[number, number]> = [];
-  const first = await waitForFirstPicture(page, row.label, errors);
+  const events = emptyEvents();
+  const first = await waitForFirstPicture(page, row.label, errors, events);
   frames.push(...first.frames);
   const firstAt = first.firstValidAt;
   let rec: PageRecord = first;
   const startup = await startupTimeline(page, firstAt - rec.timeOrigin);
-  if (tracePath) {
+  if (tracePath && !traceWindow) {
     await context.browser()!.stopTracing();
     const { profile } = await cdp!.send('Profiler.stop');
     writeFileSync(tracePath.replace(/\.trace\.json$/, '.cpuprofile'), JSON.stringify(profile));
     await cdp!.detach();
     log(`${row.label}: trace of page open -> first picture in ${tracePath}`);
+  }
+  if (tracePath && traceWindow) {
+    // The measured window: its stalls, in the main thread's tasks, V8's GC and the media pipeline.
+    await context.browser()!.startTracing(page, { path: tracePath, categories: WINDOW_TRACE_CATEGORIES });
+    await cdp!.send('Profiler.start');
   }
   const heapSamples: number[] = [];
   const busyAt = machineBusySeconds();
@@ -392,6 +420,7 @@ async function measure(
     await sleep(Math.min(2000, Math.max(50, end - Date.now())));
     rec = await drain(page);
     frames.push(...rec.frames);
+    appendEvents(events, rec.events);
     if (row.soak && Date.now() - lastHeap > 10_000) {
       lastHeap = Date.now();
       heapSamples.push(await heapMB(page));
@@ -399,12 +428,20 @@ async function measure(
   }
   rec = await drain(page);
   frames.push(...rec.frames);
+  appendEvents(events, rec.events);
+  if (tracePath && traceWindow) {
+    await context.browser()!.stopTracing();
+    const { profile } = await cdp!.send('Profiler.stop');
+    writeFileSync(tracePath.replace(/\.trace\.json$/, '.cpuprofile'), JSON.stringify(profile));
+    await cdp!.detach();
+    log(`${row.label}: trace of the measured window in ${tracePath}`);
+  }
   const boxBusyPct = ((machineBusySeconds() - busyAt) / ((Date.now() - busyFrom) / 1000)) * 100;
   const endHeap = row.soak ? await heapMB(page) : Number.NaN;
   await page.close();
 
   const writes = readWriteLog(logPath);
-  const samples: Array<{ shownAt: number; latency: number }> = [];
+  const samples: Array<{ shownAt: number; latency: number; writtenAt: number }> = [];
   let unmatched = 0;
   for (const [index, shownAt] of frames) {
     const w = writeFor(writes, index, shownAt);
@@ -412,12 +449,19 @@ async function measure(
     // (nothing reaches the screen that fast) and matching it to the previous loop's write would
     // read as a whole clip loop of latency: a misread barcode, counted as unmatched.
     const misread = writes[index]?.some((next) => next.epochMs > shownAt && next.epochMs - shownAt < MISREAD_WINDOW_MS) ?? false;
-    if (w && !misread) samples.push({ shownAt, latency: shownAt - w.epochMs });
+    if (w && !misread) samples.push({ shownAt, latency: shownAt - w.epochMs, writtenAt: w.epochMs });
     else unmatched++;
   }
   const windowStart = firstAt + 1000;
   const inWindow = samples.filter((s) => s.shownAt >= windowStart && s.shownAt <= end).map((s) => s.latency);
   const edge = samples.filter((s) => s.shownAt >= firstAt + 1000 && s.shownAt < firstAt + 2000).map((s) => s.latency);
+  // Writes that should be on screen by the window's end (a picture takes ~p50 to get there).
+  const windowWrites = writes
+    .flat()
+    .map((w) => w.epochMs)
+    .filter((t) => t >= windowStart - 200 && t <= end - 500)
+    .sort((a, b) => a - b);
+  const stalls = stallReport(windowWrites, samples, events, { from: windowStart, to: end }, quantile(inWindow, 0.5));
   const edgeLimit = row.path === 'mse' ? 150 : 100;
   const edgeP90 = quantile(edge, 0.9);
   const m: Measurement = {
@@ -438,6 +482,7 @@ async function measure(
     probeMsPerRead: rec.reads ? rec.probeMs / rec.reads : Number.NaN,
     boxBusyPct,
     startup,
+    stalls: { ...stalls, stalls: undefined, late: stalls.stalls.length } as Measurement['stalls'],
   };
   if (row.soak) {
     const first60 = samples.filter((s) => s.shownAt >= windowStart && s.shownAt < windowStart + 60_000).map((s) => s.latency);
@@ -450,12 +495,63 @@ async function measure(
       (errors.length ? `, page errors: ${errors.join('; ')}` : ''),
   );
   log(`${row.label}: page open -> first picture: ${formatStartup(startup)}`);
+  log(`${row.label}: ${formatStallReport(stalls)}`);
+  for (const s of [...stalls.stalls].sort((a, b) => b.latency - a.latency).slice(0, STALLS_LOGGED)) log(formatStall(s, windowStart));
   return m;
 }
 
 export interface BrowserLatencyOptions extends BenchOptions {
   /** seconds for the optional soak row (720p WebCodecs) */
   soak?: number;
+  /** only these rows (default: all four) */
+  only?: PathName[];
+  /** seconds each row is watched after its first picture + 1 s (default 20, quick 3) */
+  seconds?: number;
+  /** page opens per row for the first picture (default 7, quick 3) */
+  opens?: number;
+  /** only this resolution */
+  resolution?: '720p' | '1080p';
+  /** the rows this many times over, in turn, in one run (one relay, camera and browser) */
+  rounds?: number;
+  /** --cpu-prof traces the measured window (its stalls) instead of page open -> first picture */
+  traceWindow?: boolean;
+  /**
+   * Two builds of the web app (web/dist folders), each behind its own front (front.ts): every
+   * product row is measured for both, A B in one round and B A in the next, so both see the same load.
+   */
+  ab?: { A: string; B: string };
+}
+
+/** `--only=share,webcodecs --seconds=30 --opens=1 --res=720p --rounds=3 --trace-window --ab=DIR_A,DIR_B` */
+export function parseBrowserLatencyArgs(argv: readonly string[]): Omit<BrowserLatencyOptions, keyof BenchOptions> {
+  const value = (flag: string) => argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
+  const names: Record<string, PathName> = { share: 'share link', webcodecs: 'webcodecs', camera: 'webcodecs', mse: 'mse', jmuxer: 'mse', old: 'old page' };
+  const only = value('--only')
+    ?.split(',')
+    .map((n) => {
+      const path = names[n.trim()];
+      if (!path) throw new Error(`--only: unknown row "${n}" (share, webcodecs, mse, old)`);
+      return path;
+    });
+  const number = (flag: string) => {
+    const v = value(flag);
+    return v === undefined ? undefined : Number(v);
+  };
+  const res = value('--res');
+  if (res !== undefined && res !== '720p' && res !== '1080p') throw new Error('--res: 720p or 1080p');
+  const out: Omit<BrowserLatencyOptions, keyof BenchOptions> = {};
+  if (only) out.only = only;
+  if (number('--seconds') !== undefined) out.seconds = number('--seconds')!;
+  if (number('--opens') !== undefined) out.opens = Math.max(1, number('--opens')!);
+  if (number('--rounds') !== undefined) out.rounds = Math.max(1, number('--rounds')!);
+  if (res) out.resolution = res;
+  if (argv.includes('--trace-window')) out.traceWindow = true;
+  const ab = value('--ab')?.split(',');
+  if (ab) {
+    if (ab.length !== 2) throw new Error('--ab=DIR_A,DIR_B (two built web/dist folders)');
+    out.ab = { A: ab[0]!, B: ab[1]! };
+  }
+  return out;
 }
 
 export interface BrowserLatencyResult {
@@ -466,14 +562,20 @@ export interface BrowserLatencyResult {
 
 export async function runBrowserLatency(options: BrowserLatencyOptions): Promise<BrowserLatencyResult> {
   const log = options.log ?? (() => {});
-  const seconds = options.quick ? 3 : 20;
-  const resolutions: Array<{ name: '720p' | '1080p'; width: number; height: number }> = [{ name: '720p', width: 1280, height: 720 }];
+  const seconds = options.seconds ?? (options.quick ? 3 : 20);
+  let resolutions: Array<{ name: '720p' | '1080p'; width: number; height: number }> = [{ name: '720p', width: 1280, height: 720 }];
   if (!options.quick) resolutions.push({ name: '1080p', width: 1920, height: 1080 });
+  if (options.resolution) resolutions = [options.resolution === '720p' ? { name: '720p', width: 1280, height: 720 } : { name: '1080p', width: 1920, height: 1080 }];
   const dir = mkdtempSync(join(tmpdir(), 'picam-bench-browser-'));
-  const opens = options.quick ? FIRST_PICTURE_OPENS_QUICK : FIRST_PICTURE_OPENS;
+  const opens = options.opens ?? (options.quick ? FIRST_PICTURE_OPENS_QUICK : FIRST_PICTURE_OPENS);
+  const wanted = (path: PathName) => !options.only || options.only.includes(path);
+  const rounds = options.rounds ?? 1;
+  const profileName = (label: string, round: number) =>
+    join(RESULTS_DIR, 'profiles', `${label.replace(/\s+/g, '-')}${round > 0 ? `-round${round + 1}` : ''}-${options.traceWindow ? 'window' : 'startup'}.trace.json`);
   const measurements: Measurement[] = [];
   let browser: Browser | undefined;
   let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
+  const fronts: Array<ReturnType<typeof createHttpServer>> = [];
   try {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -481,67 +583,90 @@ export async function runBrowserLatency(options: BrowserLatencyOptions): Promise
     });
     relay = await startRelay(dir);
     const session = await signIn(browser, relay.url);
+    // Where each build's pages are served from ('' is the relay itself, the one build it serves).
+    const origins: Record<string, string> = { '': relay.url };
+    for (const [name, dist] of Object.entries(options.ab ?? {})) {
+      const front = await startFront(dist, new URL(relay.url));
+      fronts.push(front.server);
+      origins[name] = front.url;
+    }
+    const buildsFor = (round: number) => (options.ab ? (round % 2 ? ['B', 'A'] : ['A', 'B']) : ['']);
+    const labelled = (label: string, build: string) => (build ? `${label} ${build}` : label);
     for (const res of resolutions) {
-      // Baseline first: the old page, its own camera, nothing else running.
-      const oldLog = join(dir, `old-${res.name}.log`);
-      const old = await startOldSetup(res.width, res.height, oldLog);
-      const label = `old page ${res.name}`;
-      let baseline: Measurement;
-      try {
-        const context = await newViewerContext(browser);
-        baseline = await measure(context, old.pageUrl, oldLog, { label, path: 'old page', resolution: res.name, seconds }, log);
-        await context.close();
-      } finally {
-        await old.close();
-      }
-      // The old setup serves one viewer, and its camera exits when that viewer leaves: a new one per open.
-      const reopenOld = async () => {
-        const again = await startOldSetup(res.width, res.height, join(dir, `old-${res.name}-again.log`));
-        try {
-          return await firstPictureOnly(browser!, again.pageUrl, label);
-        } finally {
-          await again.close();
-        }
-      };
-      measurements.push(await withFirstPictureOpens(baseline, reopenOld, opens, log));
       const camLog = join(dir, `agent-${res.name}.log`);
-      const cam = await startCamera(relay, dir, res.width, res.height, camLog);
+      // Started after the first old page row, which has the machine to itself (a camera per setup).
+      let cam: Awaited<ReturnType<typeof startCamera>> | undefined;
+      let share: string | undefined;
       try {
-        for (const path of ['webcodecs', 'mse'] as const) {
-          const context = await newViewerContext(browser, session);
-          const url = `${relay.url}/cameras/${cam.id}${path === 'mse' ? '?player=mse' : ''}`;
-          const label = `${path === 'mse' ? 'jmuxer' : 'WebCodecs'} ${res.name}`;
-          const tracePath = options.profile ? join(RESULTS_DIR, 'profiles', `${label.replace(/\s+/g, '-')}-startup.trace.json`) : undefined;
-          const m = await measure(context, url, camLog, { label, path, resolution: res.name, seconds }, log, tracePath);
-          await context.close();
-          measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label, session), opens, log));
-        }
-        {
-          // A guest following a share link: no session cookie, the token in the fragment.
-          const url = await shareLink(relay, cam.id);
-          const label = `share link ${res.name}`;
-          const context = await newViewerContext(browser);
-          const tracePath = options.profile ? join(RESULTS_DIR, 'profiles', `${label.replace(/\s+/g, '-')}-startup.trace.json`) : undefined;
-          const m = await measure(context, url, camLog, { label, path: 'share link', resolution: res.name, seconds }, log, tracePath);
-          await context.close();
-          measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label), opens, log));
+        for (let round = 0; round < rounds; round++) {
+          if (rounds > 1) log(`round ${round + 1} of ${rounds} (${res.name})`);
+          // Baseline first: the old page, its own camera, nothing else running.
+          if (wanted('old page')) {
+            const oldLog = join(dir, `old-${res.name}-${round}.log`);
+            const old = await startOldSetup(res.width, res.height, oldLog);
+            const label = `old page ${res.name}`;
+            let baseline: Measurement;
+            try {
+              const context = await newViewerContext(browser);
+              baseline = await measure(context, old.pageUrl, oldLog, { label, path: 'old page', resolution: res.name, seconds }, log);
+              await context.close();
+            } finally {
+              await old.close();
+            }
+            // The old setup serves one viewer, and its camera exits when that viewer leaves: a new one per open.
+            const reopenOld = async () => {
+              const again = await startOldSetup(res.width, res.height, join(dir, `old-${res.name}-again.log`));
+              try {
+                return await firstPictureOnly(browser!, again.pageUrl, label);
+              } finally {
+                await again.close();
+              }
+            };
+            measurements.push(await withFirstPictureOpens(baseline, reopenOld, opens, log));
+          }
+          if (!wanted('webcodecs') && !wanted('mse') && !wanted('share link')) continue;
+          cam ??= await startCamera(relay, dir, res.width, res.height, camLog);
+          if (wanted('share link')) share ??= await shareLink(relay, cam.id);
+          for (const path of (['webcodecs', 'mse'] as const).filter(wanted)) {
+            for (const build of buildsFor(round)) {
+              // The session cookie is the relay host's, and a cookie is per host, not port: the fronts get it too.
+              const context = await newViewerContext(browser, session);
+              const url = `${origins[build]}/cameras/${cam.id}${path === 'mse' ? '?player=mse' : ''}`;
+              const label = labelled(`${path === 'mse' ? 'jmuxer' : 'WebCodecs'} ${res.name}`, build);
+              const tracePath = options.profile ? profileName(label, round) : undefined;
+              const m = await measure(context, url, camLog, { label, path, resolution: res.name, seconds }, log, tracePath, options.traceWindow);
+              await context.close();
+              measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label, session), opens, log));
+            }
+          }
+          for (const build of share ? buildsFor(round) : []) {
+            // A guest following a share link: no session cookie, the token in the fragment.
+            const url = `${origins[build]}${new URL(share!).pathname}${new URL(share!).hash}`;
+            const label = labelled(`share link ${res.name}`, build);
+            const context = await newViewerContext(browser);
+            const tracePath = options.profile ? profileName(label, round) : undefined;
+            const m = await measure(context, url, camLog, { label, path: 'share link', resolution: res.name, seconds }, log, tracePath, options.traceWindow);
+            await context.close();
+            measurements.push(await withFirstPictureOpens(m, () => firstPictureOnly(browser!, url, label), opens, log));
+          }
         }
         // Both player paths: jmuxer is the one known to grow memory and latency when left alone.
-        for (const path of options.soak && res.name === '720p' ? (['webcodecs', 'mse'] as const) : []) {
+        for (const path of cam && options.soak && res.name === '720p' ? (['webcodecs', 'mse'] as const) : []) {
           const name = path === 'mse' ? 'jmuxer' : 'WebCodecs';
           const context = await newViewerContext(browser, session);
           log(`soak: ${name} 720p for ${options.soak} s...`);
-          const url = `${relay.url}/cameras/${cam.id}${path === 'mse' ? '?player=mse' : ''}`;
+          const url = `${relay.url}/cameras/${cam!.id}${path === 'mse' ? '?player=mse' : ''}`;
           measurements.push(await measure(context, url, camLog, { label: `${name} 720p soak ${options.soak} s`, path, resolution: '720p', seconds: options.soak!, soak: true }, log));
           await context.close();
         }
       } finally {
-        await stop(cam.agent);
+        await stop(cam?.agent);
       }
     }
     return { rows: toRows(measurements), measurements, chromium: browser.version() };
   } finally {
     await browser?.close();
+    for (const front of fronts) front.close();
     elsewhere?.close();
     elsewhere = undefined;
     await stop(relay?.child);

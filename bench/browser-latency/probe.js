@@ -8,12 +8,21 @@
 // on each requestVideoFrameCallback. Trusts nothing the player reports about itself. Records
 // [frameIndex, epochMs] whenever the index changes; Node drains window.__barcode.frames.
 (() => {
-  const rec = { frames: [], reads: 0, probeMs: 0, source: null, firstValidAt: null, startup: {} };
+  const rec = { frames: [], reads: 0, probeMs: 0, source: null, firstValidAt: null, startup: {}, events: { longTasks: [], binary: [], decodes: [], outputs: [], ticks: [] } };
   window.__barcode = rec;
 
   // Page open -> first picture, step by step (performance.now() ms, first occurrence of each): when
   // the page's WebSocket was created, opened, got its first text and first binary message, and when
   // a VideoDecoder first got a chunk and first gave a frame. Names the stage a slow start spends in.
+  const epoch = (t) => performance.timeOrigin + t;
+  // The measured window's timeline (epoch ms), drained with the frames: main-thread tasks over 50 ms,
+  // binary socket messages, decoder input (with its queue depth) and output, and every rendering
+  // update (rAF). A stall in the picture is then put down to the stage that stopped.
+  if (typeof PerformanceObserver !== 'undefined' && PerformanceObserver.supportedEntryTypes?.includes('longtask')) {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) rec.events.longTasks.push([epoch(e.startTime), e.duration]);
+    }).observe({ type: 'longtask', buffered: true });
+  }
   const stamp = (name) => {
     if (rec.startup[name] === undefined) rec.startup[name] = performance.now();
   };
@@ -23,25 +32,36 @@
       super(...args);
       stamp('wsCreated');
       this.addEventListener('open', () => stamp('wsOpen'));
-      this.addEventListener('message', (e) => stamp(typeof e.data === 'string' ? 'wsFirstText' : 'wsFirstBinary'));
+      this.addEventListener('message', (e) => {
+        stamp(typeof e.data === 'string' ? 'wsFirstText' : 'wsFirstBinary');
+        if (typeof e.data !== 'string') rec.events.binary.push(epoch(performance.now()));
+      });
     }
   };
   if (window.VideoDecoder) {
     const NativeDecoder = window.VideoDecoder;
     window.VideoDecoder = class extends NativeDecoder {
       constructor(init) {
-        super({ ...init, output: (frame) => { stamp('firstDecoded'); init.output(frame); } });
+        super({
+          ...init,
+          output: (frame) => {
+            stamp('firstDecoded');
+            rec.events.outputs.push(epoch(performance.now()));
+            init.output(frame);
+          },
+        });
         stamp('decoderCreated');
       }
       decode(chunk) {
         stamp('firstDecode');
+        // [when, queue depth before this chunk]: how far behind the decoder was when a stall began
+        rec.events.decodes.push([epoch(performance.now()), this.decodeQueueSize]);
         return super.decode(chunk);
       }
     };
   }
   let ctx = null;
   let last = -1;
-  const epoch = (t) => performance.timeOrigin + t;
 
   // One drawImage of the whole picture into a small canvas per read: each drawImage of a <video>
   // converts the whole frame (~1 ms at 720p, several at 1080p in software), so 32 one-pixel draws
@@ -114,6 +134,7 @@
     else watched = null;
   }
   function tick(t) {
+    rec.events.ticks.push(epoch(t));
     const video = document.querySelector('video');
     if (video instanceof HTMLVideoElement) {
       if (watched !== video) {
