@@ -21,6 +21,8 @@ import type {} from '../../web/src/player/test-hook.ts';
  */
 
 const CHROMIUM = process.env.PICAM_CHROMIUM ?? '/usr/bin/chromium';
+/** Wide and tall enough that 16 tiles are all in view: the grid's worst case. */
+export const GRID_VIEWPORT = { width: 1920, height: 1400 } as const;
 const GRID_SIZES = [1, 4, 16] as const;
 const TARGET_RATIO = 2;
 
@@ -54,7 +56,7 @@ export interface GridBenchResult {
 }
 
 /** Counts the bytes every WebSocket of the page receives, before the page's own scripts run. */
-const BYTE_COUNTER = `(() => {
+export const BYTE_COUNTER = `(() => {
   const Native = window.WebSocket;
   let bytes = 0;
   window.__gridBytes = () => bytes;
@@ -75,8 +77,16 @@ declare global {
   }
 }
 
+/** What a Chromium process is: `--type=` of its command line ('browser' for the one without). */
+export interface ChromiumProcess {
+  pid: number;
+  /** the renderer and GPU processes: what a page costs */
+  kind: 'page' | 'other';
+  type: string;
+}
+
 /** Chromium's processes under this one, by kind (from their command lines). */
-function chromiumProcesses(): Array<{ pid: number; kind: 'page' | 'other' }> {
+export function chromiumProcesses(): ChromiumProcess[] {
   const parent = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
@@ -92,7 +102,7 @@ function chromiumProcesses(): Array<{ pid: number; kind: 'page' | 'other' }> {
     for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
     return false;
   };
-  const out: Array<{ pid: number; kind: 'page' | 'other' }> = [];
+  const out: ChromiumProcess[] = [];
   for (const pid of parent.keys()) {
     if (!mine(pid)) continue;
     let cmd = '';
@@ -102,7 +112,8 @@ function chromiumProcesses(): Array<{ pid: number; kind: 'page' | 'other' }> {
       continue;
     }
     if (!/chrom/i.test(cmd)) continue;
-    out.push({ pid, kind: /--type=(renderer|gpu-process)/.test(cmd) ? 'page' : 'other' });
+    const type = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
+    out.push({ pid, kind: type === 'renderer' || type === 'gpu-process' ? 'page' : 'other', type });
   }
   return out;
 }
@@ -230,6 +241,38 @@ function toRows(full: GridMeasurement, grids: GridMeasurement[]): Row[] {
   return rows;
 }
 
+/** Headless Chromium as the grid bench runs it (software decoding: no GPU here). */
+export function launchGridBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+}
+
+/** A context logged in as the bench relay's admin, at GRID_VIEWPORT. */
+export async function gridContext(browser: Browser, relay: BenchRelay): Promise<BrowserContext> {
+  const login = await browser.newContext();
+  const answer = await login.request.post(`${relay.url}/api/auth/login`, { data: { username: 'admin', password: 'bench-admin-password' } });
+  if (!answer.ok()) throw new Error(`browser login: ${answer.status()}`);
+  const session = await login.storageState();
+  await login.close();
+  return browser.newContext({ viewport: GRID_VIEWPORT, storageState: session });
+}
+
+/** `count` new cameras on the relay, streamed by one publisher process (the committed 1080p clip at `fps`); stop the publisher when done. */
+export async function startCameras(relay: BenchRelay, count: number, fps: number): Promise<{ ids: string[]; publisher: Helper }> {
+  const made = await relay.createCameras(count);
+  const publisher = startHelper('../fanout/publisher.ts');
+  try {
+    await publisher.request({ type: 'connect', cameras: made.map((c) => ({ url: `${relay.wsUrl}/api/agent`, headers: { authorization: `Bearer ${c.credential}` } })), clip: FANOUT_CLIP, fps }, 'connected');
+    await publisher.request({ type: 'start' }, 'started');
+  } catch (err) {
+    await publisher.stop();
+    throw err;
+  }
+  return { ids: made.map((c) => c.id), publisher };
+}
+
 export async function runGridBench(options: BenchOptions): Promise<GridBenchResult> {
   const log = options.log ?? (() => {});
   const timing = options.quick ? { warmupMs: 3000, windowMs: 6000 } : { warmupMs: 6000, windowMs: 20_000 };
@@ -240,26 +283,14 @@ export async function runGridBench(options: BenchOptions): Promise<GridBenchResu
   const publishers: Helper[] = [];
   try {
     relay = await startBenchRelay();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
-    const login = await browser.newContext();
-    const answer = await login.request.post(`${relay.url}/api/auth/login`, { data: { username: 'admin', password: 'bench-admin-password' } });
-    if (!answer.ok()) throw new Error(`browser login: ${answer.status()}`);
-    const session = await login.storageState();
-    await login.close();
-    // Wide and tall enough that 16 tiles are all in view: the grid's worst case.
-    const context = await browser.newContext({ viewport: { width: 1920, height: 1400 }, storageState: session });
+    browser = await launchGridBrowser();
+    const context = await gridContext(browser, relay);
 
     const ids: string[] = [];
     const addCameras = async (count: number) => {
-      const made = await relay!.createCameras(count);
-      const publisher = startHelper('../fanout/publisher.ts');
-      publishers.push(publisher);
-      await publisher.request({ type: 'connect', cameras: made.map((c) => ({ url: `${relay!.wsUrl}/api/agent`, headers: { authorization: `Bearer ${c.credential}` } })), clip: FANOUT_CLIP, fps }, 'connected');
-      await publisher.request({ type: 'start' }, 'started');
-      ids.push(...made.map((c) => c.id));
+      const cameras = await startCameras(relay!, count, fps);
+      publishers.push(cameras.publisher);
+      ids.push(...cameras.ids);
     };
 
     const grids: GridMeasurement[] = [];
