@@ -29,7 +29,7 @@ import type {} from '../../web/src/player/test-hook.ts';
  */
 
 /** A user at a grid on a desk or wall for a working day: a click and a scroll a minute, a tab switch every 5 minutes. */
-export const USER_EVENTS_PER_HOUR = { click: 60, scroll: 60, hide: 12 } as const;
+const USER_EVENTS_PER_HOUR = { click: 60, scroll: 60, hide: 12 } as const;
 const SIMULATED_HOURS = 8;
 /** A tile not in focus gets a keyframe every 2 s (web/src/player/grid-tiles.ts): 8 h are 14 400. */
 const TILE_KEYFRAMES_PER_HOUR = 1800;
@@ -65,7 +65,7 @@ export function soakOptions(quick: boolean, minutes?: number, fps?: number): Soa
     : { minutes: minutes ?? 10, warmupMs: 60_000, sampleEveryMs: 30_000, fps: fps ?? 30 };
 }
 
-export interface SoakSample {
+interface SoakSample {
   /** seconds since the events started */
   atSeconds: number;
   events: Record<SoakEventKind, number>;
