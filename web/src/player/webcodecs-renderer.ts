@@ -1,5 +1,6 @@
 import { buildAvcDecoderConfigurationRecord, describeAccessUnit, parseSps, type InitMessage } from '@picam/protocol';
 import { annexBToLengthPrefixed, sameBytes } from './annexb.ts';
+import { PaintMethodChoice } from './paint-method.ts';
 import { PaintPace } from './paint-pace.ts';
 import type { IncomingFrame, PresentationClock, PresentedFrame, Renderer, RendererEvents, RendererStats } from './renderer.ts';
 
@@ -18,6 +19,8 @@ import type { IncomingFrame, PresentationClock, PresentedFrame, Renderer, Render
  *   page open's first picture waits on exactly that (bench/README.md, "First picture").
  * - A slow device: when live frames pile up in the decode queue, delta frames are dropped up to the
  *   next keyframe instead of showing an ever older picture.
+ * - How a picture goes onto the canvas (drawImage, or copyTo + putImageData where drawImage is
+ *   slow: Chromium without a GPU) is chosen by its cost on the main thread (paint-method.ts).
  * - A browser that decodes the pictures but cannot paint them at the stream's pace (paint-pace.ts;
  *   WebKitGTK without a GPU) gives this path up: the player moves to MSE, whose <video> it paints.
  * - Lip sync (only while sound plays, see live-audio.ts): with a presentation clock set, each picture
@@ -52,6 +55,11 @@ const ERROR_WINDOW_MS = 10_000;
 /** Frame metadata kept for decodes in flight; a decoder that loses frames must not grow this. */
 const MAX_IN_FLIGHT_META = 300;
 
+/** one animation frame at 60 Hz (ms) */
+const FRAME_INTERVAL_MS = 1000 / 60;
+/** RGBA pictures kept for reuse (one being converted, one waiting for its animation frame, a spare). */
+const IMAGE_POOL = 3;
+
 interface FrameMeta {
   sequence: number;
   captureTimeUs: number;
@@ -85,7 +93,14 @@ export class WebCodecsRenderer implements Renderer {
   private held: EncodedVideoChunk[] | null = null;
 
   private pending: VideoFrame | null = null;
+  /** the newest picture on its way up: the frame pending, or one being converted or converted */
   private pendingMeta: FrameMeta | undefined;
+  private readonly paintMethod = new PaintMethodChoice(typeof ImageData !== 'undefined' && typeof VideoFrame !== 'undefined' && 'copyTo' in VideoFrame.prototype);
+  /** the 'copy' method: the newest converted picture, waiting for its animation frame */
+  private pendingImage: { image: ImageData; meta: FrameMeta | undefined; copyMs: number; generation: number } | null = null;
+  /** bumped by each conversion started (and by a reset): an older conversion's result is dropped */
+  private copyGeneration = 0;
+  private imagePool: ImageData[] = [];
   /** lip sync: when each picture is due (null: at once) */
   private presentationClock: PresentationClock | null = null;
   /** encoded chunks waiting to be decoded just in time for their picture, in order */
@@ -401,15 +416,75 @@ export class WebCodecsRenderer implements Renderer {
 
   /** Newest wins: a picture not yet painted is replaced, never queued. */
   private showNext(frame: VideoFrame, meta: FrameMeta | undefined): void {
-    if (this.pending && meta && this.pendingMeta && meta.captureTimeUs < this.pendingMeta.captureTimeUs) {
+    if (meta && this.pendingMeta && meta.captureTimeUs < this.pendingMeta.captureTimeUs) {
       // A held picture coming due after a newer one went up at once: never step back.
       frame.close();
       return;
     }
     this.pending?.close();
-    this.pending = frame;
+    this.pending = null;
     this.pendingMeta = meta;
+    if (this.paintMethod.current === 'copy') {
+      this.convert(frame, meta);
+      return;
+    }
+    this.pending = frame;
     if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+  }
+
+  /**
+   * The 'copy' method (paint-method.ts): the picture is converted to RGBA now, off the animation
+   * frame, and the frame goes back to the decoder; paint() puts the newest conversion up.
+   */
+  private convert(frame: VideoFrame, meta: FrameMeta | undefined): void {
+    const generation = ++this.copyGeneration;
+    const rect = frame.visibleRect;
+    const width = rect?.width ?? frame.displayWidth;
+    const height = rect?.height ?? frame.displayHeight;
+    const image = this.takeImage(width, height);
+    const started = performance.now();
+    let copyMs = 0;
+    frame.copyTo(image.data, { format: 'RGBA' }).then(
+      (layout) => {
+        // A browser that does not know the `format` option copies the decoder's own planes.
+        const rgba = layout.length === 1 && layout[0]!.stride === width * 4;
+        if (!rgba) {
+          this.giveImage(image);
+          this.copyFailed(frame, meta, generation);
+          return;
+        }
+        frame.close();
+        if (this.destroyed || generation !== this.copyGeneration) {
+          this.giveImage(image);
+          return;
+        }
+        if (this.pendingImage) this.giveImage(this.pendingImage.image);
+        this.pendingImage = { image, meta, copyMs, generation };
+        if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+      },
+      () => {
+        this.giveImage(image);
+        this.copyFailed(frame, meta, generation);
+      },
+    );
+    copyMs = performance.now() - started;
+  }
+
+  /** This browser's copyTo does not convert to RGBA: draw, this picture too if it is still the newest. */
+  private copyFailed(frame: VideoFrame, meta: FrameMeta | undefined, generation: number): void {
+    this.paintMethod.copyFailed();
+    if (this.destroyed || generation !== this.copyGeneration) frame.close();
+    else this.showNext(frame, meta);
+  }
+
+  private takeImage(width: number, height: number): ImageData {
+    const i = this.imagePool.findIndex((image) => image.width === width && image.height === height);
+    if (i >= 0) return this.imagePool.splice(i, 1)[0]!;
+    return new ImageData(width, height);
+  }
+
+  private giveImage(image: ImageData): void {
+    if (this.imagePool.length < IMAGE_POOL) this.imagePool.push(image);
   }
 
   private paint(): void {
@@ -417,35 +492,56 @@ export class WebCodecsRenderer implements Renderer {
     if (this.delayed.length > 0) {
       const now = performance.now();
       // Asked now, not at decode: when the sound's schedule moves, the picture moves with it.
+      // A picture converted for the 'copy' method goes up on the next animation frame, not this one.
+      const aheadMs = this.paintMethod.current === 'copy' ? FRAME_INTERVAL_MS : 0;
       while (this.delayed.length > 0) {
         const dueMs = this.dueMs(this.delayed[0]!.meta.captureTimeUs) ?? 0;
-        if (dueMs > now) break;
+        if (dueMs > now + aheadMs) break;
         const due = this.delayed.shift()!;
         this.showNext(due.frame, due.meta);
       }
       if (this.delayed.length > 0 && !this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
     }
+    const converted = this.pendingImage;
+    if (converted) {
+      this.pendingImage = null;
+      if (converted.generation === this.copyGeneration) this.pendingMeta = undefined;
+      const started = performance.now();
+      this.fitCanvas(converted.image.width, converted.image.height);
+      this.ctx.putImageData(converted.image, 0, 0);
+      this.paintMethod.sample(converted.copyMs + performance.now() - started);
+      this.giveImage(converted.image);
+      this.presented(converted.meta);
+    }
     const frame = this.pending;
+    if (!frame) return;
     const meta = this.pendingMeta;
     this.pending = null;
     this.pendingMeta = undefined;
-    if (!frame) return;
     try {
-      const width = frame.displayWidth;
-      const height = frame.displayHeight;
-      if (this.element.width !== width || this.element.height !== height) {
-        this.element.width = width;
-        this.element.height = height;
-      }
-      this.ctx.drawImage(frame, 0, 0, width, height);
-      this.framesShown++;
-      this.pace.shownOne();
-      if (meta) {
-        const presented: PresentedFrame = { sequence: meta.sequence, captureTimeUs: meta.captureTimeUs, shownEpochMs: Date.now() };
-        this.events.onPresent(presented);
-      }
+      const started = performance.now();
+      this.fitCanvas(frame.displayWidth, frame.displayHeight);
+      this.ctx.drawImage(frame, 0, 0, frame.displayWidth, frame.displayHeight);
+      this.paintMethod.sample(performance.now() - started);
+      this.presented(meta);
     } finally {
       frame.close();
+    }
+  }
+
+  private fitCanvas(width: number, height: number): void {
+    if (this.element.width !== width || this.element.height !== height) {
+      this.element.width = width;
+      this.element.height = height;
+    }
+  }
+
+  private presented(meta: FrameMeta | undefined): void {
+    this.framesShown++;
+    this.pace.shownOne();
+    if (meta) {
+      const presented: PresentedFrame = { sequence: meta.sequence, captureTimeUs: meta.captureTimeUs, shownEpochMs: Date.now() };
+      this.events.onPresent(presented);
     }
   }
 
@@ -472,6 +568,10 @@ export class WebCodecsRenderer implements Renderer {
     this.held = null;
     this.pending?.close();
     this.pending = null;
+    this.pendingMeta = undefined;
+    this.copyGeneration++;
+    if (this.pendingImage) this.giveImage(this.pendingImage.image);
+    this.pendingImage = null;
     for (const d of this.delayed) d.frame.close();
     this.delayed = [];
     this.gated = [];
