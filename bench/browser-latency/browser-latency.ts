@@ -716,8 +716,10 @@ export function toRows(measurements: readonly Measurement[]): Row[] {
     const box = ` (box ${m.boxBusyPct.toFixed(0)} %)`;
     add('latency p50', `${ms(m.p50)}${box}`, p50Target === undefined ? 'expected ~150-250 ms' : `<= ${p50Target} ms`, base ? ms(base.p50) : '-', base ? ratio(m.p50, base.p50) : '-', p50Target === undefined ? undefined : m.p50 <= p50Target);
     add('latency p95', ms(m.p95), '-', base ? ms(base.p95) : '-', base ? ratio(m.p95, base.p95) : '-', undefined);
-    const p99Target = wc && is720 ? 25 : undefined;
-    add('latency p99', ms(m.p99), p99Target ? `<= ${p99Target} ms (web issue 35)` : '-', base ? ms(base.p99) : '-', base ? ratio(m.p99, base.p99) : '-', p99Target ? m.p99 <= p99Target : undefined);
+    // The share page's tail (issue #21): within 30 ms of its own median; the camera page at 720p has
+    // the older, absolute line.
+    const p99Target = m.path === 'share link' ? { ms: m.p50 + 30, text: '<= p50 + 30 ms (issue #21)' } : wc && is720 ? { ms: 25, text: '<= 25 ms (web issue 35)' } : undefined;
+    add('latency p99', ms(m.p99), p99Target?.text ?? '-', base ? ms(base.p99) : '-', base ? ratio(m.p99, base.p99) : '-', p99Target ? m.p99 <= p99Target.ms : undefined);
     add('frames shown', `${m.fps.toFixed(1)} fps`, m.path === 'old page' ? '-' : '>= 28 fps', base ? `${base.fps.toFixed(1)} fps` : '-', base ? ratio(m.fps, base.fps) : '-', m.path === 'old page' ? undefined : m.fps >= 28);
     const opensNote = m.firstPictureSamples ? ` (median of ${m.firstPictureSamples.length} opens, max ${ms(Math.max(...m.firstPictureSamples))})` : '';
     add('first picture after page open', `${ms(m.firstPictureMs)}${opensNote}`, m.path === 'old page' ? '-' : '<= 250 ms (web issue 500)', base ? ms(base.firstPictureMs) : '-', base ? ratio(m.firstPictureMs, base.firstPictureMs) : '-', m.path === 'old page' ? undefined : m.firstPictureMs <= 250);

@@ -52,6 +52,11 @@ const EXPLANATIONS: Explanation[] = [
     summary: 'WebKitGTK without a GPU: drawing a decoded VideoFrame into the canvas starves its rendering updates (WebCodecs), and its <video> converts in software too (MSE); on the other engines, a busy machine (the box % beside the p50)',
   },
   {
+    figure: /^browser (share link|WebCodecs) .*latency p99/,
+    section: 'Browser latency, "The tail of the live picture"',
+    summary: "the join's backlog (frames queued while the page started, still being decoded a second after the first picture) and a box too busy to schedule the page at all; the page's own draws no longer are (paint-method.ts)",
+  },
+  {
     figure: /^browser WebCodecs .*latency p50/,
     section: 'Browser latency, What was learned: "WebCodecs"',
     summary: "quantised by the 60 Hz refresh: the 30 Hz camera's phase against the display's decides a run's p50 (one refresh apart)",
