@@ -5,6 +5,7 @@ import { runClusterBench } from './cluster/cluster-bench.ts';
 import { runEngineLatency } from './browser-latency/engines.ts';
 import { runFanout } from './fanout/fanout.ts';
 import { runGridBench } from './grid/grid-bench.ts';
+import { runGridSoak, soakOptions } from './grid/soak.ts';
 import { runRecordingBench } from './recording/recording-bench.ts';
 import { explainMisses } from './lib/misses.ts';
 import { writeBenchChart } from './plot/bench-plots.ts';
@@ -62,9 +63,19 @@ try {
 } catch (err) {
   rows.push({ figure: 'grid bench', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
 }
+// The grid soak is ten minutes of events: full runs only (its own --quick is bench/grid/smoke.test.ts's).
+let soak: Awaited<ReturnType<typeof runGridSoak>> | undefined;
+if (!options.quick) {
+  try {
+    soak = await runGridSoak({ ...soakOptions(false), log: options.log });
+    rows.push(...soak.rows);
+  } catch (err) {
+    rows.push({ figure: 'grid soak', value: `failed: ${(err as Error).message}`, target: '-', floor: '-', ratio: '-', verdict: 'n/a' });
+  }
+}
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, fan-out clip ${fanout.clipMbps.toFixed(1)} Mbit/s`;
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-const results = { date: new Date().toISOString().slice(0, 10), machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, recording: recording?.measurements, cluster: cluster?.measurements, browser: browser?.measurements, engines: engines?.measurements, grid: grid?.measurements };
+const results = { date: new Date().toISOString().slice(0, 10), machine, minutes, rows, fanout: fanout.measurements, baseline: fanout.baseline, agent, recording: recording?.measurements, cluster: cluster?.measurements, browser: browser?.measurements, engines: engines?.measurements, grid: grid?.measurements, gridSoak: soak && { samples: soak.samples, baseline: soak.baseline, events: soak.events } };
 saveResults(options.quick ? 'all-quick' : 'all', results);
 // The committed chart follows full runs only: a quick run's 2 s windows would redraw it from noise.
 if (!options.quick) process.stderr.write(`chart: ${writeBenchChart(results, 'all.json')}\n`);

@@ -62,7 +62,8 @@ export interface SoakOptions {
 export function soakOptions(quick: boolean, minutes?: number, fps?: number): SoakOptions {
   return quick
     ? { minutes: minutes ?? 1.5, warmupMs: 20_000, sampleEveryMs: 10_000, fps: fps ?? 30 }
-    : { minutes: minutes ?? 10, warmupMs: 60_000, sampleEveryMs: 30_000, fps: fps ?? 30 };
+    : // The heap settles over the first ~half simulated hour (the first tiles' rejoins): the baseline comes after it.
+      { minutes: minutes ?? 10, warmupMs: 120_000, sampleEveryMs: 30_000, fps: fps ?? 30 };
 }
 
 interface SoakSample {
