@@ -399,13 +399,15 @@ async function measure(
   const firstAt = first.firstValidAt;
   let rec: PageRecord = first;
   const startup = await startupTimeline(page, firstAt - rec.timeOrigin);
-  if (tracePath && !traceWindow) {
+  // The trace and the CPU profile end together; their stretch is named in the log.
+  const stopTrace = async (stretch: string) => {
     await context.browser()!.stopTracing();
     const { profile } = await cdp!.send('Profiler.stop');
-    writeFileSync(tracePath.replace(/\.trace\.json$/, '.cpuprofile'), JSON.stringify(profile));
+    writeFileSync(tracePath!.replace(/\.trace\.json$/, '.cpuprofile'), JSON.stringify(profile));
     await cdp!.detach();
-    log(`${row.label}: trace of page open -> first picture in ${tracePath}`);
-  }
+    log(`${row.label}: trace of ${stretch} in ${tracePath}`);
+  };
+  if (tracePath && !traceWindow) await stopTrace('page open -> first picture');
   if (tracePath && traceWindow) {
     // The measured window: its stalls, in the main thread's tasks, V8's GC and the media pipeline.
     await context.browser()!.startTracing(page, { path: tracePath, categories: WINDOW_TRACE_CATEGORIES });
@@ -429,13 +431,7 @@ async function measure(
   rec = await drain(page);
   frames.push(...rec.frames);
   appendEvents(events, rec.events);
-  if (tracePath && traceWindow) {
-    await context.browser()!.stopTracing();
-    const { profile } = await cdp!.send('Profiler.stop');
-    writeFileSync(tracePath.replace(/\.trace\.json$/, '.cpuprofile'), JSON.stringify(profile));
-    await cdp!.detach();
-    log(`${row.label}: trace of the measured window in ${tracePath}`);
-  }
+  if (tracePath && traceWindow) await stopTrace('the measured window');
   const boxBusyPct = ((machineBusySeconds() - busyAt) / ((Date.now() - busyFrom) / 1000)) * 100;
   const endHeap = row.soak ? await heapMB(page) : Number.NaN;
   await page.close();
@@ -462,6 +458,7 @@ async function measure(
     .filter((t) => t >= windowStart - 200 && t <= end - 500)
     .sort((a, b) => a - b);
   const stalls = stallReport(windowWrites, samples, events, { from: windowStart, to: end }, quantile(inWindow, 0.5));
+  const { stalls: lateShown, ...stallFigures } = stalls;
   const edgeLimit = row.path === 'mse' ? 150 : 100;
   const edgeP90 = quantile(edge, 0.9);
   const m: Measurement = {
@@ -482,7 +479,7 @@ async function measure(
     probeMsPerRead: rec.reads ? rec.probeMs / rec.reads : Number.NaN,
     boxBusyPct,
     startup,
-    stalls: { ...stalls, stalls: undefined, late: stalls.stalls.length } as Measurement['stalls'],
+    stalls: { ...stallFigures, late: lateShown.length },
   };
   if (row.soak) {
     const first60 = samples.filter((s) => s.shownAt >= windowStart && s.shownAt < windowStart + 60_000).map((s) => s.latency);
