@@ -5,6 +5,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
+import { TestPhaseLock } from './test-phase-lock.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const roots = ['protocol', 'edge-agent', 'relay-server', 'web', 'test', 'bench'];
@@ -33,10 +34,13 @@ if (files.length === 0) {
 // time after the rest: on a 2-core machine, two of them side by side starve each other's renderer
 // and measure the scheduler instead of the product. Everything else runs two files at a time.
 const solo = (f) => /(^|\/)(e2e-[^/]*|faults-churn[^/]*|smoke)\.test\.ts$/.test(f);
+// Another `npm test` on the same machine (a second clone, CI beside a developer) may share the first
+// phase but never the second: test-phase-lock.mjs keeps the alone phase alone across suites.
 const phases = [
-  { files: files.filter((f) => !solo(f)), concurrency: 2 },
-  { files: files.filter(solo), concurrency: 1 },
+  { files: files.filter((f) => !solo(f)), concurrency: 2, lock: 'shared' },
+  { files: files.filter(solo), concurrency: 1, lock: 'alone' },
 ].filter((phase) => phase.files.length > 0);
+const lock = new TestPhaseLock();
 
 /** Totals over the phases, read from each run's closing `# pass N` lines as they stream through. */
 const totals = { pass: 0, fail: 0, skipped: 0, todo: 0 };
@@ -63,7 +67,11 @@ function run({ files: phaseFiles, concurrency }) {
 }
 
 let failedPhases = 0;
-for (const phase of phases) if ((await run(phase)) !== 0) failedPhases += 1;
+for (const phase of phases) {
+  await (phase.lock === 'alone' ? lock.acquireAlone() : lock.acquireShared());
+  if ((await run(phase)) !== 0) failedPhases += 1;
+  lock.release();
+}
 // One closing line for the whole suite (both phases), in the plain form CI reads.
 console.log(`\n${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(failedPhases === 0 && totals.fail === 0 ? 0 : 1);
