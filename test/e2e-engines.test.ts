@@ -22,7 +22,9 @@ const MIN_FPS = 25;
  *   test/helpers/webdriver.ts; its default composites through Mesa's emulated GPU and painted 15-20
  *   of 30 pictures a second, so the player moved to MSE, ~650 ms behind). So it stays on WebCodecs
  *   at 12-30 ms: 30 pictures a second in a grid tile and on the share page, 23.5-29.5 on the camera
- *   page's full-width canvas (7 runs, 2 under 25), so that page is held to 20 meanwhile.
+ *   page's full-width canvas (7 runs, 2 under 25), so that page is held to 20 meanwhile. WebKit's CPU
+ *   compositing costs by displayed area (bench/README.md, "What was learned: WebKitGTK"): most of a
+ *   core at the camera page's 1250x642, a third at a tile's size, so the other core's load decides.
  * - WebKitGTK: "sound on" is not tried: its MiniBrowser is started without a sound server
  *   (test/helpers/webdriver.ts), so the step is left out there, loudly, not counted as a pass of it.
  * Firefox plays its sound into a PulseAudio null sink (test/helpers/sound-server.ts) and is held to
