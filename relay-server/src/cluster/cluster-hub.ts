@@ -130,9 +130,12 @@ export class ClusterHub implements StreamHub {
   }
 
   openPublisher(cameraId: string, options: PublisherOptions): Publisher {
+    // The stream is opened before the OwnedCamera that forwards its frames exists.
+    const forwarder: { to?: OwnedCamera } = {};
     const inner = this.inner.openPublisher(cameraId, {
       name: options.name,
       onViewerCount: () => options.onViewerCount(this.demand(cameraId)),
+      forward: (frame) => forwarder.to?.forward(frame) ?? false,
     });
     const owned = new OwnedCamera(cameraId, inner, options, {
       inner: this.inner,
@@ -149,6 +152,7 @@ export class ClusterHub implements StreamHub {
         if ((this.viewers.get(cameraId)?.size ?? 0) > 0) this.startFeed(cameraId, options.name);
       },
     });
+    forwarder.to = owned;
     // A newer agent connection on this node: the older one is closed by the agent connection itself.
     const previous = this.owned.get(cameraId);
     if (previous) {

@@ -84,11 +84,19 @@ export class OwnedCamera {
 
   publish(frame: HubFrame, sps?: SpsVideoFormat): void {
     this.inner.publish(frame, sps);
-    // After the stream stamped its sequence: other nodes deduplicate by it. One message per frame.
-    if (this.remote.size > 0 && this.headers && !this.ended && this.deps.link.publish(subjects.media(this.cameraId), frame.message, this.headers)) {
-      this.deps.tallies.mediaOut++;
-      this.deps.tallies.mediaOutBytes += frame.message.byteLength;
-    }
+  }
+
+  /**
+   * From the stream (PublisherOptions.forward), the frame numbered and not yet served here: one
+   * message on the camera's media subject while any other node wants it (they deduplicate by the
+   * sequence). True when it was published: the local viewers then wait for the client's flush.
+   */
+  forward(frame: HubFrame): boolean {
+    if (this.remote.size === 0 || !this.headers || this.ended) return false;
+    if (!this.deps.link.publish(subjects.media(this.cameraId), frame.message, this.headers)) return false;
+    this.deps.tallies.mediaOut++;
+    this.deps.tallies.mediaOutBytes += frame.message.byteLength;
+    return true;
   }
 
   cameraState(state: Parameters<Publisher['cameraState']>[0]): void {

@@ -56,6 +56,14 @@ export interface PublisherOptions {
    * connection closes with 4009. Never called by the single-process hub.
    */
   onReplaced?: () => void;
+  /**
+   * Each frame once numbered, before any viewer of this node has it: a cluster owner sends it to
+   * the other nodes here. True means it queued a write that its client flushes on a microtask (the
+   * NATS client does): the stream then serves its own viewers in a microtask queued after that one,
+   * so the other nodes' copy leaves at once instead of after the fan-out to every local viewer.
+   * `frame.message` must not be changed. Never set by the single-process hub.
+   */
+  forward?: (frame: HubFrame) => boolean;
 }
 
 /** All calls are ignored once another publisher has taken the camera or close() was called. */

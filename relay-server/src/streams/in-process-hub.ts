@@ -28,7 +28,7 @@ export class InProcessHub implements StreamHub {
   openPublisher(cameraId: string, options: PublisherOptions): Publisher {
     const stream = this.stream(cameraId, options.name);
     stream.setName(options.name);
-    const epoch = stream.attachPublisher(options.onViewerCount);
+    const epoch = stream.attachPublisher(options.onViewerCount, options.forward);
     options.onViewerCount(stream.demand);
     return {
       hello: (info) => stream.hello(epoch, info),

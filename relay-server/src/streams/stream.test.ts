@@ -92,3 +92,41 @@ describe('Stream.publish', () => {
     );
   });
 });
+
+describe('Stream.publish with a forwarding publisher (a cluster owner)', () => {
+  it("other nodes' copy is handed over, stamped, before any viewer here has the frame; the viewers get every frame in order before the next task", async () => {
+    const stream = new Stream({ cameraId: 'c1', name: 'porch', metrics: createMetrics().forCamera('c1'), encoder: preparedFrames });
+    const sink = new RecordingSink();
+    const events: string[] = [];
+    const epoch = stream.attachPublisher(
+      () => {},
+      (frame) => {
+        events.push(`forward ${decodeFrame(frame.message).header.sequence} (viewer has ${sink.binary.length})`);
+        // The NATS client flushes what was published on a microtask, queued at the first publish.
+        if (events.length === 1) queueMicrotask(() => events.push(`flush (viewer has ${sink.binary.length})`));
+        return true;
+      },
+    );
+    stream.addViewer(new ViewerSession(sink));
+    stream.publish(epoch, agentFrame(true, 0), SPS);
+    stream.publish(epoch, agentFrame(false, 33));
+    assert.equal(sink.binary.length, 0, 'not yet: the flush goes first');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(events, ['forward 0 (viewer has 0)', 'forward 1 (viewer has 0)', 'flush (viewer has 0)']);
+    assert.deepEqual(
+      sink.binary.map((b) => decodeFrame(b.message).header.sequence),
+      [0, 1],
+    );
+  });
+
+  it('a frame whose publisher left before its turn is not served', async () => {
+    const stream = new Stream({ cameraId: 'c1', name: 'porch', metrics: createMetrics().forCamera('c1'), encoder: preparedFrames });
+    const sink = new RecordingSink();
+    const epoch = stream.attachPublisher(() => {}, () => true);
+    stream.addViewer(new ViewerSession(sink));
+    stream.publish(epoch, agentFrame(true, 0), SPS);
+    stream.detachPublisher(epoch);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sink.binary.length, 0);
+  });
+});

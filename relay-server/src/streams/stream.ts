@@ -5,7 +5,7 @@ import { AudioTail } from './audio-tail.ts';
 import { SEQUENCE_OFFSET, catchUpMessage, type FrameEncoder, type HubFrame } from './frame.ts';
 import { GopCache } from './gop-cache.ts';
 import { StreamRates } from './stream-rates.ts';
-import type { StreamObserver } from './hub.ts';
+import type { PublisherOptions, StreamObserver } from './hub.ts';
 import { Offer, type StreamContext, type ViewerQuality, type ViewerSession } from './viewer-session.ts';
 
 /**
@@ -72,6 +72,7 @@ export class Stream implements StreamContext {
   private connectedAt: number | null = null;
   private lastFrameAt: number | null = null;
   private onViewerCount: ((viewers: number) => void) | undefined;
+  private forward: PublisherOptions['forward'];
   private observer: StreamObserver | undefined;
 
   constructor(options: StreamOptions) {
@@ -99,13 +100,14 @@ export class Stream implements StreamContext {
   // ---- publisher side ------------------------------------------------------------------------
 
   /** A new agent connection takes the stream; any previous one is from now on ignored. */
-  attachPublisher(onViewerCount: (viewers: number) => void): number {
+  attachPublisher(onViewerCount: (viewers: number) => void, forward?: PublisherOptions['forward']): number {
     const wasOnline = this.online;
     this.epoch++;
     this.online = true;
     this.connectedAt = this.now();
     this.camera = null;
     this.onViewerCount = onViewerCount;
+    this.forward = forward;
     // The new connection's encoder state has nothing to do with the old GOP.
     this.resetMedia();
     if (!wasOnline) {
@@ -120,6 +122,7 @@ export class Stream implements StreamContext {
     this.online = false;
     this.offlineText = offlineText(reason);
     this.onViewerCount = undefined;
+    this.forward = undefined;
     this.connectedAt = null;
     this.camera = null;
     this.info = null;
@@ -160,7 +163,7 @@ export class Stream implements StreamContext {
 
   /**
    * The per-frame path. `frame.message` is the validated agent message. In this order: the relay's
-   * sequence number is stamped into it in place; with `encoder.minViewers` viewers or more the
+   * sequence number is stamped into it in place; the publisher's `forward` sees it; with `encoder.minViewers` viewers or more the
    * transport encodes it once for all of them (`wire`, and `message` becomes a view into it); then
    * the frame goes into the GOP cache (or audio tail) and is offered to every viewer.
    * `sps` comes with keyframes (parsed by the ingest, which validated it).
@@ -168,14 +171,8 @@ export class Stream implements StreamContext {
   publish(epoch: number, frame: HubFrame, sps?: SpsVideoFormat): void {
     if (!this.isCurrent(epoch)) return;
     const nowMs = this.now();
-    const bytes = frame.message.byteLength;
-    const video = frame.track === Track.Video;
     this.lastFrameAt = nowMs;
-    let sent = 0;
-    let slow = 0;
-    let lag = 0;
-
-    if (video) {
+    if (frame.track === Track.Video) {
       frame.sequence = this.nextVideoSeq;
       this.nextVideoSeq = (this.nextVideoSeq + 1) >>> 0;
     } else {
@@ -183,6 +180,24 @@ export class Stream implements StreamContext {
       this.nextAudioSeq = (this.nextAudioSeq + 1) >>> 0;
     }
     frame.message.writeUInt32BE(frame.sequence, SEQUENCE_OFFSET);
+    // Other nodes' copy first (PublisherOptions.forward): this node's viewers get the frame in a
+    // microtask queued after the cluster client's flush, so that write does not wait for them.
+    if (this.forward?.(frame)) {
+      queueMicrotask(() => {
+        if (this.isCurrent(epoch)) this.deliver(frame, nowMs, sps);
+      });
+      return;
+    }
+    this.deliver(frame, nowMs, sps);
+  }
+
+  /** A numbered frame to the encoder, the GOP cache or audio tail, every viewer and the observer. */
+  private deliver(frame: HubFrame, nowMs: number, sps?: SpsVideoFormat): void {
+    const bytes = frame.message.byteLength;
+    const video = frame.track === Track.Video;
+    let sent = 0;
+    let slow = 0;
+    let lag = 0;
     let wire: Buffer | undefined;
     if (this.viewers.size >= this.encoder.minViewers) {
       const encoded = this.encoder.encode(frame.message);
