@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { ADMIN_PASSWORD, startRelayWithWeb } from './helpers/browser.ts';
 import { describeLive, playerOn, playersOn, watchLiveVideo, type LiveVideo } from './helpers/engine-player.ts';
 import { ENGINES, ENGINE_LABEL, type EngineName, launchEngine, testid, waitForTestId, waitInPage, type EnginePage } from './helpers/engines.ts';
@@ -17,7 +17,7 @@ import { api, startStreamingCamera } from './helpers/camera-setup.ts';
 const MIN_FPS = 25;
 /**
  * Where an engine is known to fall short of the product's bar on this machine, the bar it is held to
- * meanwhile, and why (issue #19 stays open on both):
+ * meanwhile, and why (issue #19 stays open on it):
  * - WebKitGTK under Xvfb has no GPU. It runs with CPU rendering (WEBKIT_ENV in
  *   test/helpers/webdriver.ts; its default composites through Mesa's emulated GPU and painted 15-20
  *   of 30 pictures a second, so the player moved to MSE, ~650 ms behind). So it stays on WebCodecs
@@ -25,20 +25,12 @@ const MIN_FPS = 25;
  *   page's full-width canvas (7 runs, 2 under 25), so that page is held to 20 meanwhile. WebKit's CPU
  *   compositing costs by displayed area (bench/README.md, "What was learned: WebKitGTK"): most of a
  *   core at the camera page's 1250x642, a third at a tile's size, so the other core's load decides.
- * - WebKitGTK: "sound on" is not tried: its MiniBrowser is started without a sound server
- *   (test/helpers/webdriver.ts), so the step is left out there, loudly, not counted as a pass of it.
- * Firefox plays its sound into a PulseAudio null sink (test/helpers/sound-server.ts) and is held to
- * Chromium's bar in every step.
+ * Firefox and WebKitGTK play their sound into a PulseAudio null sink (test/helpers/sound-server.ts);
+ * Firefox is held to Chromium's bar in every step, WebKitGTK in every step but the camera page's
+ * frame rate.
  */
 const KNOWN_MIN_FPS: Partial<Record<EngineName, number>> = { webkit: 20 };
-const SOUND_ON_ENGINES: readonly EngineName[] = ['chromium', 'firefox'];
-const REVOKE_ENGINES: readonly EngineName[] = ['chromium', 'firefox', 'webkit'];
 
-function notTested(t: TestContext, log: string[], name: EngineName, what: string): void {
-  const note = `${ENGINE_LABEL[name]}: "${what}" NOT TESTED on this engine (see KNOWN_MIN_FPS's comment; issue #19)`;
-  log.push(note);
-  t.diagnostic(note);
-}
 /** The player's latency (shown - captured) a viewer would call "live"; Chromium measures 15-40 ms here. */
 const LATENCY_P50_LIMIT_MS = 200;
 /** With sound on the picture waits for its sound (decode, output latency, playout headroom: see
@@ -127,8 +119,7 @@ test('every engine: log in, grid, camera page, sound on, share link, revoked lin
         await admin.screenshot(`e2e-engines-${name}-camera`);
       });
 
-      if (!SOUND_ON_ENGINES.includes(name)) notTested(t, log, name, 'sound on');
-      else await step(admin, 'sound on', async () => {
+      await step(admin, 'sound on', async () => {
         const before = await playerOn(admin, cameraId);
         assert.equal(before?.hasAudio, true, 'the camera has a microphone');
         assert.equal(before?.muted, true, 'the page starts muted');
@@ -170,10 +161,6 @@ test('every engine: log in, grid, camera page, sound on, share link, revoked lin
         await guest.screenshot(`e2e-engines-${name}-share`);
       });
 
-      if (!REVOKE_ENGINES.includes(name)) {
-        notTested(t, log, name, 'revoke the link');
-        return;
-      }
       await step(admin, 'revoke the link', async () => {
         // The list is drawn anew every 5 s (time left, viewers): the row is named by its share id,
         // which a redraw keeps, not by a mark on the element, which a redraw throws away.

@@ -39,6 +39,7 @@ const REQUIREMENTS: Record<EngineName, Array<{ path: string; pkg: string; env: s
     { path: WEBKIT_DRIVER_PATH, pkg: 'webkit2gtk-driver', env: 'PICAM_WEBKIT_DRIVER' },
     { path: MINIBROWSER_PATH, pkg: 'libwebkit2gtk-4.1-0', env: 'PICAM_MINIBROWSER' },
     { path: XVFB_PATH, pkg: 'xvfb', env: 'PICAM_XVFB' },
+    { path: PULSEAUDIO_PATH, pkg: 'pulseaudio', env: 'PICAM_PULSEAUDIO' },
   ],
 };
 
@@ -189,6 +190,8 @@ async function launchFirefox(): Promise<Engine> {
 }
 
 async function launchWebKit(): Promise<Engine> {
+  // Its sound (GStreamer's pulsesink) goes to the tests' null sink, as Firefox's does.
+  const sound = startSoundServer();
   // WebKitWebDriver holds one session at a time, so each page (a visitor of its own, with its own
   // cookies) gets its own driver and display.
   const drivers = new Set<WebKitDriver>();
@@ -200,7 +203,7 @@ async function launchWebKit(): Promise<Engine> {
       return version;
     },
     async newPage(viewport = { width: 1280, height: 860 }) {
-      const driver = await WebKitDriver.start();
+      const driver = await WebKitDriver.start(sound?.env);
       drivers.add(driver);
       const session = await driver.newSession();
       sessions.add(session);
@@ -244,6 +247,7 @@ async function launchWebKit(): Promise<Engine> {
       sessions.clear();
       for (const d of drivers) await d.close();
       drivers.clear();
+      sound?.stop();
     },
   };
   return engine;

@@ -93,12 +93,13 @@ export class WebKitDriver {
     this.output = output;
   }
 
-  static async start(): Promise<WebKitDriver> {
+  /** `env`: more environment for the driver and the browsers it starts (a sound server's). */
+  static async start(env: Record<string, string> = {}): Promise<WebKitDriver> {
     const x = await startXvfb();
     const port = await freePort();
     const output: string[] = [];
     const driver = spawn(WEBKIT_DRIVER_PATH, [`--port=${port}`, '--host=127.0.0.1'], {
-      env: { ...process.env, ...WEBKIT_ENV, DISPLAY: x.display, GDK_BACKEND: 'x11', WAYLAND_DISPLAY: '' },
+      env: { ...process.env, ...WEBKIT_ENV, ...env, DISPLAY: x.display, GDK_BACKEND: 'x11', WAYLAND_DISPLAY: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     createInterface({ input: driver.stdout! }).on('line', (line) => output.push(line));

@@ -244,6 +244,8 @@ export class LiveAudio {
   private framesDropped = 0;
   private resyncs = 0;
   private lastError: string | null = null;
+  /** how decoded samples are read out (toBuffer) */
+  private copyFormat: 's16' | 'f32-planar' = 's16';
   private errorTimes: number[] = [];
   private failed = false;
 
@@ -403,15 +405,7 @@ export class LiveAudio {
       }
       const latency = performance.now() - perfOf(captureUs);
       this.audioDecodeMs = this.audioDecodeMs === null ? latency : this.audioDecodeMs + (latency - this.audioDecodeMs) * SMOOTHING;
-      const channels = data.numberOfChannels;
-      const frames = data.numberOfFrames;
-      const buffer = ctx.createBuffer(channels, frames, data.sampleRate);
-      for (let c = 0; c < channels; c++) {
-        const plane = new Float32Array(frames);
-        data.copyTo(plane, { planeIndex: c, format: 'f32-planar' });
-        buffer.copyToChannel(plane, c);
-      }
-      this.schedule(ctx, buffer, captureUs);
+      this.schedule(ctx, this.toBuffer(ctx, data), captureUs);
     } catch (err) {
       this.lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     } finally {
@@ -436,6 +430,39 @@ export class LiveAudio {
   }
 
   // ---- scheduling -------------------------------------------------------------------------------
+
+  /**
+   * The decoded chunk as an AudioBuffer. Read out as interleaved 16-bit samples and converted here:
+   * WebKitGTK 2.50's `AudioData.copyTo` crashes the page (a double free in the web process) when
+   * asked for float samples, planar or not, and converts to 's16' safely; 16 bits are more than a
+   * camera's microphone holds. A browser that cannot convert to 's16' says so (NotSupportedError)
+   * and gets 'f32-planar' from then on.
+   */
+  private toBuffer(ctx: AudioContext, data: AudioData): AudioBuffer {
+    const channels = data.numberOfChannels;
+    const frames = data.numberOfFrames;
+    const buffer = ctx.createBuffer(channels, frames, data.sampleRate);
+    if (this.copyFormat === 's16') {
+      try {
+        const interleaved = new Int16Array(frames * channels);
+        data.copyTo(interleaved, { planeIndex: 0, format: 's16' });
+        for (let c = 0; c < channels; c++) {
+          const plane = buffer.getChannelData(c);
+          for (let i = 0; i < frames; i++) plane[i] = interleaved[i * channels + c]! / 32768;
+        }
+        return buffer;
+      } catch (err) {
+        if (!(err instanceof DOMException && err.name === 'NotSupportedError') && !(err instanceof TypeError)) throw err;
+        this.copyFormat = 'f32-planar';
+      }
+    }
+    for (let c = 0; c < channels; c++) {
+      const plane = new Float32Array(frames);
+      data.copyTo(plane, { planeIndex: c, format: 'f32-planar' });
+      buffer.copyToChannel(plane, c);
+    }
+    return buffer;
+  }
 
   private schedule(ctx: AudioContext, buffer: AudioBuffer, captureUs: number): void {
     const now = performance.now();
@@ -671,11 +698,26 @@ const GECKO = typeof HTMLMediaElement !== 'undefined' && 'mozCaptureStream' in H
  */
 function outputPoint(ctx: AudioContext): { contextTime: number; perfMs: number; latencyS: number } {
   if (GECKO) return { contextTime: ctx.currentTime - (ctx.baseLatency || 0), perfMs: performance.now(), latencyS: ctx.baseLatency || 0 };
-  const ts = ctx.getOutputTimestamp();
   const latencyS = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
-  if (ts.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) return { contextTime: ts.contextTime, perfMs: ts.performanceTime, latencyS };
-  return { contextTime: ctx.currentTime - latencyS, perfMs: performance.now(), latencyS };
+  const now = performance.now();
+  if (!unreliableTimestamps.has(ctx) && typeof ctx.getOutputTimestamp === 'function') {
+    const ts = ctx.getOutputTimestamp();
+    if (ts.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) {
+      if (ts.performanceTime <= now + TIMESTAMP_SLACK_MS && ts.performanceTime >= now - TIMESTAMP_SLACK_MS - latencyS * 1000 - 1000) return { contextTime: ts.contextTime, perfMs: ts.performanceTime, latencyS };
+      unreliableTimestamps.add(ctx);
+    }
+  }
+  return { contextTime: ctx.currentTime - latencyS, perfMs: now, latencyS };
 }
+
+/**
+ * Contexts whose getOutputTimestamp() was caught off performance.now()'s clock: never asked again.
+ * WebKitGTK 2.50's runs at about twice the rate and ahead of now (1.6 s of it per 0.8 s of
+ * contextTime), so a schedule read through it never found a chunk playing and kept raising the delay.
+ */
+const unreliableTimestamps = new WeakSet<AudioContext>();
+/** how far a performanceTime may lie after now (the call's own time) before it is not believed */
+const TIMESTAMP_SLACK_MS = 50;
 
 /** AudioContext time of the sample heard at performance.now() == perfMs. */
 function contextTimeAt(ctx: AudioContext, perfMs: number): number {
