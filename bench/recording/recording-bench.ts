@@ -7,9 +7,11 @@ import { mib, ms, pct, ratio, verdict, type BenchOptions, type Row } from '../li
 
 /**
  * Recording benchmark: 50 cameras (the bench publisher, 720p30 ~2.1 Mbit/s each, real time) into
- * the real relay twice in the same run, once with RECORD_DEFAULT=off and once with continuous:
- * relay CPU and RSS over the same window, the bytes the recorder wrote against the bytes it got
- * (its /metrics counters), and how long clip.mp4 takes from the request to its first byte.
+ * two real relays side by side, one with RECORD_DEFAULT=off and one with continuous: relay CPU and
+ * RSS over the same window, the bytes the recorder wrote against the bytes it got (its /metrics
+ * counters), and how long clip.mp4 takes from the request to its first byte.
+ * bench/recording/ab.ts repeats the CPU comparison window by window (user and system apart, a CPU
+ * profile, or time to attach strace/perf).
  */
 
 const CAMERAS = 50;
@@ -48,44 +50,66 @@ async function firstByteMs(relay: BenchRelay, cameraId: string, from: number, to
   return elapsed;
 }
 
-async function measureMode(mode: 'off' | 'continuous', options: BenchOptions): Promise<RecordingMeasurement> {
-  const warmupMs = options.quick ? 2000 : 5000;
-  const windowMs = options.quick ? 3000 : 15_000;
-  const relay = await startBenchRelay({ env: { RECORD_DEFAULT: mode, METRICS_TOKEN } });
+interface Side {
+  mode: RecordingMeasurement['mode'];
+  relay: BenchRelay;
+  cameras: Array<{ id: string; credential: string }>;
+}
+
+/**
+ * Both relays at once, each fed by its own publisher, measured over the same window: whatever else
+ * the machine does meanwhile weighs on both. Measured one after the other, the ratio moved with the
+ * load of a shared 2-core box by as much as the recorder costs.
+ */
+async function measureBoth(options: BenchOptions): Promise<[RecordingMeasurement, RecordingMeasurement]> {
+  const warmupMs = options.quick ? 3000 : 5000;
+  const windowMs = options.quick ? 5000 : 15_000;
+  const sides: Side[] = [];
   const helpers: Helper[] = [];
   try {
-    const cameras = await relay.createCameras(CAMERAS);
-    const publisher = startHelper('../fanout/publisher.ts');
-    helpers.push(publisher);
-    const targets = cameras.map((c) => ({ url: `${relay.wsUrl}/api/agent`, headers: { authorization: `Bearer ${c.credential}` } }));
-    await publisher.request({ type: 'connect', cameras: targets, clip: CLIP, fps: 30 }, 'connected');
-    await publisher.request({ type: 'start' }, 'started');
-    await sleep(warmupMs);
-    const meter = new WindowMeter(relay.pid);
-    const inBefore = await metricSum(relay, 'picam_bytes_in_total');
-    const writtenBefore = await metricSum(relay, 'picam_recording_bytes_written_total');
-    meter.start();
-    await sleep(windowMs);
-    const usage = meter.stop();
-    const bytesIn = (await metricSum(relay, 'picam_bytes_in_total')) - inBefore;
-    const bytesWritten = (await metricSum(relay, 'picam_recording_bytes_written_total')) - writtenBefore;
-    const clipFirstByteMs: number[] = [];
-    if (mode === 'continuous') {
-      const now = Date.now();
-      for (let i = 0; i < CLIP_REQUESTS; i++) clipFirstByteMs.push(await firstByteMs(relay, cameras[i % CAMERAS]!.id, now - 8000, now - 2000));
-      clipFirstByteMs.sort((a, b) => a - b);
+    for (const mode of ['off', 'continuous'] as const) {
+      const relay = await startBenchRelay({ env: { RECORD_DEFAULT: mode, METRICS_TOKEN } });
+      sides.push({ mode, relay, cameras: await relay.createCameras(CAMERAS) });
     }
-    options.log?.(`recording ${mode}: relay CPU ${usage.cpuPercent.toFixed(1)} %, RSS ${usage.peakRssMiB.toFixed(0)} MB, in ${(bytesIn / 1e6).toFixed(1)} MB, written ${(bytesWritten / 1e6).toFixed(1)} MB`);
-    return { mode, usage, bytesIn, bytesWritten, clipFirstByteMs };
+    for (const side of sides) {
+      const publisher = startHelper('../fanout/publisher.ts');
+      helpers.push(publisher);
+      const targets = side.cameras.map((c) => ({ url: `${side.relay.wsUrl}/api/agent`, headers: { authorization: `Bearer ${c.credential}` } }));
+      await publisher.request({ type: 'connect', cameras: targets, clip: CLIP, fps: 30 }, 'connected');
+    }
+    for (const publisher of helpers) await publisher.request({ type: 'start' }, 'started');
+    await sleep(warmupMs);
+    const meters = sides.map((side) => new WindowMeter(side.relay.pid));
+    const inBefore = await Promise.all(sides.map((side) => metricSum(side.relay, 'picam_bytes_in_total')));
+    const writtenBefore = await Promise.all(sides.map((side) => metricSum(side.relay, 'picam_recording_bytes_written_total')));
+    for (const meter of meters) meter.start();
+    await sleep(windowMs);
+    const usages = meters.map((meter) => meter.stop());
+    const results: RecordingMeasurement[] = [];
+    for (const [i, side] of sides.entries()) {
+      const usage = usages[i]!;
+      const bytesIn = (await metricSum(side.relay, 'picam_bytes_in_total')) - inBefore[i]!;
+      const bytesWritten = (await metricSum(side.relay, 'picam_recording_bytes_written_total')) - writtenBefore[i]!;
+      const clipFirstByteMs: number[] = [];
+      if (side.mode === 'continuous') {
+        const now = Date.now();
+        for (let n = 0; n < CLIP_REQUESTS; n++) clipFirstByteMs.push(await firstByteMs(side.relay, side.cameras[n % CAMERAS]!.id, now - 8000, now - 2000));
+        clipFirstByteMs.sort((a, b) => a - b);
+      }
+      options.log?.(
+        `recording ${side.mode}: relay CPU ${usage.cpuPercent.toFixed(1)} %, RSS ${usage.peakRssMiB.toFixed(0)} MB, in ${(bytesIn / 1e6).toFixed(1)} MB, written ${(bytesWritten / 1e6).toFixed(1)} MB (machine ${usage.machinePercent.toFixed(0)} % of a core)`,
+      );
+      results.push({ mode: side.mode, usage, bytesIn, bytesWritten, clipFirstByteMs });
+    }
+    return [results[0]!, results[1]!];
   } finally {
     for (const h of helpers) await h.stop();
-    await relay.stop();
+    for (const side of sides) await side.relay.stop();
   }
 }
 
 export async function runRecordingBench(options: BenchOptions): Promise<{ rows: Row[]; measurements: RecordingMeasurement[]; clipMbps: number }> {
-  const off = await measureMode('off', options);
-  const on = await measureMode('continuous', options);
+  const [off, on] = await measureBoth(options);
   const cpuRatio = on.usage.cpuPercent / off.usage.cpuPercent;
   const diskRatio = on.bytesWritten / on.bytesIn;
   const p50 = on.clipFirstByteMs[Math.floor(on.clipFirstByteMs.length / 2)] ?? Number.NaN;
