@@ -16,11 +16,11 @@ const SPS = Uint8Array.from([0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x3d, 0xa
 const AVCC = Uint8Array.from([1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, SPS.length, ...SPS, 1, 0, 4, 0x68, 0xce, 0x3c, 0x80]);
 const VIDEO = { width: 640, height: 480, avcC: AVCC };
 
-/** Frame n's bytes: its number, so the clip's samples say which frames they are. */
-function frameBytes(n: number): Uint8Array {
-  const b = Buffer.alloc(8);
-  b.writeUInt32BE(n, 4);
-  b[0] = n === 0 ? 0x65 : 0x41;
+/** Frame n as Annex B: one NAL unit holding its number (no zero bytes), so the clip's samples say which frames they are. */
+const FRAME_MARK = 0x10101010;
+function frameBytes(n: number): Buffer {
+  const b = Buffer.from([0, 0, 0, 1, n === 0 ? 0x65 : 0x41, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+  b.writeUInt32BE(FRAME_MARK + n, 8);
   return b;
 }
 
@@ -61,8 +61,7 @@ test('a clip holds every recorded frame, also a lone frame whose fragment spans 
     times.push(times[29]! + 200, times[29]! + 1_010_200);
     times.forEach((t, n) => {
       const keyframe = n % 30 === 0;
-      const nal = frameBytes(n);
-      assert.ok(writer.addVideo({ captureTimeUs: t, keyframe, size: 4 + nal.byteLength, nals: [nal] }));
+      assert.ok(writer.addVideo(t, keyframe, frameBytes(n)));
     });
     await writer.close();
     assert.equal(failure, undefined);
@@ -91,7 +90,7 @@ test('a clip holds every recorded frame, also a lone frame whose fragment spans 
       for (const run of parsed.runs.filter((r) => r.trackId === VIDEO_TRACK_ID)) {
         let t = run.baseDecodeTime;
         for (const s of run.samples) {
-          frames.push(fragment.readUInt32BE(s.dataOffset + 8));
+          frames.push(fragment.readUInt32BE(s.dataOffset + 8) - FRAME_MARK);
           dts.push(t);
           t += s.duration;
         }

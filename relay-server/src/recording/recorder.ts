@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Track, type RecordMode, type SpsVideoFormat } from '@picam/protocol';
+import { FRAME_HEADER_BYTES, Track, type RecordMode, type SpsVideoFormat } from '@picam/protocol';
 import type { RecordingConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { indexWritten, insertSegment, recordedUntil, type NewFragment, type WrittenFragments } from '../db/recordings.ts';
@@ -13,7 +13,7 @@ import { initSegment, type AudioTrackConfig, type VideoTrackConfig } from './fmp
 import type { RecordingMetrics } from './recording-metrics.ts';
 import { repairRecordings } from './repair.ts';
 import { Retention } from './retention.ts';
-import { audioSamples, sameVideoConfig, videoConfigOf, videoSample } from './samples.ts';
+import { audioSamples, sameVideoConfig, videoConfigOf } from './samples.ts';
 import { SegmentWriter, type SegmentSink } from './segment-writer.ts';
 
 /**
@@ -236,7 +236,7 @@ export class Recorder implements BackfillTarget {
       }
       if (!writer && kind === 'backfill' && state.backfillVideo) writer = this.openWriter(state, kind, frame.captureTimeUs, state.backfillVideo);
       if (!writer || writer.isBroken) return;
-      writer.addVideo(videoSample(frame));
+      writer.addVideo(frame.captureTimeUs, frame.keyframe, frame.message, FRAME_HEADER_BYTES);
     } else if (writer?.audio && !writer.isBroken) {
       writer.addAudio(audioSamples(frame, writer.audio));
     }

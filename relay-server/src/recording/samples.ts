@@ -14,19 +14,12 @@ import type { AudioTrackConfig, VideoTrackConfig } from './fmp4.ts';
 
 /**
  * The agent's frames as MP4 samples: H.264 access units from Annex B (start codes) to the 4-byte
- * lengths MP4 wants, AAC from ADTS frames to raw blocks. No copy here: a sample's parts are views
- * into the frame's message (shared, never changed once published), which the segment writer
- * copies into its fragment's buffer at once.
+ * lengths MP4 wants, AAC from ADTS frames to raw blocks. Video is converted straight into the
+ * segment writer's fragment buffer (writeMp4Sample): this runs for every frame of every recording
+ * camera, so it makes no objects and finds start codes with the native Buffer.indexOf, one call
+ * per NAL unit. Audio samples are views into the frame's message (shared, never changed once
+ * published), which the segment writer copies into its fragment's buffer at once.
  */
-
-export interface VideoSample {
-  captureTimeUs: number;
-  keyframe: boolean;
-  /** bytes in MP4: each NAL unit after its 4-byte length */
-  size: number;
-  /** the NAL units, without their lengths (written in front of each) */
-  nals: Uint8Array[];
-}
 
 export interface AudioSample {
   captureTimeUs: number;
@@ -36,18 +29,36 @@ export interface AudioSample {
   parts: Uint8Array[];
 }
 
-/** The access unit as NAL units for MP4 (4-byte lengths); access unit delimiters are left out (MP4 has none). */
-export function videoSample(frame: HubFrame): VideoSample {
-  const nals = splitNalUnits(frame.message.subarray(FRAME_HEADER_BYTES));
-  let size = 0;
-  let kept = 0;
-  for (const nal of nals) {
-    if (nalType(nal[0]!) === NalType.Aud) continue;
-    nals[kept++] = nal;
-    size += 4 + nal.byteLength;
+const START_CODE = Buffer.from([0, 0, 1]);
+
+/** Room writeMp4Sample needs for `annexBBytes` of input: a 3-byte start code becomes a 4-byte length. */
+export function maxMp4SampleBytes(annexBBytes: number): number {
+  return annexBBytes + Math.ceil(annexBBytes / 3) + 4;
+}
+
+/**
+ * The access unit in `annexB` from byte `from` on, written into `out` at `at` as an MP4 sample:
+ * each NAL unit after its 4-byte big-endian length, access unit delimiters left out (MP4 has
+ * none). Returns the bytes written; `out` must have maxMp4SampleBytes of room. A NAL unit ends
+ * where the zeros before the next start code begin (a 4-byte start code's first zero, trailing
+ * zero bytes), as splitNalUnits has it; `00 00 01` cannot occur inside one (emulation prevention).
+ */
+export function writeMp4Sample(annexB: Buffer, from: number, out: Buffer, at: number): number {
+  const n = annexB.byteLength;
+  let o = at;
+  let code = annexB.indexOf(START_CODE, from);
+  while (code >= 0) {
+    const start = code + 3;
+    code = start < n ? annexB.indexOf(START_CODE, start) : -1;
+    let end = code < 0 ? n : code;
+    while (end > start && annexB[end - 1] === 0) end--;
+    if (end > start && nalType(annexB[start]!) !== NalType.Aud) {
+      out.writeUInt32BE(end - start, o);
+      annexB.copy(out, o + 4, start, end);
+      o += 4 + end - start;
+    }
   }
-  nals.length = kept;
-  return { captureTimeUs: frame.captureTimeUs, keyframe: frame.keyframe, size, nals };
+  return o - at;
 }
 
 /** The video track's description from a keyframe's in-band SPS and PPS; undefined when it lacks them. */

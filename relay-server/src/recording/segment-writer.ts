@@ -12,7 +12,7 @@ import {
   type RunLayout,
   type VideoTrackConfig,
 } from './fmp4.ts';
-import type { AudioSample, VideoSample } from './samples.ts';
+import { maxMp4SampleBytes, writeMp4Sample, type AudioSample } from './samples.ts';
 
 /**
  * One segment file being written: the init segment, then a fragment (moof + mdat) at each
@@ -71,10 +71,8 @@ export class SegmentWriter {
   /** end of the newest fragment in the file, µs (what the index has, or will have in a second) */
   writtenUntilUs: number;
   private readonly sink: SegmentSink;
-  /** the pending samples' capture time and size; their bytes are in videoData / audioData */
-  private pendingVideo: PendingSample[] = [];
-  /** decode times (video timescale) of pendingVideo */
-  private pendingDts: number[] = [];
+  /** the pending video samples' times, sizes and flags; their bytes are in videoData */
+  private readonly pendingVideo = new PendingVideo();
   private lastDts = -1;
   /** the decode time grid: the nominal frame interval (video timescale) */
   private interval: number;
@@ -131,20 +129,22 @@ export class SegmentWriter {
     return nowUs - this.startUs;
   }
 
-  /** False when the sample is out of order (not after the last one) and was left out. */
-  addVideo(sample: VideoSample): boolean {
-    if (this.closed || sample.captureTimeUs <= this.lastVideoUs) return false;
-    const dts = this.decodeTime(sample.captureTimeUs);
-    const first = this.pendingVideo[0];
-    if (first && (sample.keyframe || sample.captureTimeUs - first.captureTimeUs >= FRAGMENT_MAX_US)) {
-      this.flush(sample.captureTimeUs, dts);
+  /**
+   * An access unit: `annexB` from byte `from` on (the frame's message after its header), copied
+   * into the fragment's buffer as an MP4 sample at once (samples.ts). False when it is out of
+   * order (not after the last one) and was left out.
+   */
+  addVideo(captureTimeUs: number, keyframe: boolean, annexB: Buffer, from = 0): boolean {
+    if (this.closed || captureTimeUs <= this.lastVideoUs) return false;
+    const dts = this.decodeTime(captureTimeUs);
+    const pending = this.pendingVideo;
+    if (pending.count > 0 && (keyframe || captureTimeUs - pending.captureUs[0]! >= FRAGMENT_MAX_US)) {
+      this.flush(captureTimeUs, dts);
     }
-    if (this.lastVideoUs >= 0) this.lastFrameUs = Math.min(1_000_000, Math.max(1, sample.captureTimeUs - this.lastVideoUs));
-    this.lastVideoUs = sample.captureTimeUs;
+    if (this.lastVideoUs >= 0) this.lastFrameUs = Math.min(1_000_000, Math.max(1, captureTimeUs - this.lastVideoUs));
+    this.lastVideoUs = captureTimeUs;
     this.lastDts = dts;
-    for (const nal of sample.nals) this.videoData.appendWithLength(nal);
-    this.pendingVideo.push({ captureTimeUs: sample.captureTimeUs, keyframe: sample.keyframe, size: sample.size });
-    this.pendingDts.push(dts);
+    pending.add(captureTimeUs, dts, keyframe, this.videoData.appendMp4Sample(annexB, from));
     return true;
   }
 
@@ -183,7 +183,7 @@ export class SegmentWriter {
    */
   close(next?: { captureUs: number; dts: number }): Promise<void> {
     if (this.closed) return this.chain.then(() => undefined);
-    if (this.pendingVideo.length > 0) {
+    if (this.pendingVideo.count > 0) {
       if (next && next.captureUs > this.lastVideoUs && next.dts > this.lastDts) this.flush(next.captureUs, next.dts, true);
       else this.flush(this.lastVideoUs + 1, this.lastDts + this.interval * Math.max(1, Math.round(videoUnits(this.lastFrameUs) / this.interval)), true);
     }
@@ -200,19 +200,19 @@ export class SegmentWriter {
   /** `endUs`/`endDts`: capture and decode time of the sample after the last pending one. */
   private flush(endUs: number, endDts: number, final = false): void {
     const video = this.pendingVideo;
-    const dts = this.pendingDts;
-    this.pendingVideo = [];
-    this.pendingDts = [];
-    const first = video[0]!;
-    const videoRun: RunLayout = {
-      trackId: VIDEO_TRACK_ID,
-      baseDecodeTime: dts[0]!,
-      samples: video.map((s, i) => ({
-        duration: Math.max(1, (dts[i + 1] ?? endDts) - dts[i]!),
-        size: s.size,
-        flags: s.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS,
-      })),
-    };
+    const { count, dts } = video;
+    const samples = new Array<{ duration: number; size: number; flags: number }>(count);
+    for (let i = 0; i < count; i++) {
+      samples[i] = {
+        duration: Math.max(1, (i + 1 < count ? dts[i + 1]! : endDts) - dts[i]!),
+        size: video.size[i]!,
+        flags: video.keyframe[i] ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS,
+      };
+    }
+    const videoRun: RunLayout = { trackId: VIDEO_TRACK_ID, baseDecodeTime: dts[0]!, samples };
+    const firstUs = video.captureUs[0]!;
+    const firstKeyframe = video.keyframe[0] === 1;
+    video.clear();
     const runs = [videoRun];
     const videoBytes = this.videoData.take();
     let audioBytes: Buffer | undefined;
@@ -239,11 +239,11 @@ export class SegmentWriter {
       return;
     }
     const fragment: NewFragment = {
-      startUs: first.captureTimeUs,
+      startUs: firstUs,
       endUs,
       offset: this.fileBytes,
       length,
-      keyframe: first.keyframe,
+      keyframe: firstKeyframe,
     };
     this.fileBytes += length;
     this.queuedBytes += length;
@@ -279,6 +279,46 @@ interface PendingSample {
 }
 
 /**
+ * The video samples of the fragment being filled, in typed arrays used again for every fragment:
+ * an object per frame would live until its fragment is written (up to a second), long enough to
+ * be promoted out of the young generation, at 30 frames a second per camera.
+ */
+class PendingVideo {
+  count = 0;
+  captureUs = new Float64Array(64);
+  /** decode times, video timescale */
+  dts = new Float64Array(64);
+  size = new Uint32Array(64);
+  keyframe = new Uint8Array(64);
+
+  add(captureUs: number, dts: number, keyframe: boolean, size: number): void {
+    if (this.count === this.size.length) this.grow();
+    const i = this.count++;
+    this.captureUs[i] = captureUs;
+    this.dts[i] = dts;
+    this.size[i] = size;
+    this.keyframe[i] = keyframe ? 1 : 0;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  private grow(): void {
+    const n = this.size.length * 2;
+    this.captureUs = grown(new Float64Array(n), this.captureUs);
+    this.dts = grown(new Float64Array(n), this.dts);
+    this.size = grown(new Uint32Array(n), this.size);
+    this.keyframe = grown(new Uint8Array(n), this.keyframe);
+  }
+}
+
+function grown<T extends Float64Array | Uint32Array | Uint8Array>(bigger: T, old: T): T {
+  bigger.set(old);
+  return bigger;
+}
+
+/**
  * Bytes appended into one buffer; take() hands them over and goes on in another. Handed-over
  * buffers come back with release() once written and are used again: a fresh large buffer per
  * fragment costs page faults and GC of external memory.
@@ -300,12 +340,12 @@ class ByteBuilder {
     this.length += bytes.byteLength;
   }
 
-  /** `bytes` after its 4-byte big-endian length (an H.264 NAL unit in MP4). */
-  appendWithLength(bytes: Uint8Array): void {
-    this.reserve(4 + bytes.byteLength);
-    this.buf.writeUInt32BE(bytes.byteLength, this.length);
-    this.buf.set(bytes, this.length + 4);
-    this.length += 4 + bytes.byteLength;
+  /** An H.264 access unit from Annex B (`annexB` from `from` on) as an MP4 sample; returns its size. */
+  appendMp4Sample(annexB: Buffer, from: number): number {
+    this.reserve(maxMp4SampleBytes(annexB.byteLength - from));
+    const size = writeMp4Sample(annexB, from, this.buf, this.length);
+    this.length += size;
+    return size;
   }
 
   /** The first `n` bytes (default all) as a buffer of their own; the rest stays for later. */
