@@ -134,6 +134,24 @@ test('every engine: log in, grid, camera page, sound on, share link, revoked lin
           'sound playing after the click on the mute button',
         );
         assert.equal(playing.muted, false);
+        // The first seconds after unmute the player learns its playout delay (a resync or two, the
+        // picture held for its sound meanwhile); what a listener then watches is measured from 2 s
+        // without a resync. A player that keeps resyncing fails here.
+        await waitInPage(
+          admin,
+          (id) => {
+            const w = window as unknown as { __picamResyncs?: { count: number; since: number } };
+            const p = (window.__picam?.players ?? []).find((x) => x.root.dataset.cameraId === id);
+            if (!p) return null;
+            const count = p.stats().audioResyncs;
+            const now = performance.now();
+            if (w.__picamResyncs?.count !== count) w.__picamResyncs = { count, since: now };
+            return now - w.__picamResyncs.since >= 2000 ? count + 1 : null;
+          },
+          cameraId,
+          'sound settled: 2 s without a resync',
+          15_000,
+        );
         const live = await watchLiveVideo(admin, cameraId);
         assertLive(admin, 'camera page, sound on', live, log, LATENCY_P50_LIMIT_MS + SOUND_ON_EXTRA_MS);
         const after = await playerOn(admin, cameraId);
