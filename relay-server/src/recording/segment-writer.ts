@@ -77,7 +77,7 @@ export class SegmentWriter {
   /** the decode time grid: the nominal frame interval (video timescale) */
   private interval: number;
   private readonly firstDts: number | undefined;
-  private pendingAudio: Array<PendingSample & { duration: number }> = [];
+  private pendingAudio: PendingAudio[] = [];
   /**
    * The pending samples' bytes, copied as they come: a frame kept by reference until its
    * fragment is written would outlive the young generation and cost old-generation GC.
@@ -170,7 +170,7 @@ export class SegmentWriter {
       if (s.captureTimeUs < this.startUs || s.captureTimeUs <= this.lastAudioUs) continue;
       this.lastAudioUs = s.captureTimeUs;
       for (const p of s.parts) this.audioData.append(p);
-      this.pendingAudio.push({ captureTimeUs: s.captureTimeUs, keyframe: true, size: s.size, duration: s.duration });
+      this.pendingAudio.push({ captureTimeUs: s.captureTimeUs, size: s.size, duration: s.duration });
     }
   }
 
@@ -272,10 +272,12 @@ export class SegmentWriter {
   }
 }
 
-interface PendingSample {
+/** An audio sample of the fragment being filled; its bytes are in audioData. */
+interface PendingAudio {
   captureTimeUs: number;
-  keyframe: boolean;
   size: number;
+  /** in 1/sampleRate units */
+  duration: number;
 }
 
 /**

@@ -163,9 +163,10 @@ export class Stream implements StreamContext {
 
   /**
    * The per-frame path. `frame.message` is the validated agent message. In this order: the relay's
-   * sequence number is stamped into it in place; the publisher's `forward` sees it; with `encoder.minViewers` viewers or more the
-   * transport encodes it once for all of them (`wire`, and `message` becomes a view into it); then
-   * the frame goes into the GOP cache (or audio tail) and is offered to every viewer.
+   * sequence number is stamped into it in place; the publisher's `forward` sees it; with
+   * `encoder.minViewers` viewers or more the transport encodes it once for all of them (`wire`, and
+   * `message` becomes a view into it); then the frame goes into the GOP cache (or audio tail) and is
+   * offered to every viewer (deliver).
    * `sps` comes with keyframes (parsed by the ingest, which validated it).
    */
   publish(epoch: number, frame: HubFrame, sps?: SpsVideoFormat): void {
