@@ -1,14 +1,13 @@
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startNats, type TestNats } from '../../test/helpers/nats.ts';
-import { startPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
+import type { TestNats } from '../../test/helpers/nats.ts';
 import type { ReceiverReport } from '../fanout/receiver.ts';
 import { startHelper, sleep, type Helper } from '../lib/children.ts';
-import { FANOUT_CLIP, clipBitrate, loadUnits } from '../lib/clips.ts';
+import { FANOUT_CLIP } from '../lib/clips.ts';
 import { WindowMeter, type WindowUsage } from '../lib/proc.ts';
-import { startBenchRelay, type BenchRelay } from '../lib/relay.ts';
 import { Histogram } from '../lib/stats.ts';
 import { ms, pct, ratio, verdict, type BenchOptions, type Row } from '../lib/table.ts';
+import { nodeName, startCluster, viewerUrl, type ClusterNodes } from './nodes.ts';
+import { runTwoThousand, type TwoThousandMeasurement } from './two-thousand.ts';
 
 /**
  * Cluster benchmark (docs/ARCHITECTURE.md "More than one relay"): relay processes sharing one
@@ -20,54 +19,7 @@ import { ms, pct, ratio, verdict, type BenchOptions, type Row } from '../lib/tab
  * - 2000 viewers of one camera: one relay process, then two (half the viewers on each).
  */
 
-interface ClusterNodes {
-  nodes: BenchRelay[];
-  /** undefined for a single relay in its default mode (SQLite, no NATS) */
-  nats: TestNats | undefined;
-  cameraId: string;
-  credential: string;
-  stop(): Promise<void>;
-}
-
-/** One relay as `npm run relay` runs it: the baseline of the two-process row. */
-async function startSingleRelay(): Promise<ClusterNodes> {
-  const relay = await startBenchRelay();
-  const [camera] = await relay.createCameras(1);
-  return { nodes: [relay], nats: undefined, cameraId: camera!.id, credential: camera!.credential, stop: () => relay.stop() };
-}
-
-async function startCluster(count: number): Promise<ClusterNodes> {
-  const pg: TestPostgres = await startPostgres();
-  const nats = await startNats();
-  const nodes: BenchRelay[] = [];
-  try {
-    const databaseUrl = await pg.createDatabase('bench');
-    const env = (name: string) => ({ DATABASE_URL: databaseUrl, NATS_URL: nats.url, NODE_ID: name });
-    // All nodes start at once, as a deployment's do: one migrates, the others wait on its lock.
-    nodes.push(...(await Promise.all(Array.from({ length: count }, (_, i) => startBenchRelay({ env: env(`bench-${'abcdefgh'[i]}`) })))));
-    const [camera] = await nodes[0]!.createCameras(1);
-    return {
-      nodes,
-      nats,
-      cameraId: camera!.id,
-      credential: camera!.credential,
-      async stop() {
-        await Promise.all(nodes.map((n) => n.stop()));
-        await nats.close();
-        await pg.close();
-      },
-    };
-  } catch (err) {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await nats.close();
-    await pg.close();
-    throw err;
-  }
-}
-
 const RECEIVER_VIEWERS = 500;
-
-const viewerUrl = (node: BenchRelay, cameraId: string) => `${node.wsUrl}/api/cameras/${cameraId}/live?token=${node.token}`;
 
 /** ms from the socket's open to its first video frame (a catch-up keyframe when the stream is live). */
 function firstPictureMs(url: string): Promise<number> {
@@ -135,7 +87,7 @@ async function measureSpread(cluster: ClusterNodes, viewers: number[], options: 
   const warmupMs = options.quick ? 1000 : 3000;
   const windowMs = options.quick ? 2000 : 10_000;
   const helpers: Helper[] = [];
-  const names = cluster.nodes.map((_, i) => `bench-${'abcdefgh'[i]}`);
+  const names = cluster.nodes.map((_, i) => nodeName(i));
   try {
     const publisher = startHelper('../fanout/publisher.ts');
     helpers.push(publisher);
@@ -218,50 +170,53 @@ export interface ClusterBenchResult {
   measurements: {
     spread?: ClusterMeasurement;
     firstPicture?: { remote: number[]; local: number[] };
-    twoThousand?: Array<{ clipMbps: number; one: ClusterMeasurement; two: ClusterMeasurement }>;
+    twoThousand?: TwoThousandMeasurement[];
   };
 }
 
-/**
- * 2000 viewers of the 1080p clip are 8.6 Gbit/s through loopback: on 2 cores the viewers' own
- * receiver processes cannot take it (a single relay process loses as much), so the row with the
- * target uses the 720p camera, the bytes of the 1000-viewer fan-out row.
- */
-const SMALL_CLIP = fileURLToPath(new URL('../../test/fixtures/clips/1280x720-main.h264', import.meta.url));
+export interface ClusterBenchOptions extends BenchOptions {
+  /** '2000': only the 2000-viewer rows (one relay process against two) */
+  only?: '2000';
+  /** 2000-viewer rows: raw-drain receiver processes (default 1) */
+  drainProcesses?: number;
+  /** 2000-viewer rows: only this clip */
+  clip?: '720p' | '1080p';
+}
 
-function twoThousandRows(one: ClusterMeasurement, two: ClusterMeasurement, mbps: string, rule: boolean): Row[] {
-  const lostTwo = two.local.lost + two.remote.lost;
-  const cpu = (m: ClusterMeasurement) =>
-    Object.entries(m.usage)
-      .filter(([n]) => n !== 'nats-server')
-      .map(([, u]) => pct(u.cpuPercent))
-      .join(' + ');
-  return [
-    {
-      figure: `2000 viewers of 1 camera (${mbps} Mbit/s), 2 relay processes: frames lost / CPU`,
-      value: `${lostTwo} of ${two.local.frames + two.remote.frames + lostTwo}; ${cpu(two)}`,
-      target: rule ? '0 lost' : '-',
-      floor: `1 process: ${one.local.lost} lost; ${cpu(one)}`,
-      ratio: '-',
-      verdict: rule ? verdict(lostTwo === 0 && two.remote.closed === 0) : 'info',
-    },
-    {
-      figure: `2000 viewers of 1 camera (${mbps} Mbit/s), 2 relay processes: latency p50 / p99`,
-      value: `A ${ms(two.local.p50)} / ${ms(two.local.p99)}, B ${ms(two.remote.p50)} / ${ms(two.remote.p99)}`,
-      target: '-',
-      floor: `1 process: ${ms(one.local.p50)} / ${ms(one.local.p99)}`,
-      ratio: ratio(Math.max(two.local.p99, two.remote.p99), one.local.p99),
-      verdict: 'info',
-    },
-  ];
+/** `--only 2000`, `--drain-procs=N`, `--clip=720p|1080p`, besides the shared flags. */
+export function parseClusterArgs(argv: readonly string[]): Omit<ClusterBenchOptions, keyof BenchOptions> {
+  const value = (flag: string): string | undefined => {
+    const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+    if (i < 0) return undefined;
+    return argv[i]!.includes('=') ? argv[i]!.slice(flag.length + 1) : argv[i + 1];
+  };
+  const only = value('--only');
+  if (only !== undefined && only !== '2000') throw new Error(`--only: 2000 is the one row that runs alone, not ${only}`);
+  const procs = value('--drain-procs');
+  const clip = value('--clip');
+  if (clip !== undefined && clip !== '720p' && clip !== '1080p') throw new Error(`--clip: 720p or 1080p, not ${clip}`);
+  return {
+    ...(only ? { only } : {}),
+    ...(procs !== undefined ? { drainProcesses: Number(procs) } : {}),
+    ...(clip ? { clip } : {}),
+  };
 }
 
 const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 
-export async function runClusterBench(options: BenchOptions): Promise<ClusterBenchResult> {
-  const log = options.log ?? (() => {});
+export async function runClusterBench(options: ClusterBenchOptions): Promise<ClusterBenchResult> {
   const rows: Row[] = [];
   const measurements: ClusterBenchResult['measurements'] = {};
+  if (options.only !== '2000') await runThreeNodes(options, rows, measurements);
+  const two = await runTwoThousand(options);
+  measurements.twoThousand = two.measurements;
+  rows.push(...two.rows);
+  return { rows, measurements };
+}
+
+/** First pictures, then viewers spread over A, B and C. */
+async function runThreeNodes(options: BenchOptions, rows: Row[], measurements: ClusterBenchResult['measurements']): Promise<void> {
+  const log = options.log ?? (() => {});
   const opens = options.quick ? 3 : 7;
   const remoteViewers = options.quick ? 20 : 300;
 
@@ -337,30 +292,4 @@ export async function runClusterBench(options: BenchOptions): Promise<ClusterBen
   } finally {
     await cluster.stop();
   }
-
-  if (!options.quick) {
-    measurements.twoThousand = [];
-    for (const clip of [SMALL_CLIP, FANOUT_CLIP]) {
-      const mbps = (clipBitrate(loadUnits(clip)) / 1e6).toFixed(1);
-      log(`cluster: 2000 viewers of one camera (${mbps} Mbit/s), one relay process...`);
-      const one = await startSingleRelay();
-      let oneResult: ClusterMeasurement;
-      try {
-        oneResult = await measureSpread(one, [2000], options, clip);
-      } finally {
-        await one.stop();
-      }
-      log(`cluster: 2000 viewers of one camera (${mbps} Mbit/s), two relay processes...`);
-      const two = await startCluster(2);
-      let twoResult: ClusterMeasurement;
-      try {
-        twoResult = await measureSpread(two, [1000, 1000], options, clip);
-      } finally {
-        await two.stop();
-      }
-      measurements.twoThousand.push({ clipMbps: Number(mbps), one: oneResult, two: twoResult });
-      rows.push(...twoThousandRows(oneResult, twoResult, mbps, clip === SMALL_CLIP));
-    }
-  }
-  return { rows, measurements };
 }

@@ -1,8 +1,13 @@
 import { formatTable, parseArgs, saveResults } from '../lib/table.ts';
-import { runClusterBench } from './cluster-bench.ts';
+import { parseClusterArgs, runClusterBench } from './cluster-bench.ts';
 
-/** `node --import tsx bench/cluster/run.ts [--quick]`: needs nats-server and Postgres (Debian packages). */
-const options = { ...parseArgs(process.argv.slice(2)), log: (line: string) => process.stderr.write(`${line}\n`) };
+/**
+ * `node --import tsx bench/cluster/run.ts [--quick] [--only 2000] [--drain-procs=N] [--clip=720p|1080p]`:
+ * needs nats-server and Postgres (Debian packages).
+ */
+const argv = process.argv.slice(2);
+const options = { ...parseArgs(argv), ...parseClusterArgs(argv), log: (line: string) => process.stderr.write(`${line}\n`) };
 const result = await runClusterBench(options);
-saveResults(options.quick ? 'cluster-quick' : 'cluster', result);
+const name = `cluster${options.only ? `-only-${options.only}` : ''}${options.quick ? '-quick' : ''}`;
+saveResults(name, result);
 process.stdout.write(`${formatTable(result.rows)}\n`);
