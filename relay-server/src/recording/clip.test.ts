@@ -9,6 +9,8 @@ import { insertCamera } from '../db/cameras.ts';
 import { indexWritten, insertSegment, type NewFragment } from '../db/recordings.ts';
 import { clipBytes, planClip } from './clip.ts';
 import { VIDEO_TRACK_ID, initSegment, parseFragment } from './fmp4.ts';
+import { createLogger } from '../logger.ts';
+import { repairRecordings } from './repair.ts';
 import { SegmentWriter } from './segment-writer.ts';
 
 // A Baseline 640x480 SPS and a PPS as the Pi's encoder writes them (emulation prevention kept).
@@ -24,34 +26,78 @@ function frameBytes(n: number): Buffer {
   return b;
 }
 
-test('a clip holds every recorded frame, also a lone frame whose fragment spans microseconds (a burst under load)', async () => {
+type Opened = Awaited<ReturnType<typeof openDatabase>>;
+
+/** A camera and one live segment being written in a temp dir; `written` collects the fragments as the writer reports them. */
+async function recordingFixture(startUs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'picam-clip-'));
-  const opened = await openDatabase({ dataDir: join(dir, 'data') });
+  const opened: Opened = await openDatabase({ dataDir: join(dir, 'data') });
+  const cameraId = 'cam-clip';
+  await insertCamera(opened.db, { id: cameraId, name: 'Clip', settings: DEFAULT_CAMERA_SETTINGS, createdAt: Date.now() });
+  const init = initSegment(VIDEO, null);
+  const path = `${cameraId}/segment.mp4`;
+  const segmentId = insertSegment(opened.index, { cameraId, path, startUs, endUs: startUs, bytes: init.byteLength, initBytes: init.byteLength, backfill: false });
+  const written: NewFragment[] = [];
+  const failures: Error[] = [];
+  const writer = new SegmentWriter({
+    segmentId,
+    cameraId,
+    file: join(dir, 'rec', path),
+    startUs,
+    backfill: false,
+    video: VIDEO,
+    audio: null,
+    framerate: 30,
+    init,
+    sink: {
+      written: (_w, f) => written.push(f),
+      failed: (_w, err) => failures.push(err),
+      dropped: () => assert.fail('nothing is dropped'),
+    },
+  });
+  const index = (fragments: NewFragment[]) =>
+    indexWritten(opened.index, [{ segmentId, cameraId, fragments, endUs: fragments.at(-1)!.endUs, bytes: fragments.at(-1)!.offset + fragments.at(-1)!.length }]);
+  const cleanup = async () => {
+    await opened.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, recordings: join(dir, 'rec'), opened, cameraId, writer, written, failures, index, cleanup };
+}
+
+/** The clip from `fromUs` to `toUs`, served: its video samples' frame numbers and decode times. */
+async function clipFrames(db: Opened['index'], recordings: string, cameraId: string, fromUs: number, toUs: number) {
+  const plan = await planClip(db, recordings, cameraId, fromUs, toUs);
+  assert.ok(plan);
+  const chunks: Uint8Array[] = [];
+  for await (const c of clipBytes(plan, recordings, 0, plan.size)) chunks.push(c);
+  const clip = Buffer.concat(chunks);
+  assert.equal(clip.byteLength, plan.size);
+  const frames: number[] = [];
+  const dts: number[] = [];
+  let at = plan.init.byteLength;
+  while (at < clip.byteLength) {
+    const moofSize = clip.readUInt32BE(at);
+    const mdatSize = clip.readUInt32BE(at + moofSize);
+    const fragment = clip.subarray(at, at + moofSize + mdatSize);
+    const parsed = parseFragment(fragment);
+    assert.ok(parsed, `a fragment at byte ${at}`);
+    for (const run of parsed.runs.filter((r) => r.trackId === VIDEO_TRACK_ID)) {
+      let t = run.baseDecodeTime;
+      for (const s of run.samples) {
+        frames.push(fragment.readUInt32BE(s.dataOffset + 8) - FRAME_MARK);
+        dts.push(t);
+        t += s.duration;
+      }
+    }
+    at += fragment.byteLength;
+  }
+  return { frames, dts };
+}
+
+test('a clip holds every recorded frame, also a lone frame whose fragment spans microseconds (a burst under load)', async () => {
+  const startUs = 1_700_000_000_000_000;
+  const rec = await recordingFixture(startUs);
   try {
-    const cameraId = 'cam-clip';
-    await insertCamera(opened.db, { id: cameraId, name: 'Clip', settings: DEFAULT_CAMERA_SETTINGS, createdAt: Date.now() });
-    const startUs = 1_700_000_000_000_000;
-    const init = initSegment(VIDEO, null);
-    const path = `${cameraId}/segment.mp4`;
-    const segmentId = insertSegment(opened.index, { cameraId, path, startUs, endUs: startUs, bytes: init.byteLength, initBytes: init.byteLength, backfill: false });
-    const written: NewFragment[] = [];
-    let failure: Error | undefined;
-    const writer = new SegmentWriter({
-      segmentId,
-      cameraId,
-      file: join(dir, 'rec', path),
-      startUs,
-      backfill: false,
-      video: VIDEO,
-      audio: null,
-      framerate: 30,
-      init,
-      sink: {
-        written: (_w, f) => written.push(f),
-        failed: (_w, err) => (failure = err),
-        dropped: () => assert.fail('nothing is dropped'),
-      },
-    });
     // Frames 0..29 a GOP, 30 a keyframe. The agent stalls before frame 29: it is stamped more than a
     // second after frame 0 (a fragment of its own, FRAGMENT_MAX_US) and keyframe 30 comes 200 µs later.
     // Frame 31, the segment's last, comes more than a second after 30: a fragment of its own that
@@ -61,49 +107,46 @@ test('a clip holds every recorded frame, also a lone frame whose fragment spans 
     times.push(times[29]! + 200, times[29]! + 1_010_200);
     times.forEach((t, n) => {
       const keyframe = n % 30 === 0;
-      assert.ok(writer.addVideo(t, keyframe, frameBytes(n)));
+      assert.ok(rec.writer.addVideo(t, keyframe, frameBytes(n)));
     });
-    await writer.close();
-    assert.equal(failure, undefined);
+    await rec.writer.close();
+    assert.deepEqual(rec.failures, []);
     for (const n of [29, 31]) {
-      const lone = written.find((f) => f.startUs === times[n]);
-      assert.ok(lone && lone.endUs - lone.startUs < 1000, `frame ${n} has a fragment of its own spanning < 1 ms: ${JSON.stringify(written)}`);
+      const lone = rec.written.find((f) => f.startUs === times[n]);
+      assert.ok(lone && lone.endUs - lone.startUs < 1000, `frame ${n} has a fragment of its own spanning < 1 ms: ${JSON.stringify(rec.written)}`);
     }
-    indexWritten(opened.index, [{ segmentId, cameraId, fragments: written, endUs: written.at(-1)!.endUs, bytes: written.at(-1)!.offset + written.at(-1)!.length }]);
+    rec.index(rec.written);
 
-    const plan = await planClip(opened.index, join(dir, 'rec'), cameraId, startUs, times.at(-1)! + 1);
-    assert.ok(plan);
-    const chunks: Uint8Array[] = [];
-    for await (const c of clipBytes(plan, join(dir, 'rec'), 0, plan.size)) chunks.push(c);
-    const clip = Buffer.concat(chunks);
-    assert.equal(clip.byteLength, plan.size);
-    // Each fragment of the clip, its video samples' frame numbers and decode times.
-    const frames: number[] = [];
-    const dts: number[] = [];
-    let at = plan.init.byteLength;
-    while (at < clip.byteLength) {
-      const moofSize = clip.readUInt32BE(at);
-      const mdatSize = clip.readUInt32BE(at + moofSize);
-      const fragment = clip.subarray(at, at + moofSize + mdatSize);
-      const parsed = parseFragment(fragment);
-      assert.ok(parsed, `a fragment at byte ${at}`);
-      for (const run of parsed.runs.filter((r) => r.trackId === VIDEO_TRACK_ID)) {
-        let t = run.baseDecodeTime;
-        for (const s of run.samples) {
-          frames.push(fragment.readUInt32BE(s.dataOffset + 8) - FRAME_MARK);
-          dts.push(t);
-          t += s.duration;
-        }
-      }
-      at += fragment.byteLength;
-    }
+    const { frames, dts } = await clipFrames(rec.opened.index, rec.recordings, rec.cameraId, startUs, times.at(-1)! + 1);
     assert.deepEqual(frames, Array.from({ length: 32 }, (_, n) => n), 'every frame, in order, once');
     assert.ok(
       dts.every((t, i) => i === 0 || t > dts[i - 1]!),
       `decode times only go forward: ${dts.join(',')}`,
     );
   } finally {
-    await opened.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rec.cleanup();
+  }
+});
+
+test('after a crash, fragments that only the file held join the indexed ones without losing the keyframe at the seam', async () => {
+  // Capture times 14 ms past the decode-time grid (the agent stamps when it reads, at any phase of
+  // the frame interval): a fragment's decode time then says it starts 14 ms before its capture time.
+  const startUs = 1_700_000_000_000_000 + 14_000;
+  const rec = await recordingFixture(startUs);
+  try {
+    const times = Array.from({ length: 120 }, (_, n) => startUs + n * 33_333);
+    times.forEach((t, n) => assert.ok(rec.writer.addVideo(t, n % 30 === 0, frameBytes(n))));
+    await rec.writer.close();
+    assert.deepEqual(rec.failures, []);
+    assert.equal(rec.written.length, 4, 'a fragment a GOP');
+    // The index batch of the last two fragments never ran (kill -9): only the file has them.
+    rec.index(rec.written.slice(0, 2));
+    const result = repairRecordings(rec.opened.index, rec.recordings, createLogger('silent'));
+    assert.equal(result.recovered, 2);
+
+    const { frames } = await clipFrames(rec.opened.index, rec.recordings, rec.cameraId, startUs, times.at(-1)! + 1);
+    assert.deepEqual(frames, Array.from({ length: 120 }, (_, n) => n), 'every frame, in order, once');
+  } finally {
+    await rec.cleanup();
   }
 });

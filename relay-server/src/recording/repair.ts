@@ -62,7 +62,7 @@ export function repairRecordings(db: Db, dir: string, log: Logger): RepairResult
         }
         continue;
       }
-      const found = scanFragments(fd, indexedEnd, size);
+      const found = scanFragments(fd, indexedEnd, size, last?.endUs ?? segment.startUs);
       const end = found.at(-1) ? found.at(-1)!.offset + found.at(-1)!.length : indexedEnd;
       indexWritten(db, [{ segmentId: segment.id, cameraId: segment.cameraId, fragments: found, endUs: found.at(-1)?.endUs ?? last?.endUs ?? segment.startUs, bytes: end }]);
       result.recovered += found.length;
@@ -80,10 +80,20 @@ export function repairRecordings(db: Db, dir: string, log: Logger): RepairResult
   return result;
 }
 
-/** Whole moof + mdat pairs from `from` on, as index rows; stops at the first torn or foreign one. */
-function scanFragments(fd: number, from: number, size: number): NewFragment[] {
+/**
+ * Whole moof + mdat pairs from `from` on, as index rows; stops at the first torn or foreign one.
+ * The file holds decode times, which sit on the frame grid (up to half a frame from the capture
+ * times the index is kept in, more after a stall): the rows are placed by their decode times
+ * relative to the first one found, which starts at `startUs`, where the index left off (the
+ * capture time of that fragment's first frame). Placed by their own decode times, the first would
+ * seem to start before the indexed fragments end, and a clip would leave its keyframe out as
+ * already shown.
+ */
+function scanFragments(fd: number, from: number, size: number, startUs: number): NewFragment[] {
   const out: NewFragment[] = [];
   const header = Buffer.alloc(HEADER_BYTES);
+  let firstDecodeTime: number | undefined;
+  const toUs = (decodeTime: number) => startUs + Math.round(((decodeTime - firstDecodeTime!) * 1_000_000) / VIDEO_TIMESCALE);
   for (let offset = from; offset + HEADER_BYTES <= size; ) {
     readSync(fd, header, 0, HEADER_BYTES, offset);
     const moofSize = header.readUInt32BE(0);
@@ -97,9 +107,10 @@ function scanFragments(fd: number, from: number, size: number): NewFragment[] {
     const video = parsed?.runs.find((r) => r.trackId === VIDEO_TRACK_ID);
     if (!parsed || !video || video.samples.length === 0) break;
     const duration = video.samples.reduce((n, s) => n + s.duration, 0);
+    firstDecodeTime ??= video.baseDecodeTime;
     out.push({
-      startUs: Math.round((video.baseDecodeTime * 1_000_000) / VIDEO_TIMESCALE),
-      endUs: Math.round(((video.baseDecodeTime + duration) * 1_000_000) / VIDEO_TIMESCALE),
+      startUs: toUs(video.baseDecodeTime),
+      endUs: toUs(video.baseDecodeTime + duration),
       offset,
       length: moofSize + mdatSize,
       keyframe: video.samples[0]!.flags === SYNC_SAMPLE_FLAGS,
