@@ -7,7 +7,7 @@ import { WindowMeter, type WindowUsage } from '../lib/proc.ts';
 import { Histogram } from '../lib/stats.ts';
 import { ms, pct, ratio, verdict, type BenchOptions, type Row } from '../lib/table.ts';
 import { nodeName, startCluster, viewerUrl, type ClusterNodes } from './nodes.ts';
-import { runTwoThousand, type TwoThousandMeasurement } from './two-thousand.ts';
+import { runTwoThousand, type TwoThousandMeasurement, type TwoThousandOptions } from './two-thousand.ts';
 
 /**
  * Cluster benchmark (docs/ARCHITECTURE.md "More than one relay"): relay processes sharing one
@@ -174,16 +174,10 @@ export interface ClusterBenchResult {
   };
 }
 
-export interface ClusterBenchOptions extends BenchOptions {
-  /** '2000': only the 2000-viewer rows (one relay process against two) */
-  only?: '2000';
-  /** 2000-viewer rows: raw-drain receiver processes (default 1) */
-  drainProcesses?: number;
-  /** 2000-viewer rows: only this clip */
-  clip?: '720p' | '1080p';
-}
+/** `only: '2000'`: the 2000-viewer rows alone (one relay process against two). */
+export type ClusterBenchOptions = TwoThousandOptions;
 
-/** `--only 2000`, `--drain-procs=N`, `--clip=720p|1080p`, besides the shared flags. */
+/** `--only 2000`, `--drain-procs=N`, `--clip=720p|1080p`, besides the shared flags (`--quick`; `--viewers=N` with `--only 2000`). */
 export function parseClusterArgs(argv: readonly string[]): Omit<ClusterBenchOptions, keyof BenchOptions> {
   const value = (flag: string): string | undefined => {
     const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));

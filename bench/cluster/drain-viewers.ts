@@ -27,6 +27,8 @@ export interface DrainReport {
   maxBytes: number;
   /** sockets that ended or failed after their upgrade */
   closed: number;
+  /** reads (onread callbacks) over the window, all sockets */
+  reads: number;
 }
 
 const PONG_MS = 10_000;
@@ -42,6 +44,7 @@ interface Drain {
 }
 
 const drains: Drain[] = [];
+let reads = 0;
 let pongTimer: NodeJS.Timeout | undefined;
 
 function upgradeRequest(url: URL, key: string): string {
@@ -76,6 +79,7 @@ function open(target: string): Promise<Drain | string> {
         callback: (nread: number, buf: Buffer) => {
           if (drain.open) {
             drain.bytes += nread;
+            reads++;
             return true;
           }
           // The response head, once per socket: whatever follows it is already stream bytes.
@@ -128,6 +132,7 @@ process.on('message', (m: { type: string; targets?: string[] }) => {
     void connectAll(m.targets!).then((r) => reply({ type: 'connected', ...r }));
   } else if (m.type === 'window-start') {
     for (const d of drains) d.bytes = 0;
+    reads = 0;
   } else if (m.type === 'window-end') {
     const bytes = drains.map((d) => d.bytes);
     const report: DrainReport = {
@@ -136,6 +141,7 @@ process.on('message', (m: { type: string; targets?: string[] }) => {
       minBytes: Math.min(...bytes),
       maxBytes: Math.max(...bytes),
       closed: drains.filter((d) => !d.open).length,
+      reads,
     };
     reply({ type: 'report', ...report });
   }

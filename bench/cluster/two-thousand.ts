@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ReceiverReport } from '../fanout/receiver.ts';
@@ -28,6 +29,8 @@ import { counterDelta, frameCounters, startCluster, startSingleRelay, viewerUrl,
 const SMALL_CLIP = fileURLToPath(new URL('../../test/fixtures/clips/1280x720-main.h264', import.meta.url));
 
 export interface TwoThousandOptions extends BenchOptions {
+  /** '2000': these rows alone; only then does `viewers` set their total */
+  only?: '2000';
   drainProcesses?: number;
   clip?: '720p' | '1080p';
 }
@@ -53,6 +56,8 @@ export interface DrainedRun {
   load: [number, number];
   /** whole machine busy over the window, % of one core (200 % = both cores) */
   machinePercent: number;
+  /** the same, by kind: user (with nice), system, irq + softirq */
+  machine: { user: number; system: number; softirq: number };
   cpu: { relays: number[]; drains: number; samples: number; publisher: number; nats: number | undefined };
   /** per relay, over the window */
   counters: FrameCounters[];
@@ -67,12 +72,20 @@ export interface DrainedRun {
   drains: DrainReport;
   /** frames the camera sent over the window */
   published: number;
+  /** how long the window's closing edge took (the relays' /metrics and the camera's count) */
+  edgeMs: number;
 }
 
 export interface TwoThousandMeasurement {
   clipMbps: number;
   one: DrainedRun;
   two: DrainedRun;
+}
+
+/** The whole machine's CPU time so far by kind, seconds (/proc/stat's first line; 100 ticks a second). */
+function machineSplit(): { user: number; system: number; softirq: number; idle: number } {
+  const v = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { user: (v[0]! + v[1]!) / 100, system: v[2]! / 100, softirq: (v[5]! + v[6]!) / 100, idle: (v[3]! + v[4]!) / 100 };
 }
 
 const usageOf = (u: WindowUsage | undefined) => u?.cpuPercent ?? Number.NaN;
@@ -118,18 +131,25 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
     const sampleMeters = samples.map((s) => new WindowMeter(s.child.pid!));
     const publisherMeter = new WindowMeter(publisher.child.pid!);
     const meters = [...relayMeters, ...drainMeters, ...sampleMeters, publisherMeter, ...(natsMeter ? [natsMeter] : [])];
-    const before = await Promise.all(cluster.nodes.map(frameCounters));
-    const sentBefore = (await publisher.request<{ sent: number[] }>({ type: 'stats' }, 'stats')).sent[0] ?? 0;
+    // The window's edges: the relays' counters, the camera's count, every meter and every receiver
+    // at once (a relay answers /metrics from the same busy event loop).
+    const stats = async () => (await publisher.request<{ sent: number[] }>({ type: 'stats' }, 'stats')).sent[0] ?? 0;
     const loadStart = loadavg()[0]!;
+    const splitStart = machineSplit();
     for (const m of meters) m.start();
     for (const h of [...drains, ...samples]) h.child.send({ type: 'window-start' });
+    const [before, sentBefore] = await Promise.all([Promise.all(cluster.nodes.map(frameCounters)), stats()]);
     await sleep(windowMs);
-    const sampleReports = await Promise.all(samples.map((r) => r.request<ReceiverReport>({ type: 'window-end' }, 'report')));
-    const drainReports = await Promise.all(drains.map((d) => d.request<DrainReport>({ type: 'window-end' }, 'report')));
+    const edgeStart = performance.now();
+    const sampleReportsP = Promise.all(samples.map((r) => r.request<ReceiverReport>({ type: 'window-end' }, 'report')));
+    const drainReportsP = Promise.all(drains.map((d) => d.request<DrainReport>({ type: 'window-end' }, 'report')));
+    const [after, sentAfter] = await Promise.all([Promise.all(cluster.nodes.map(frameCounters)), stats()]);
     const usage = new Map(meters.map((m) => [m, m.stop()]));
+    const edgeMs = performance.now() - edgeStart;
+    const splitEnd = machineSplit();
     const loadEnd = loadavg()[0]!;
-    const after = await Promise.all(cluster.nodes.map(frameCounters));
-    const published = ((await publisher.request<{ sent: number[] }>({ type: 'stats' }, 'stats')).sent[0] ?? 0) - sentBefore;
+    const [sampleReports, drainReports] = await Promise.all([sampleReportsP, drainReportsP]);
+    const published = sentAfter - sentBefore;
 
     const counters = after.map((a, i) => counterDelta(a, before[i]!));
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -147,6 +167,11 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
       seconds: relayUsage.seconds,
       load: [loadStart, loadEnd],
       machinePercent: relayUsage.machinePercent,
+      machine: {
+        user: (100 * (splitEnd.user - splitStart.user)) / relayUsage.seconds,
+        system: (100 * (splitEnd.system - splitStart.system)) / relayUsage.seconds,
+        softirq: (100 * (splitEnd.softirq - splitStart.softirq)) / relayUsage.seconds,
+      },
       cpu: {
         relays: relayMeters.map((m) => usageOf(usage.get(m))),
         drains: sum(drainMeters.map((m) => usageOf(usage.get(m)))),
@@ -165,8 +190,10 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
         minBytes: Math.min(...drainReports.map((r) => r.minBytes)),
         maxBytes: Math.max(...drainReports.map((r) => r.maxBytes)),
         closed: sum(drainReports.map((r) => r.closed)),
+        reads: sum(drainReports.map((r) => r.reads)),
       },
       published,
+      edgeMs,
     };
   } finally {
     await Promise.all(helpers.map((h) => h.stop()));
@@ -218,18 +245,24 @@ function rows(m: TwoThousandMeasurement, rule: boolean): Row[] {
 
 function summary(r: DrainedRun): string {
   const mean = r.drains.bytes / Math.max(1, r.drains.connections);
+  // CPU per frame offered to a viewer (sent or dropped) and per drain read: figures the shared
+  // machine's load moves less than percentages of a core do.
+  const usPerOffer = r.counters.map((c, i) => ((r.cpu.relays[i]! * r.seconds * 1e4) / Math.max(1, c.out + c.dropped.slow + c.dropped.lag)).toFixed(1));
   return (
+    `relay CPU per frame offered to a viewer ${usPerOffer.join(' / ')} µs; drain CPU per read ${((r.cpu.drains * r.seconds * 1e4) / Math.max(1, r.drains.reads)).toFixed(1)} µs; ` +
+    `box user ${pct(r.machine.user)} system ${pct(r.machine.system)} softirq ${pct(r.machine.softirq)}\n  ` +
     `${r.relays} relay(s): lost ${lost(r)} (dropped ${r.dropped}: ${r.counters.map((c) => `slow ${c.dropped.slow} lag ${c.dropped.lag} cache ${c.dropped.cache}`).join(' | ')}; gaps ${r.gaps}); ` +
     `relay CPU ${relayCpu(r)}; ${receiversText(r)}; video in ${r.counters.map((c) => c.videoIn).join('/')} of ${r.published} published; ` +
-    `drain bytes min/mean/max ${(r.drains.minBytes / mean).toFixed(2)}/1/${(r.drains.maxBytes / mean).toFixed(2)} of ${(mean / 1e6).toFixed(1)} MB`
+    `drain bytes min/mean/max ${(r.drains.minBytes / mean).toFixed(2)}/1/${(r.drains.maxBytes / mean).toFixed(2)} of ${(mean / 1e6).toFixed(1)} MB, ${(r.drains.reads / r.seconds).toFixed(0)} reads/s of ${(r.drains.bytes / Math.max(1, r.drains.reads) / 1024).toFixed(1)} KiB; window ${r.seconds.toFixed(1)} s (its end took ${r.edgeMs.toFixed(0)} ms)`
   );
 }
 
 /** The rows, for each clip: one relay process with every viewer, then two with half each. */
 export async function runTwoThousand(options: TwoThousandOptions): Promise<{ rows: Row[]; measurements: TwoThousandMeasurement[] }> {
   const log = options.log ?? (() => {});
-  const total = options.quick ? 200 : 2000;
-  const sampledTotal = options.quick ? 10 : 40;
+  // `--only 2000 --viewers=N`: another total, to find where the machine's limit is.
+  const total = (options.only === '2000' ? options.viewers : undefined) ?? (options.quick ? 200 : 2000);
+  const sampledTotal = Math.min(options.quick ? 10 : 40, total);
   const drainProcesses = options.drainProcesses ?? 1;
   const clips = options.clip === '720p' || options.quick ? [SMALL_CLIP] : options.clip === '1080p' ? [FANOUT_CLIP] : [SMALL_CLIP, FANOUT_CLIP];
   const out: Row[] = [];
