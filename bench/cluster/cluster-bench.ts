@@ -177,7 +177,7 @@ export interface ClusterBenchResult {
 /** `only: '2000'`: the 2000-viewer rows alone (one relay process against two). */
 export type ClusterBenchOptions = TwoThousandOptions;
 
-/** `--only 2000`, `--drain-procs=N`, `--clip=720p|1080p`, besides the shared flags (`--quick`; `--viewers=N` with `--only 2000`). */
+/** `--only 2000`, `--drain-procs=N`, `--drain-every=MS`, `--clip=720p|1080p`, besides the shared flags (`--quick`; `--viewers=N` with `--only 2000`). */
 export function parseClusterArgs(argv: readonly string[]): Omit<ClusterBenchOptions, keyof BenchOptions> {
   const value = (flag: string): string | undefined => {
     const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
@@ -187,11 +187,13 @@ export function parseClusterArgs(argv: readonly string[]): Omit<ClusterBenchOpti
   const only = value('--only');
   if (only !== undefined && only !== '2000') throw new Error(`--only: 2000 is the one row that runs alone, not ${only}`);
   const procs = value('--drain-procs');
+  const every = value('--drain-every');
   const clip = value('--clip');
   if (clip !== undefined && clip !== '720p' && clip !== '1080p') throw new Error(`--clip: 720p or 1080p, not ${clip}`);
   return {
     ...(only ? { only } : {}),
     ...(procs !== undefined ? { drainProcesses: Number(procs) } : {}),
+    ...(every !== undefined ? { drainEveryMs: Number(every) } : {}),
     ...(clip ? { clip } : {}),
   };
 }

@@ -14,7 +14,11 @@ import { reply } from '../lib/children.ts';
  * it): the relay's heartbeat closes a socket that did not answer its previous ping (30 s apart),
  * and ws takes any pong as the answer, so no ping has to be found in the stream.
  *
- * IPC: {type:'connect', targets:[{url}]} -> 'connected' {failed, errors};
+ * `everyMs` > 0 reads each socket at most once per that many ms (a read returns false, which stops
+ * reading, and one timer resumes every paused socket): fewer, larger reads for the same bytes, the
+ * kernel's socket buffers holding the rest meanwhile.
+ *
+ * IPC: {type:'connect', targets:[url], everyMs?} -> 'connected' {failed, errors};
  *      {type:'window-start'}; {type:'window-end'} -> 'report' (DrainReport).
  */
 
@@ -45,6 +49,8 @@ interface Drain {
 
 const drains: Drain[] = [];
 let reads = 0;
+let everyMs = 0;
+const paused: Socket[] = [];
 let pongTimer: NodeJS.Timeout | undefined;
 
 function upgradeRequest(url: URL, key: string): string {
@@ -80,7 +86,9 @@ function open(target: string): Promise<Drain | string> {
           if (drain.open) {
             drain.bytes += nread;
             reads++;
-            return true;
+            if (everyMs <= 0) return true;
+            paused.push(drain.socket);
+            return false;
           }
           // The response head, once per socket: whatever follows it is already stream bytes.
           head += buf.toString('latin1', 0, nread);
@@ -124,11 +132,17 @@ async function connectAll(targets: string[]): Promise<{ failed: number; errors: 
   pongTimer = setInterval(() => {
     for (const d of drains) if (d.open) d.socket.write(PONG);
   }, PONG_MS);
+  if (everyMs > 0) {
+    setInterval(() => {
+      for (const socket of paused.splice(0)) socket.resume();
+    }, everyMs);
+  }
   return { failed: errors.length, errors: [...new Set(errors)].slice(0, 5) };
 }
 
-process.on('message', (m: { type: string; targets?: string[] }) => {
+process.on('message', (m: { type: string; targets?: string[]; everyMs?: number }) => {
   if (m.type === 'connect') {
+    everyMs = m.everyMs ?? 0;
     void connectAll(m.targets!).then((r) => reply({ type: 'connected', ...r }));
   } else if (m.type === 'window-start') {
     for (const d of drains) d.bytes = 0;

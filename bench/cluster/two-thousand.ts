@@ -32,6 +32,8 @@ export interface TwoThousandOptions extends BenchOptions {
   /** '2000': these rows alone; only then does `viewers` set their total */
   only?: '2000';
   drainProcesses?: number;
+  /** drains read each socket at most once per this many ms (0: as bytes come) */
+  drainEveryMs?: number;
   clip?: '720p' | '1080p';
 }
 
@@ -51,6 +53,8 @@ export interface DrainedRun {
   viewers: number[];
   sampled: number[];
   drainProcesses: number;
+  /** 0: drains read as bytes come */
+  drainEveryMs: number;
   seconds: number;
   /** 1-minute load average at the window's start and end */
   load: [number, number];
@@ -90,7 +94,8 @@ function machineSplit(): { user: number; system: number; softirq: number; idle: 
 
 const usageOf = (u: WindowUsage | undefined) => u?.cpuPercent ?? Number.NaN;
 
-async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled: number[], drainProcesses: number, clip: string, options: BenchOptions): Promise<DrainedRun> {
+async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled: number[], clip: string, options: TwoThousandOptions): Promise<DrainedRun> {
+  const drainProcesses = options.drainProcesses ?? 1;
   const warmupMs = options.quick ? 1500 : 5000;
   const windowMs = options.quick ? 2000 : 10_000;
   const helpers: Helper[] = [];
@@ -111,7 +116,7 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
     const samples = sampled.map(() => startHelper('../fanout/receiver.ts'));
     helpers.push(...drains, ...samples);
     const drainsConnected = await Promise.all(
-      drains.map((d, i) => d.request<{ failed: number; errors: string[] }>({ type: 'connect', targets: drainTargets[i] }, 'connected', 180_000)),
+      drains.map((d, i) => d.request<{ failed: number; errors: string[] }>({ type: 'connect', targets: drainTargets[i], everyMs: options.drainEveryMs ?? 0 }, 'connected', 180_000)),
     );
     const drainFailed = drainsConnected.reduce((a, c) => a + c.failed, 0);
     if (drainFailed > 0) throw new Error(`${drainFailed} drain viewers could not connect: ${drainsConnected.flatMap((c) => c.errors).join('; ')}`);
@@ -164,6 +169,7 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
       viewers,
       sampled,
       drainProcesses,
+      drainEveryMs: options.drainEveryMs ?? 0,
       seconds: relayUsage.seconds,
       load: [loadStart, loadEnd],
       machinePercent: relayUsage.machinePercent,
@@ -207,7 +213,7 @@ const load = (r: DrainedRun) => `load ${r.load[0].toFixed(1)}-${r.load[1].toFixe
 const lostText = (r: DrainedRun) =>
   `${lost(r)} (relays dropped ${r.dropped} of ${r.delivered + r.dropped}; ${r.gaps} gaps in ${r.sample.reduce((a, s) => a + s.frames, 0)} sampled)${closed(r) ? `, ${closed(r)} closed` : ''}`;
 const receiversText = (r: DrainedRun) =>
-  `drains ${pct(r.cpu.drains)} (${r.drainProcesses} proc), parsing ${pct(r.cpu.samples)}, publisher ${pct(r.cpu.publisher)}` +
+  `drains ${pct(r.cpu.drains)} (${r.drainProcesses} proc${r.drainEveryMs > 0 ? `, a read per ${r.drainEveryMs} ms` : ''}), parsing ${pct(r.cpu.samples)}, publisher ${pct(r.cpu.publisher)}` +
   `${r.cpu.nats === undefined ? '' : `, nats ${pct(r.cpu.nats)}`}; box ${pct(r.machinePercent)}; ${load(r)}`;
 
 function rows(m: TwoThousandMeasurement, rule: boolean): Row[] {
@@ -263,7 +269,6 @@ export async function runTwoThousand(options: TwoThousandOptions): Promise<{ row
   // `--only 2000 --viewers=N`: another total, to find where the machine's limit is.
   const total = (options.only === '2000' ? options.viewers : undefined) ?? (options.quick ? 200 : 2000);
   const sampledTotal = Math.min(options.quick ? 10 : 40, total);
-  const drainProcesses = options.drainProcesses ?? 1;
   const clips = options.clip === '720p' || options.quick ? [SMALL_CLIP] : options.clip === '1080p' ? [FANOUT_CLIP] : [SMALL_CLIP, FANOUT_CLIP];
   const out: Row[] = [];
   const measurements: TwoThousandMeasurement[] = [];
@@ -273,7 +278,7 @@ export async function runTwoThousand(options: TwoThousandOptions): Promise<{ row
     const single = await startSingleRelay();
     let one: DrainedRun;
     try {
-      one = await measureDrained(single, [total], [sampledTotal], drainProcesses, clip, options);
+      one = await measureDrained(single, [total], [sampledTotal], clip, options);
     } finally {
       await single.stop();
     }
@@ -282,7 +287,7 @@ export async function runTwoThousand(options: TwoThousandOptions): Promise<{ row
     const pair = await startCluster(2);
     let two: DrainedRun;
     try {
-      two = await measureDrained(pair, [total / 2, total / 2], [sampledTotal / 2, sampledTotal / 2], drainProcesses, clip, options);
+      two = await measureDrained(pair, [total / 2, total / 2], [sampledTotal / 2, sampledTotal / 2], clip, options);
     } finally {
       await pair.stop();
     }
