@@ -47,7 +47,7 @@ interface SampleFigures {
 }
 
 /** One window of one setup (one relay process or two). */
-export interface DrainedRun {
+interface DrainedRun {
   relays: number;
   /** per relay: viewers in all, and how many of them parse */
   viewers: number[];
