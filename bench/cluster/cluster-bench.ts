@@ -16,7 +16,8 @@ import { runTwoThousand, type TwoThousandMeasurement, type TwoThousandOptions } 
  * - 3 nodes, viewers on B and C: remote latency vs local, frames lost, the bytes nats-server
  *   delivers to each node against what A published (one copy per node, however many viewers),
  *   CPU per process; the first picture of a viewer opening on a node with no viewer yet, vs on A.
- * - 2000 viewers of one camera: one relay process, then two (half the viewers on each).
+ * - 2000 viewers of one camera: one relay process, then two (half the viewers on each), with
+ *   raw-drain receivers and a parsing sample (two-thousand.ts).
  */
 
 const RECEIVER_VIEWERS = 500;
