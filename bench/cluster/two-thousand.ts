@@ -60,6 +60,8 @@ interface DrainedRun {
   load: [number, number];
   /** whole machine busy over the window, % of one core (200 % = both cores) */
   machinePercent: number;
+  /** main threads of the relays, then of the drain processes: % of the window on a CPU, and runnable but waiting for one */
+  eventLoops: Array<{ runPercent: number; waitPercent: number }>;
   /** the same, by kind: user (with nice), system, irq + softirq */
   machine: { user: number; system: number; softirq: number };
   cpu: { relays: number[]; drains: number; samples: number; publisher: number; nats: number | undefined };
@@ -99,6 +101,20 @@ function machineSplit(): { user: number; system: number; softirq: number; idle: 
  * queue bytes of its own (its budget is about a second), so the relay's side is the same.
  */
 const DRAIN_EVERY_MS = 100;
+
+/**
+ * A process's main thread (the event loop) so far: ns on a CPU and ns runnable but waiting for one
+ * (/proc/<pid>/schedstat). Waiting is what tells a process starved by the machine from one that
+ * has all it asks for.
+ */
+function mainThreadSched(pid: number): { runNs: number; waitNs: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runNs: run!, waitNs: wait! };
+  } catch {
+    return { runNs: Number.NaN, waitNs: Number.NaN };
+  }
+}
 
 const usageOf = (u: WindowUsage | undefined) => u?.cpuPercent ?? Number.NaN;
 
@@ -149,6 +165,8 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
     const stats = async () => (await publisher.request<{ sent: number[] }>({ type: 'stats' }, 'stats')).sent[0] ?? 0;
     const loadStart = loadavg()[0]!;
     const splitStart = machineSplit();
+    const schedPids = [...cluster.nodes.map((n) => n.pid), ...drains.map((d) => d.child.pid!)];
+    const schedStart = schedPids.map(mainThreadSched);
     for (const m of meters) m.start();
     for (const h of [...drains, ...samples]) h.child.send({ type: 'window-start' });
     const [before, sentBefore] = await Promise.all([Promise.all(cluster.nodes.map(frameCounters)), stats()]);
@@ -160,6 +178,7 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
     const usage = new Map(meters.map((m) => [m, m.stop()]));
     const edgeMs = performance.now() - edgeStart;
     const splitEnd = machineSplit();
+    const schedEnd = schedPids.map(mainThreadSched);
     const loadEnd = loadavg()[0]!;
     const [sampleReports, drainReports] = await Promise.all([sampleReportsP, drainReportsP]);
     const published = sentAfter - sentBefore;
@@ -181,6 +200,10 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
       seconds: relayUsage.seconds,
       load: [loadStart, loadEnd],
       machinePercent: relayUsage.machinePercent,
+      eventLoops: schedPids.map((_, i) => ({
+        runPercent: (schedEnd[i]!.runNs - schedStart[i]!.runNs) / 1e7 / relayUsage.seconds,
+        waitPercent: (schedEnd[i]!.waitNs - schedStart[i]!.waitNs) / 1e7 / relayUsage.seconds,
+      })),
       machine: {
         user: (100 * (splitEnd.user - splitStart.user)) / relayUsage.seconds,
         system: (100 * (splitEnd.system - splitStart.system)) / relayUsage.seconds,
@@ -264,6 +287,7 @@ function summary(r: DrainedRun): string {
   const usPerOffer = r.counters.map((c, i) => ((r.cpu.relays[i]! * r.seconds * 1e4) / Math.max(1, c.out + c.dropped.slow + c.dropped.lag)).toFixed(1));
   return (
     `relay CPU per frame offered to a viewer ${usPerOffer.join(' / ')} µs; drain CPU per read ${((r.cpu.drains * r.seconds * 1e4) / Math.max(1, r.drains.reads)).toFixed(1)} µs; ` +
+    `event loops run/wait: ${r.eventLoops.map((e, i) => `${i < r.relays ? `relay ${'AB'[i]}` : 'drains'} ${e.runPercent.toFixed(0)}/${e.waitPercent.toFixed(0)} %`).join(', ')}; ` +
     `box user ${pct(r.machine.user)} system ${pct(r.machine.system)} softirq ${pct(r.machine.softirq)}\n  ` +
     `${r.relays} relay(s): lost ${lost(r)} (dropped ${r.dropped}: ${r.counters.map((c) => `slow ${c.dropped.slow} lag ${c.dropped.lag} cache ${c.dropped.cache}`).join(' | ')}; gaps ${r.gaps}); ` +
     `relay CPU ${relayCpu(r)}; ${receiversText(r)}; video in ${r.counters.map((c) => c.videoIn).join('/')} of ${r.published} published; ` +
