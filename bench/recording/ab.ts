@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { openSync, readFileSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startHelper, sleep, type Helper } from '../lib/children.ts';
 import { startBenchRelay, type BenchRelay } from '../lib/relay.ts';
@@ -11,9 +12,14 @@ import { startBenchRelay, type BenchRelay } from '../lib/relay.ts';
  * cannot promise on a shared 2-core box. Prints user and system CPU apart (system: the writes).
  *
  *   node --import tsx bench/recording/ab.ts [--windows 4] [--seconds 10] [--prof DIR] [--hold]
+ *     [--node-args "--trace-gc ..."] [--gc-log DIR] [--base DIR]
  *
  * --prof: a V8 CPU profile of the recording relay into DIR; --hold: print the pids and keep running
- * until SIGINT (to attach strace or perf).
+ * until SIGINT (to attach strace or perf). --node-args: V8/Node flags for every relay; with
+ * --trace-gc among them, each window also counts each relay's scavenges and mark-compacts, and
+ * --gc-log writes each relay's trace to DIR/<side>.log. --base: a third relay, recording, run from
+ * another checkout (e.g. `git worktree add /tmp/wt-base HEAD~1`, node_modules linked): the old
+ * and new recorder over the same windows as the off relay.
  */
 
 const { values } = parseArgs({
@@ -23,15 +29,21 @@ const { values } = parseArgs({
     cameras: { type: 'string', default: '50' },
     prof: { type: 'string' },
     hold: { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
+    'gc-log': { type: 'string' },
+    base: { type: 'string' },
   },
 });
 const CLIP = fileURLToPath(new URL('../../test/fixtures/clips/1280x720-main.h264', import.meta.url));
 const TICKS = 100;
 
+type Start = typeof startBenchRelay;
+
 interface Side {
-  mode: 'off' | 'continuous';
+  label: string;
   relay: BenchRelay;
   publisher: Helper;
+  gc: GcCounter;
 }
 
 /** utime and stime of `pid`, seconds */
@@ -41,44 +53,85 @@ function times(pid: number): { user: number; sys: number } {
   return { user: Number(f[11]) / TICKS, sys: Number(f[12]) / TICKS };
 }
 
-async function start(mode: Side['mode'], cameras: number, prof?: string): Promise<Side> {
-  const relay = await startBenchRelay({ env: { RECORD_DEFAULT: mode }, ...(mode === 'continuous' && prof ? { cpuProfDir: prof } : {}) });
+/** Scavenges and mark-compacts seen in a relay's --trace-gc output (one line per collection). */
+class GcCounter {
+  scavenges = 0;
+  markCompacts = 0;
+  /** mark-compact reasons, as V8 prints them after the timing */
+  readonly reasons = new Map<string, number>();
+  private rest = '';
+
+  constructor(relay: BenchRelay, log?: string) {
+    const fd = log ? openSync(log, 'w') : undefined;
+    relay.child.stdout!.on('data', (chunk: string) => {
+      if (fd !== undefined) writeSync(fd, chunk);
+      const lines = (this.rest + chunk).split('\n');
+      this.rest = lines.pop()!;
+      for (const l of lines) {
+        if (/: Scavenge /.test(l)) this.scavenges++;
+        else if (/: Mark-Compact /.test(l)) {
+          this.markCompacts++;
+          // "... (average mu = 0.99, current mu = 0.98) finalize incremental marking via task; GC in old space requested"
+          const reason = /current mu = [\d.]+\) (.*)$/.exec(l)?.[1]?.trim() ?? '?';
+          this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+        }
+      }
+    });
+  }
+}
+
+async function start(label: string, startRelay: Start, mode: 'off' | 'continuous', cameras: number, prof?: string): Promise<Side> {
+  const saved = process.env.PICAM_BENCH_RELAY_NODE_ARGS;
+  process.env.PICAM_BENCH_RELAY_NODE_ARGS = values['node-args'];
+  const relay = await startRelay({ env: { RECORD_DEFAULT: mode }, ...(mode === 'continuous' && prof ? { cpuProfDir: prof } : {}) });
+  process.env.PICAM_BENCH_RELAY_NODE_ARGS = saved;
+  const gc = new GcCounter(relay, values['gc-log'] ? resolve(values['gc-log'], `${label}.log`) : undefined);
   const made = await relay.createCameras(cameras);
   const publisher = startHelper('../fanout/publisher.ts');
   const targets = made.map((c) => ({ url: `${relay.wsUrl}/api/agent`, headers: { authorization: `Bearer ${c.credential}` } }));
   await publisher.request({ type: 'connect', cameras: targets, clip: CLIP, fps: 30 }, 'connected');
-  return { mode, relay, publisher };
+  return { label, relay, publisher, gc };
 }
 
 const cameras = Number(values.cameras);
-const sides = [await start('off', cameras), await start('continuous', cameras, values.prof)];
+const sides = [await start('off', startBenchRelay, 'off', cameras), await start('on', startBenchRelay, 'continuous', cameras, values.prof)];
+if (values.base) {
+  const base = (await import(pathToFileURL(resolve(values.base, 'bench/lib/relay.ts')).href)) as { startBenchRelay: Start };
+  sides.push(await start('base', base.startBenchRelay, 'continuous', cameras));
+}
+const tracing = /--trace-gc\b/.test(values['node-args']);
 try {
   for (const s of sides) await s.publisher.request({ type: 'start' }, 'started');
   await sleep(5000);
   if (values.hold) {
-    process.stdout.write(`relay off pid ${sides[0]!.relay.pid}, recording pid ${sides[1]!.relay.pid}; Ctrl-C to stop\n`);
+    process.stdout.write(`${sides.map((s) => `${s.label} pid ${s.relay.pid}`).join(', ')}; Ctrl-C to stop\n`);
     await new Promise((resolve) => process.once('SIGINT', resolve));
   }
-  const sums = sides.map(() => ({ user: 0, sys: 0 }));
+  const sums = sides.map(() => ({ user: 0, sys: 0, scavenges: 0, markCompacts: 0 }));
   let wall = 0;
   for (let w = 0; w < Number(values.windows); w++) {
-    const before = sides.map((s) => times(s.relay.pid));
+    const before = sides.map((s) => ({ ...times(s.relay.pid), scavenges: s.gc.scavenges, markCompacts: s.gc.markCompacts }));
     const t0 = performance.now();
     await sleep(Number(values.seconds) * 1000);
     const secs = (performance.now() - t0) / 1000;
     wall += secs;
     const pct = sides.map((s, i) => {
       const now = times(s.relay.pid);
-      const d = { user: now.user - before[i]!.user, sys: now.sys - before[i]!.sys };
-      sums[i]!.user += d.user;
-      sums[i]!.sys += d.sys;
-      return { user: (100 * d.user) / secs, sys: (100 * d.sys) / secs };
+      const d = { user: now.user - before[i]!.user, sys: now.sys - before[i]!.sys, scavenges: s.gc.scavenges - before[i]!.scavenges, markCompacts: s.gc.markCompacts - before[i]!.markCompacts };
+      const sum = sums[i]!;
+      sum.user += d.user;
+      sum.sys += d.sys;
+      sum.scavenges += d.scavenges;
+      sum.markCompacts += d.markCompacts;
+      return { user: (100 * d.user) / secs, sys: (100 * d.sys) / secs, scavenges: d.scavenges, markCompacts: d.markCompacts };
     });
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-    process.stdout.write(`${line(`window ${w + 1}`, pct[0]!, pct[1]!)}  load ${load}\n`);
+    process.stdout.write(`${line(`window ${w + 1}`, pct)}  load ${load}\n`);
   }
-  const total = sums.map((s) => ({ user: (100 * s.user) / wall, sys: (100 * s.sys) / wall }));
-  process.stdout.write(`${line('all', total[0]!, total[1]!)}\n`);
+  process.stdout.write(`${line('all', sums.map((s) => ({ ...s, user: (100 * s.user) / wall, sys: (100 * s.sys) / wall })))}\n`);
+  if (tracing) {
+    for (const s of sides) process.stdout.write(`${s.label}: mark-compact reasons over the whole run ${JSON.stringify(Object.fromEntries(s.gc.reasons))}\n`);
+  }
 } finally {
   for (const s of sides) {
     await s.publisher.stop();
@@ -86,9 +139,15 @@ try {
   }
 }
 
-function line(label: string, off: { user: number; sys: number }, on: { user: number; sys: number }): string {
-  const a = off.user + off.sys;
-  const b = on.user + on.sys;
+function line(label: string, pct: Array<{ user: number; sys: number; scavenges: number; markCompacts: number }>): string {
   const f = (x: number) => x.toFixed(1).padStart(5);
-  return `${label.padEnd(9)} off ${f(a)} % (usr ${f(off.user)} sys ${f(off.sys)})  on ${f(b)} % (usr ${f(on.user)} sys ${f(on.sys)})  +${f(b - a)} %  ${(b / a).toFixed(2)}x`;
+  const off = pct[0]!;
+  const a = off.user + off.sys;
+  const parts = pct.map((p, i) => {
+    const b = p.user + p.sys;
+    const gc = tracing ? ` gc ${p.scavenges}s/${p.markCompacts}mc` : '';
+    const vs = i === 0 ? '' : `  +${f(b - a)} % ${(b / a).toFixed(2)}x`;
+    return `${sides[i]!.label} ${f(b)} % (usr ${f(p.user)} sys ${f(p.sys)})${gc}${vs}`;
+  });
+  return `${label.padEnd(9)} ${parts.join(' | ')}`;
 }
