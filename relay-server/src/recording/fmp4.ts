@@ -94,11 +94,6 @@ function u32(v: number): Uint8Array {
   new DataView(b.buffer).setUint32(0, v >>> 0);
   return b;
 }
-function u64(v: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(Math.max(0, Math.trunc(v))));
-  return b;
-}
 const zeros = (n: number) => new Uint8Array(n);
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const MATRIX = Uint8Array.from([0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000].flatMap((v) => [...u32(v)]));
@@ -201,48 +196,94 @@ export interface RunLayout {
 }
 
 /**
- * The moof for `runs` (tracks without samples are left out) followed by the mdat's header: the
- * samples' bytes, in run order, complete the fragment.
+ * A run's samples as columns: the recorder keeps them in typed arrays used again for every fragment,
+ * with no object per sample (see segment-writer.ts).
  */
-export function fragmentHeader(sequence: number, runs: readonly RunLayout[]): Buffer {
-  const present = runs.filter((r) => r.samples.length > 0);
-  const trafs: BoxNode[] = [];
-  const offsetFields: Uint8Array[] = [];
-  for (const run of present) {
-    const entries = new Uint8Array(run.samples.length * 12);
-    const view = new DataView(entries.buffer);
-    run.samples.forEach((s, i) => {
-      view.setUint32(i * 12, s.duration);
-      view.setUint32(i * 12 + 4, s.size);
-      view.setUint32(i * 12 + 8, s.flags);
-    });
-    const dataOffset = new Uint8Array(4);
-    offsetFields.push(dataOffset);
-    trafs.push(
-      box(
-        'traf',
-        fullBox('tfhd', 0, DEFAULT_BASE_IS_MOOF, u32(run.trackId)),
-        fullBox('tfdt', 1, 0, u64(run.baseDecodeTime)),
-        fullBox('trun', 0, TRUN_FLAGS, u32(run.samples.length), dataOffset, entries),
-      ),
-    );
-  }
-  const moof = box('moof', fullBox('mfhd', 0, 0, u32(sequence)), ...trafs);
+export interface RunColumns {
+  trackId: number;
+  baseDecodeTime: number;
+  count: number;
+  durations: ArrayLike<number>;
+  sizes: ArrayLike<number>;
+  flags: ArrayLike<number>;
+}
+
+export function runColumns(run: RunLayout): RunColumns {
+  const { samples } = run;
+  return {
+    trackId: run.trackId,
+    baseDecodeTime: run.baseDecodeTime,
+    count: samples.length,
+    durations: samples.map((s) => s.duration),
+    sizes: samples.map((s) => s.size),
+    flags: samples.map((s) => s.flags),
+  };
+}
+
+const MFHD_BYTES = 16;
+const TFHD_BYTES = 16;
+const TFDT_BYTES = 20;
+const TRUN_FIXED_BYTES = 20;
+const TRUN_ENTRY_BYTES = 12;
+
+function writeBoxHeader(view: DataView, out: Uint8Array, at: number, size: number, type: string, versionAndFlags?: number): number {
+  view.setUint32(at, size);
+  for (let i = 0; i < 4; i++) out[at + 4 + i] = type.charCodeAt(i);
+  if (versionAndFlags === undefined) return at + 8;
+  view.setUint32(at + 8, versionAndFlags);
+  return at + 12;
+}
+
+/**
+ * The moof for `runs` (runs without samples are left out) followed by the mdat's header: the
+ * samples' bytes, in run order, complete the fragment. Written field by field into one buffer: it
+ * runs for every fragment of every recording camera, and a tree of small boxes per fragment was
+ * a good part of the recorder's garbage.
+ */
+export function fragmentHeader(sequence: number, runs: readonly RunColumns[]): Buffer {
+  let moofSize = 8 + MFHD_BYTES;
+  for (const run of runs) if (run.count > 0) moofSize += 8 + TFHD_BYTES + TFDT_BYTES + TRUN_FIXED_BYTES + TRUN_ENTRY_BYTES * run.count;
+  const out = Buffer.allocUnsafe(moofSize + 8);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let o = writeBoxHeader(view, out, 0, moofSize, 'moof');
+  o = writeBoxHeader(view, out, o, MFHD_BYTES, 'mfhd', 0);
+  view.setUint32(o, sequence);
+  o += 4;
   let dataBytes = 0;
-  present.forEach((run, i) => {
-    new DataView(offsetFields[i]!.buffer).setInt32(0, moof.size + 8 + dataBytes);
-    for (const s of run.samples) dataBytes += s.size;
-  });
-  const out = Buffer.allocUnsafe(moof.size + 8);
-  serialize(moof, out, 0);
-  out.writeUInt32BE(8 + dataBytes, moof.size);
-  out.write('mdat', moof.size + 4, 'latin1');
+  for (const run of runs) {
+    const n = run.count;
+    if (n === 0) continue;
+    const trunSize = TRUN_FIXED_BYTES + TRUN_ENTRY_BYTES * n;
+    o = writeBoxHeader(view, out, o, 8 + TFHD_BYTES + TFDT_BYTES + trunSize, 'traf');
+    o = writeBoxHeader(view, out, o, TFHD_BYTES, 'tfhd', DEFAULT_BASE_IS_MOOF);
+    view.setUint32(o, run.trackId);
+    o += 4;
+    // version 1: a 64-bit decode time (capture time since the epoch does not fit 32 bits)
+    o = writeBoxHeader(view, out, o, TFDT_BYTES, 'tfdt', 0x0100_0000);
+    const dts = Math.max(0, Math.trunc(run.baseDecodeTime));
+    view.setUint32(o, Math.floor(dts / 0x1_0000_0000));
+    view.setUint32(o + 4, dts % 0x1_0000_0000);
+    o += 8;
+    o = writeBoxHeader(view, out, o, trunSize, 'trun', TRUN_FLAGS);
+    view.setUint32(o, n);
+    view.setInt32(o + 4, moofSize + 8 + dataBytes);
+    o += 8;
+    for (let i = 0; i < n; i++, o += TRUN_ENTRY_BYTES) {
+      const size = run.sizes[i]!;
+      view.setUint32(o, run.durations[i]!);
+      view.setUint32(o + 4, size);
+      view.setUint32(o + 8, run.flags[i]!);
+      dataBytes += size;
+    }
+  }
+  view.setUint32(moofSize, 8 + dataBytes);
+  out.write('mdat', moofSize + 4, 'latin1');
   return out;
 }
 
 /** One moof + mdat holding `runs` (tracks without samples are left out), as one buffer. */
 export function mediaFragment(sequence: number, runs: readonly TrackRun[]): Buffer {
-  const header = fragmentHeader(sequence, runs);
+  const header = fragmentHeader(sequence, runs.map(runColumns));
   let dataBytes = 0;
   for (const run of runs) for (const s of run.samples) dataBytes += s.size;
   const out = Buffer.allocUnsafe(header.byteLength + dataBytes);

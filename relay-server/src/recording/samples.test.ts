@@ -19,7 +19,7 @@ function expected(annexB: Uint8Array): Buffer {
 
 function converted(annexB: Uint8Array, from = 0, prefix = Buffer.alloc(0)): Buffer {
   const input = Buffer.concat([prefix, annexB]);
-  const out = Buffer.alloc(maxMp4SampleBytes(input.byteLength - from) + 8, 0xee);
+  const out = Buffer.alloc(maxMp4SampleBytes(input.byteLength) + 8, 0xee);
   const size = writeMp4Sample(input, from + prefix.byteLength, out, 8);
   assert.ok(out.subarray(0, 8).every((b) => b === 0xee), 'nothing written before `at`');
   return out.subarray(8, 8 + size);

@@ -8,8 +8,9 @@ import {
   VIDEO_TIMESCALE,
   VIDEO_TRACK_ID,
   fragmentHeader,
+  runColumns,
   type AudioTrackConfig,
-  type RunLayout,
+  type RunColumns,
   type VideoTrackConfig,
 } from './fmp4.ts';
 import { maxMp4SampleBytes, writeMp4Sample, type AudioSample } from './samples.ts';
@@ -200,20 +201,11 @@ export class SegmentWriter {
   /** `endUs`/`endDts`: capture and decode time of the sample after the last pending one. */
   private flush(endUs: number, endDts: number, final = false): void {
     const video = this.pendingVideo;
-    const { count, dts } = video;
-    const samples = new Array<{ duration: number; size: number; flags: number }>(count);
-    for (let i = 0; i < count; i++) {
-      samples[i] = {
-        duration: Math.max(1, (i + 1 < count ? dts[i + 1]! : endDts) - dts[i]!),
-        size: video.size[i]!,
-        flags: video.keyframe[i] ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS,
-      };
-    }
-    const videoRun: RunLayout = { trackId: VIDEO_TRACK_ID, baseDecodeTime: dts[0]!, samples };
+    const { count, dts, duration } = video;
+    for (let i = 0; i < count; i++) duration[i] = Math.max(1, (i + 1 < count ? dts[i + 1]! : endDts) - dts[i]!);
+    const runs: RunColumns[] = [{ trackId: VIDEO_TRACK_ID, baseDecodeTime: dts[0]!, count, durations: duration, sizes: video.size, flags: video.flags }];
     const firstUs = video.captureUs[0]!;
-    const firstKeyframe = video.keyframe[0] === 1;
-    video.clear();
-    const runs = [videoRun];
+    const firstKeyframe = video.flags[0] === SYNC_SAMPLE_FLAGS;
     const videoBytes = this.videoData.take();
     let audioBytes: Buffer | undefined;
     if (this.audio && this.pendingAudio.length > 0) {
@@ -222,16 +214,21 @@ export class SegmentWriter {
       this.pendingAudio = cut < 0 ? [] : this.pendingAudio.slice(cut);
       if (audio.length > 0) {
         const rate = this.audio.sampleRate;
-        runs.push({
-          trackId: AUDIO_TRACK_ID,
-          baseDecodeTime: Math.round((audio[0]!.captureTimeUs * rate) / 1_000_000),
-          samples: audio.map((s) => ({ duration: s.duration, size: s.size, flags: SYNC_SAMPLE_FLAGS })),
-        });
+        runs.push(
+          runColumns({
+            trackId: AUDIO_TRACK_ID,
+            baseDecodeTime: Math.round((audio[0]!.captureTimeUs * rate) / 1_000_000),
+            samples: audio.map((s) => ({ duration: s.duration, size: s.size, flags: SYNC_SAMPLE_FLAGS })),
+          }),
+        );
         audioBytes = this.audioData.take(audio.reduce((n, s) => n + s.size, 0));
       }
     }
-    if (this.failed) return;
-    const header = fragmentHeader(this.sequence++, runs);
+    // The header is written now, while the pending columns still hold this fragment's samples.
+    const header = this.failed ? undefined : fragmentHeader(this.sequence++, runs);
+    video.clear();
+    if (!header) return;
+
     const parts = audioBytes ? [header, videoBytes, audioBytes] : [header, videoBytes];
     const length = parts.reduce((n, p) => n + p.byteLength, 0);
     if (this.queuedBytes + length > MAX_QUEUED_BYTES) {
@@ -291,7 +288,10 @@ class PendingVideo {
   /** decode times, video timescale */
   dts = new Float64Array(64);
   size = new Uint32Array(64);
-  keyframe = new Uint8Array(64);
+  /** trun sample flags: SYNC_SAMPLE_FLAGS on keyframes */
+  flags = new Uint32Array(64);
+  /** trun sample durations, filled in when the fragment is written */
+  duration = new Uint32Array(64);
 
   add(captureUs: number, dts: number, keyframe: boolean, size: number): void {
     if (this.count === this.size.length) this.grow();
@@ -299,7 +299,7 @@ class PendingVideo {
     this.captureUs[i] = captureUs;
     this.dts[i] = dts;
     this.size[i] = size;
-    this.keyframe[i] = keyframe ? 1 : 0;
+    this.flags[i] = keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS;
   }
 
   clear(): void {
@@ -311,11 +311,12 @@ class PendingVideo {
     this.captureUs = grown(new Float64Array(n), this.captureUs);
     this.dts = grown(new Float64Array(n), this.dts);
     this.size = grown(new Uint32Array(n), this.size);
-    this.keyframe = grown(new Uint8Array(n), this.keyframe);
+    this.flags = grown(new Uint32Array(n), this.flags);
+    this.duration = new Uint32Array(n);
   }
 }
 
-function grown<T extends Float64Array | Uint32Array | Uint8Array>(bigger: T, old: T): T {
+function grown<T extends Float64Array | Uint32Array>(bigger: T, old: T): T {
   bigger.set(old);
   return bigger;
 }
@@ -344,7 +345,7 @@ class ByteBuilder {
 
   /** An H.264 access unit from Annex B (`annexB` from `from` on) as an MP4 sample; returns its size. */
   appendMp4Sample(annexB: Buffer, from: number): number {
-    this.reserve(maxMp4SampleBytes(annexB.byteLength - from));
+    this.reserve(maxMp4SampleBytes(annexB.byteLength));
     const size = writeMp4Sample(annexB, from, this.buf, this.length);
     this.length += size;
     return size;
