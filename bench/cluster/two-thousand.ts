@@ -78,6 +78,8 @@ interface DrainedRun {
   drains: DrainReport;
   /** frames the camera sent over the window */
   published: number;
+  /** nats-server's slow consumers since it started (two processes only) */
+  slowConsumers: number | undefined;
   /** how long the window's closing edge took (the relays' /metrics and the camera's count) */
   edgeMs: number;
 }
@@ -182,6 +184,10 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
     const loadEnd = loadavg()[0]!;
     const [sampleReports, drainReports] = await Promise.all([sampleReportsP, drainReportsP]);
     const published = sentAfter - sentBefore;
+    // nats-server drops a connection's messages when it reads too slowly (a slow consumer).
+    const slowConsumers = cluster.nats
+      ? (((await (await fetch(`${cluster.nats.monitorUrl}/varz`)).json()) as { slow_consumers?: number }).slow_consumers ?? Number.NaN)
+      : undefined;
 
     const counters = after.map((a, i) => counterDelta(a, before[i]!));
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -231,6 +237,7 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
       },
       published,
       edgeMs,
+      slowConsumers,
     };
   } finally {
     await Promise.all(helpers.map((h) => h.stop()));
@@ -297,7 +304,7 @@ function summary(r: DrainedRun): string {
   // machine's load moves less than percentages of a core do.
   const usPerOffer = r.counters.map((c, i) => ((r.cpu.relays[i]! * r.seconds * 1e4) / Math.max(1, c.out + c.dropped.slow + c.dropped.lag)).toFixed(1));
   return (
-    `relay CPU per frame offered to a viewer ${usPerOffer.join(' / ')} µs; drain CPU per read ${((r.cpu.drains * r.seconds * 1e4) / Math.max(1, r.drains.reads)).toFixed(1)} µs; ` +
+    `${r.slowConsumers === undefined ? '' : `nats slow consumers ${r.slowConsumers}; `}relay CPU per frame offered to a viewer ${usPerOffer.join(' / ')} µs; drain CPU per read ${((r.cpu.drains * r.seconds * 1e4) / Math.max(1, r.drains.reads)).toFixed(1)} µs; ` +
     `event loops run/wait: ${r.eventLoops.map((e, i) => `${i < r.relays ? `relay ${'AB'[i]}` : 'drains'} ${e.runPercent.toFixed(0)}/${e.waitPercent.toFixed(0)} %`).join(', ')}; ` +
     `box user ${pct(r.machine.user)} system ${pct(r.machine.system)} softirq ${pct(r.machine.softirq)}\n  ` +
     `${r.relays} relay(s): lost ${lost(r)} (dropped ${r.dropped}: ${r.counters.map((c) => `slow ${c.dropped.slow} lag ${c.dropped.lag} cache ${c.dropped.cache}`).join(' | ')}; gaps ${r.gaps}); ` +
