@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ReceiverReport } from '../fanout/receiver.ts';
 import { startHelper, sleep, type Helper } from '../lib/children.ts';
 import { FANOUT_CLIP, clipBitrate, loadUnits } from '../lib/clips.ts';
-import { WindowMeter, type WindowUsage } from '../lib/proc.ts';
+import { WindowMeter, machineCpuSplit, mainThreadSched, type WindowUsage } from '../lib/proc.ts';
 import { Histogram } from '../lib/stats.ts';
 import { ms, pct, verdict, type BenchOptions, type Row } from '../lib/table.ts';
 import type { DrainReport } from './drain-viewers.ts';
@@ -90,12 +89,6 @@ export interface TwoThousandMeasurement {
   two: DrainedRun;
 }
 
-/** The whole machine's CPU time so far by kind, seconds (/proc/stat's first line; 100 ticks a second). */
-function machineSplit(): { user: number; system: number; softirq: number; idle: number } {
-  const v = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { user: (v[0]! + v[1]!) / 100, system: v[2]! / 100, softirq: (v[5]! + v[6]!) / 100, idle: (v[3]! + v[4]!) / 100 };
-}
-
 /**
  * A drain reads each socket at most every 100 ms: three frames a read instead of one, a third of
  * the reads for the same bytes (at 2000 viewers of 2.2 Mbit/s, 38 % of a core instead of 61 %).
@@ -103,20 +96,6 @@ function machineSplit(): { user: number; system: number; softirq: number; idle: 
  * queue bytes of its own (its budget is about a second), so the relay's side is the same.
  */
 const DRAIN_EVERY_MS = 100;
-
-/**
- * A process's main thread (the event loop) so far: ns on a CPU and ns runnable but waiting for one
- * (/proc/<pid>/schedstat). Waiting is what tells a process starved by the machine from one that
- * has all it asks for.
- */
-function mainThreadSched(pid: number): { runNs: number; waitNs: number } {
-  try {
-    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
-    return { runNs: run!, waitNs: wait! };
-  } catch {
-    return { runNs: Number.NaN, waitNs: Number.NaN };
-  }
-}
 
 const usageOf = (u: WindowUsage | undefined) => u?.cpuPercent ?? Number.NaN;
 
@@ -166,7 +145,7 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
     // at once (a relay answers /metrics from the same busy event loop).
     const stats = async () => (await publisher.request<{ sent: number[] }>({ type: 'stats' }, 'stats')).sent[0] ?? 0;
     const loadStart = loadavg()[0]!;
-    const splitStart = machineSplit();
+    const splitStart = machineCpuSplit();
     const schedPids = [...cluster.nodes.map((n) => n.pid), ...drains.map((d) => d.child.pid!)];
     const schedStart = schedPids.map(mainThreadSched);
     for (const m of meters) m.start();
@@ -179,7 +158,7 @@ async function measureDrained(cluster: ClusterNodes, viewers: number[], sampled:
     const [after, sentAfter] = await Promise.all([Promise.all(cluster.nodes.map(frameCounters)), stats()]);
     const usage = new Map(meters.map((m) => [m, m.stop()]));
     const edgeMs = performance.now() - edgeStart;
-    const splitEnd = machineSplit();
+    const splitEnd = machineCpuSplit();
     const schedEnd = schedPids.map(mainThreadSched);
     const loadEnd = loadavg()[0]!;
     const [sampleReports, drainReports] = await Promise.all([sampleReportsP, drainReportsP]);

@@ -42,6 +42,20 @@ function statusKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
 }
 
 /**
+ * A process's main thread (the event loop) so far, from /proc/<pid>/schedstat: ns on a CPU and ns
+ * runnable but waiting for one. Waiting is what tells a process starved by the machine from one that
+ * has all it asks for. NaN when gone.
+ */
+export function mainThreadSched(pid: number): { runNs: number; waitNs: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runNs: run!, waitNs: wait! };
+  } catch {
+    return { runNs: Number.NaN, waitNs: Number.NaN };
+  }
+}
+
+/**
  * CPU seconds of all of `pid`'s live threads from /proc/<pid>/task/<tid>/schedstat (nanoseconds):
  * for tiny figures (cat) where utime/stime's 10 ms ticks read as zero. NaN when gone.
  */
@@ -64,13 +78,25 @@ function preciseCpuSeconds(pid: number): number {
 export const rssKiB = (pid: number): number => statusKiB(pid, 'VmRSS');
 export const peakRssKiB = (pid: number): number => statusKiB(pid, 'VmHWM');
 
+/** /proc/stat's first line: the whole machine's CPU ticks so far, by kind (user, nice, system, idle, iowait, irq, softirq, ...). */
+function machineTicks(): number[] {
+  return readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+}
+
 /** Whole-machine busy CPU seconds (all cores), to tell when the box itself is saturated. */
 export function machineBusySeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const v = machineTicks();
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   const total = v.reduce((a, b) => a + b, 0);
   return (total - idle) / clockTicks();
+}
+
+/** The whole machine's CPU seconds so far by kind (all cores): where the box's time goes, kernel work included. */
+export function machineCpuSplit(): { user: number; system: number; softirq: number; idle: number } {
+  const v = machineTicks();
+  const at = (i: number) => v[i] ?? 0;
+  const ticks = clockTicks();
+  return { user: (at(0) + at(1)) / ticks, system: at(2) / ticks, softirq: (at(5) + at(6)) / ticks, idle: (at(3) + at(4)) / ticks };
 }
 
 export interface WindowUsage {
