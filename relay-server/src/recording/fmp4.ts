@@ -189,7 +189,7 @@ const TRUN_FLAGS = 0x000001 | 0x000100 | 0x000200 | 0x000400; // data offset, du
 const DEFAULT_BASE_IS_MOOF = 0x020000;
 
 /** Sizes and flags of a run's samples, without their bytes. */
-export interface RunLayout {
+interface RunLayout {
   trackId: number;
   baseDecodeTime: number;
   samples: ReadonlyArray<{ duration: number; size: number; flags: number }>;
@@ -208,7 +208,7 @@ export interface RunColumns {
   flags: ArrayLike<number>;
 }
 
-export function runColumns(run: RunLayout): RunColumns {
+function runColumns(run: RunLayout): RunColumns {
   const { samples } = run;
   return {
     trackId: run.trackId,

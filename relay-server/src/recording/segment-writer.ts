@@ -8,7 +8,6 @@ import {
   VIDEO_TIMESCALE,
   VIDEO_TRACK_ID,
   fragmentHeader,
-  runColumns,
   type AudioTrackConfig,
   type RunColumns,
   type VideoTrackConfig,
@@ -214,13 +213,14 @@ export class SegmentWriter {
       this.pendingAudio = cut < 0 ? [] : this.pendingAudio.slice(cut);
       if (audio.length > 0) {
         const rate = this.audio.sampleRate;
-        runs.push(
-          runColumns({
-            trackId: AUDIO_TRACK_ID,
-            baseDecodeTime: Math.round((audio[0]!.captureTimeUs * rate) / 1_000_000),
-            samples: audio.map((s) => ({ duration: s.duration, size: s.size, flags: SYNC_SAMPLE_FLAGS })),
-          }),
-        );
+        runs.push({
+          trackId: AUDIO_TRACK_ID,
+          baseDecodeTime: Math.round((audio[0]!.captureTimeUs * rate) / 1_000_000),
+          count: audio.length,
+          durations: audio.map((s) => s.duration),
+          sizes: audio.map((s) => s.size),
+          flags: audio.map(() => SYNC_SAMPLE_FLAGS),
+        });
         audioBytes = this.audioData.take(audio.reduce((n, s) => n + s.size, 0));
       }
     }
