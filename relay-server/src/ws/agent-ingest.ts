@@ -76,8 +76,8 @@ export function rejectionOf(err: unknown, binary: boolean): { closeCode: CloseCo
  * recent objects alive (the GOP cache keeps up to a second of frames), may make all its later
  * objects in the old generation at once ("pretenuring"). Frames made old keep their messages'
  * buffers alive until the next full collection: external memory then grows by the incoming bytes
- * (13.5 MB/s for 50 cameras) and forces a mark-compact every 2-5 s (bench/recording/ab.ts with
- * --trace-gc). Objects made by a constructor are not pretenured that way.
+ * (13.5 MB/s for 50 cameras) and forces a mark-compact every 2-5 s (docs/ARCHITECTURE.md, "GC").
+ * Objects made by a constructor are not pretenured that way.
  */
 class AgentFrame implements HubFrame {
   message: Buffer;
