@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Prometheus metrics on the relay's own Registry (never prom-client's global one, so tests can start
@@ -50,6 +50,8 @@ export interface CameraMetrics {
 export interface RelayMetrics {
   registry: Registry;
   camerasOnline: Gauge;
+  /** WAL checkpoints of the local SQLite, on their worker thread (db/checkpointer.ts) */
+  sqliteCheckpointSeconds: Histogram;
   agentRejected(reason: AgentRejectReason): void;
   forCamera(cameraId: string): CameraMetrics;
   /** a deleted camera's series disappear rather than linger at their last value */
@@ -103,6 +105,12 @@ export function createMetrics(): RelayMetrics {
   return {
     registry,
     camerasOnline,
+    sqliteCheckpointSeconds: new Histogram({
+      name: 'picam_sqlite_checkpoint_seconds',
+      help: 'WAL checkpoints of the local SQLite (the recording index, and the registry without Postgres), on their own thread',
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    }),
     agentRejected: (reason) => rejected.inc({ reason }),
     forCamera(camera) {
       let m = cameras.get(camera);

@@ -6,6 +6,7 @@ import { createAccounts, type Accounts } from './accounts.ts';
 import { createApp } from './app.ts';
 import type { RelayConfig } from './config.ts';
 import { listCameras } from './db/cameras.ts';
+import { startCheckpointer } from './db/checkpointer.ts';
 import { forgetIndexedCamera, openDatabase } from './db/client.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -52,12 +53,24 @@ export interface RunningRelay {
 export async function startRelay(config: RelayConfig, options: StartOptions = {}): Promise<RunningRelay> {
   const log = options.log ?? createLogger(config.logLevel);
   const startedAt = Date.now();
-  const database = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const opened = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const metrics = createMetrics();
+  // The local SQLite's checkpoints run beside the event loop, not on it (db/checkpointer.ts).
+  const checkpoints = startCheckpointer(opened.sqlite, {
+    checkpointed: ({ ms }) => metrics.sqliteCheckpointSeconds.observe(ms / 1000),
+    failed: (err) => log.warn({ err }, 'database: the checkpoint thread failed; the relay checkpoints on its own connection again'),
+  });
+  const database = { ...opened, close: () => checkpoints.stop().then(() => opened.close()) };
   const inProcessHub = new InProcessHub({ metrics, encoder: preparedFrames });
   // Cluster mode (NATS_URL): the hub and the revocations reach the other nodes (cluster/index.ts).
   const cluster = config.natsUrl
-    ? await startClusterNode({ natsUrl: config.natsUrl, nodeId: config.nodeId, pool: database.pool, inner: inProcessHub, log, registry: metrics.registry })
+    ? await startClusterNode({ natsUrl: config.natsUrl, nodeId: config.nodeId, pool: database.pool, inner: inProcessHub, log, registry: metrics.registry }).catch(
+        async (err: unknown) => {
+          // The checkpoint thread would keep an embedding process alive.
+          await database.close();
+          throw err;
+        },
+      )
     : undefined;
   const hub = cluster?.hub ?? inProcessHub;
   // Before accounts (it hears of record changes through the getter) and before any agent connects:
