@@ -181,9 +181,10 @@ function line(label: string, pct: Array<{ user: number; sys: number; scavenges: 
   const a = off.user + off.sys;
   const parts = pct.map((p, i) => {
     const b = p.user + p.sys;
-    const gc = (tracing ? ` gc ${p.scavenges}s/${p.markCompacts}mc` : '') + (values.stalls ? ` stall ${p.stallMs.toFixed(0).padStart(3)} ms` : '');
+    const gc = tracing ? ` gc ${p.scavenges}s/${p.markCompacts}mc` : '';
+    const stall = values.stalls ? ` stall ${p.stallMs.toFixed(0).padStart(3)} ms` : '';
     const vs = i === 0 ? '' : `  +${f(b - a)} % ${(b / a).toFixed(2)}x`;
-    return `${sides[i]!.label} ${f(b)} % (usr ${f(p.user)} sys ${f(p.sys)})${gc}${vs}`;
+    return `${sides[i]!.label} ${f(b)} % (usr ${f(p.user)} sys ${f(p.sys)})${gc}${stall}${vs}`;
   });
   return `${label.padEnd(9)} ${parts.join(' | ')}`;
 }

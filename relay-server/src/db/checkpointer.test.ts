@@ -48,13 +48,7 @@ test('the worker checkpoints the WAL, the relay connection never does, and the W
   const db = openIndexLike(tempDir(t));
   const commit = committer(db);
   let checkpointed: () => void = () => undefined;
-  const checkpointer = startCheckpointer(db, {
-    everyMs: 5,
-    checkpointed: ({ ms }) => {
-      assert.ok(ms >= 0);
-      checkpointed();
-    },
-  });
+  const checkpointer = startCheckpointer(db, { everyMs: 5, checkpointed: () => checkpointed() });
   t.after(() => checkpointer.stop());
   assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'the relay connection must not checkpoint while the worker does');
 
