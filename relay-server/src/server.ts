@@ -15,6 +15,7 @@ import { createWebRoutes } from './routes/web.ts';
 import type { LiveCameras, RecordingControl } from './services.ts';
 import { InProcessHub } from './streams/in-process-hub.ts';
 import { startClusterNode } from './cluster/index.ts';
+import { startIndexWriter } from './recording/index-writer.ts';
 import { Recorder } from './recording/recorder.ts';
 import { createRecordingMetrics } from './recording/recording-metrics.ts';
 import { attachWebSockets } from './ws/index.ts';
@@ -60,7 +61,18 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
     checkpointed: ({ ms }) => metrics.sqliteCheckpointSeconds.observe(ms / 1000),
     failed: (err) => log.warn({ err }, 'database: the checkpoint thread failed; the relay checkpoints on its own connection again'),
   });
-  const database = { ...opened, close: () => checkpoints.stop().then(() => opened.close()) };
+  // So do the recorder's index commits (recording/index-writer.ts).
+  const indexWriter = startIndexWriter(opened.index, opened.sqlite, {
+    failed: (err) => log.warn({ err }, 'recording: the index thread failed; the relay commits the index on its own connection again'),
+  });
+  const database = {
+    ...opened,
+    close: async () => {
+      await indexWriter.stop();
+      await checkpoints.stop();
+      await opened.close();
+    },
+  };
   const inProcessHub = new InProcessHub({ metrics, encoder: preparedFrames });
   // Cluster mode (NATS_URL): the hub and the revocations reach the other nodes (cluster/index.ts).
   const cluster = config.natsUrl
@@ -75,7 +87,7 @@ export async function startRelay(config: RelayConfig, options: StartOptions = {}
   const hub = cluster?.hub ?? inProcessHub;
   // Before accounts (it hears of record changes through the getter) and before any agent connects:
   // start() repairs what an unclean stop left and observes the cameras that record.
-  const recorder = new Recorder({ db: database.index, hub, config: config.recording, log, metrics: createRecordingMetrics(metrics.registry) });
+  const recorder = new Recorder({ db: database.index, indexWriter, hub, config: config.recording, log, metrics: createRecordingMetrics(metrics.registry) });
   // With Postgres the recording index is not in the registry's database: a deleted camera's index goes here.
   const localRecording: RecordingControl = {
     setMode: (cameraId, mode) => recorder.setMode(cameraId, mode),

@@ -35,7 +35,7 @@ export interface WrittenFragments {
  */
 const prepared = new WeakMap<Db, ReturnType<typeof prepareIndexStatements>>();
 
-function prepareIndexStatements(db: Db) {
+function indexStatements(db: Db) {
   return {
     fragment: db
       .insert(recordingFragments)
@@ -48,14 +48,39 @@ function prepareIndexStatements(db: Db) {
         length: sql.placeholder('length'),
         keyframe: sql.placeholder('keyframe'),
       })
-      .onConflictDoNothing()
-      .prepare(),
+      .onConflictDoNothing(),
     segment: db
       .update(recordingSegments)
       .set({ endUs: sql.placeholder('endUs') as unknown as number, bytes: sql.placeholder('bytes') as unknown as number })
-      .where(eq(recordingSegments.id, sql.placeholder('id')))
-      .prepare(),
+      .where(eq(recordingSegments.id, sql.placeholder('id'))),
   };
+}
+
+function prepareIndexStatements(db: Db) {
+  const { fragment, segment } = indexStatements(db);
+  return { fragment: fragment.prepare(), segment: segment.prepare() };
+}
+
+/** A statement's SQL and its named parameters in the order of its `?`s (for a connection on another thread). */
+interface StatementSql {
+  sql: string;
+  names: string[];
+}
+
+/** The statements indexWritten runs, for recording/index-writer.ts's connection: named parameters as in indexWritten. */
+export function indexStatementsSql(db: Db): { fragment: StatementSql; segment: StatementSql } {
+  const { fragment, segment } = indexStatements(db);
+  return { fragment: statementSql(fragment.toSQL()), segment: statementSql(segment.toSQL()) };
+}
+
+function statementSql(query: { sql: string; params: unknown[] }): StatementSql {
+  const names = query.params.map((p) => {
+    // A placeholder, bare or wrapped in a typed Param.
+    const name = (p as { name?: unknown }).name ?? (p as { value?: { name?: unknown } }).value?.name;
+    if (typeof name !== 'string') throw new Error(`not a named parameter in: ${query.sql}`);
+    return name;
+  });
+  return { sql: query.sql, names };
 }
 
 /** One transaction for everything the recorder wrote since the last call (all cameras). */

@@ -14,6 +14,7 @@ import type { RecordingMetrics } from './recording-metrics.ts';
 import { repairRecordings } from './repair.ts';
 import { Retention } from './retention.ts';
 import { audioSamples, sameVideoConfig, videoConfigOf } from './samples.ts';
+import type { IndexWriter } from './index-writer.ts';
 import { SegmentWriter, type SegmentSink } from './segment-writer.ts';
 
 /**
@@ -56,6 +57,8 @@ interface CameraRecording {
 
 export interface RecorderDeps {
   db: Db;
+  /** commits the index off the event loop; without one (or once it is broken) the recorder commits on `db` */
+  indexWriter?: IndexWriter;
   hub: StreamHub;
   config: RecordingConfig;
   log: Logger;
@@ -71,6 +74,8 @@ export class Recorder implements BackfillTarget {
   private readonly writers = new Set<SegmentWriter>();
   private readonly closing = new Set<Promise<void>>();
   private readonly pending = new Map<number, WrittenFragments>();
+  /** batches with the index writer, until they are in */
+  private readonly committing = new Map<Promise<void>, readonly WrittenFragments[]>();
   private readonly retention: Retention;
   private readonly sink: SegmentSink;
   private timers: NodeJS.Timeout[] = [];
@@ -179,6 +184,7 @@ export class Recorder implements BackfillTarget {
     this.cameras.clear();
     await Promise.all(this.closing);
     this.flushIndex();
+    await Promise.all(this.committing.keys());
   }
 
   /** Retention now (tests and tools; the recorder runs it on its own every minute). */
@@ -187,11 +193,27 @@ export class Recorder implements BackfillTarget {
     return this.retention.sweep();
   }
 
-  /** Indexes what was written since the last call, in one transaction. */
+  /** Indexes what was written since the last call, in one transaction (on the index writer's thread when there is one). */
   flushIndex(): void {
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending.clear();
+    const writer = this.deps.indexWriter;
+    if (!writer || writer.broken) {
+      this.commitHere(batch);
+      return;
+    }
+    const committed: Promise<void> = writer
+      .commit(batch)
+      .catch((err: unknown) => {
+        if (writer.broken) this.commitHere(batch);
+        else this.log.error({ err }, 'recording: index update failed');
+      })
+      .finally(() => this.committing.delete(committed));
+    this.committing.set(committed, batch);
+  }
+
+  private commitHere(batch: readonly WrittenFragments[]): void {
     try {
       indexWritten(this.deps.db, batch);
     } catch (err) {
@@ -335,13 +357,18 @@ export class Recorder implements BackfillTarget {
   private recordedUntilNow(state: CameraRecording): number | null {
     // Exclusive ends, as the index holds them: just after the last frame written.
     const inMemory = Math.max(-1, ...[...this.writers].filter((w) => w.cameraId === state.cameraId && w.lastVideoUs >= 0).map((w) => w.lastVideoUs + 1));
+    // Written, not yet in the index: waiting for the next commit, or in one on the index writer's thread.
+    let unindexed = -1;
+    for (const batch of [[...this.pending.values()], ...this.committing.values()]) {
+      for (const w of batch) if (w.cameraId === state.cameraId) unindexed = Math.max(unindexed, w.endUs);
+    }
     let indexed: number | null = null;
     try {
       indexed = recordedUntil(this.deps.db, state.cameraId);
     } catch (err) {
       this.log.warn({ err }, 'recording: could not read the index');
     }
-    const until = Math.max(inMemory, indexed ?? -1);
+    const until = Math.max(inMemory, unindexed, indexed ?? -1);
     return until < 0 ? null : until;
   }
 }
