@@ -83,6 +83,20 @@ function statementSql(query: { sql: string; params: unknown[] }): StatementSql {
   return { sql: query.sql, names };
 }
 
+/** One segment's statements' parameters: its fragments' rows, then the segment's new end and size. */
+export interface IndexRows {
+  fragments: Record<string, unknown>[];
+  segment: Record<string, unknown>;
+}
+
+/** The batch as the index statements' named parameters (here, and on recording/index-writer.ts's thread). */
+export function indexRows(batch: readonly WrittenFragments[]): IndexRows[] {
+  return batch.map((w) => ({
+    fragments: w.fragments.map((f) => ({ segmentId: w.segmentId, cameraId: w.cameraId, startUs: f.startUs, endUs: f.endUs, offset: f.offset, length: f.length, keyframe: f.keyframe ? 1 : 0 })),
+    segment: { id: w.segmentId, endUs: w.endUs, bytes: w.bytes },
+  }));
+}
+
 /** One transaction for everything the recorder wrote since the last call (all cameras). */
 export function indexWritten(db: Db, batch: readonly WrittenFragments[]): void {
   if (batch.length === 0) return;
@@ -93,12 +107,10 @@ export function indexWritten(db: Db, batch: readonly WrittenFragments[]): void {
   }
   const { fragment, segment } = statements;
   db.transaction(() => {
-    for (const w of batch) {
+    for (const rows of indexRows(batch)) {
       try {
-        for (const f of w.fragments) {
-          fragment.run({ segmentId: w.segmentId, cameraId: w.cameraId, startUs: f.startUs, endUs: f.endUs, offset: f.offset, length: f.length, keyframe: f.keyframe ? 1 : 0 });
-        }
-        segment.run({ id: w.segmentId, endUs: w.endUs, bytes: w.bytes });
+        for (const row of rows.fragments) fragment.run(row);
+        segment.run(rows.segment);
       } catch {
         // Its segment is gone (the camera was deleted while the write was in flight, or retention
         // took it): only that statement failed; the others of the batch still count.

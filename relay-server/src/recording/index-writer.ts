@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { Db } from '../db/client.ts';
-import { indexStatementsSql, type WrittenFragments } from '../db/recordings.ts';
+import { indexRows, indexStatementsSql, type WrittenFragments } from '../db/recordings.ts';
 
 /**
  * The recorder's index commits, on a thread of their own (docs/ARCHITECTURE.md, "Threads, memory and
@@ -25,7 +25,8 @@ export interface IndexWriter {
 /**
  * The worker's program: plain JavaScript run as an eval'd CommonJS script, like the checkpointer's.
  * The statements are the ones db/recordings.ts builds for the relay's own connection (their SQL and
- * the order of their named parameters), so the schema has one description. The worker waits for
+ * the order of their named parameters), and the batch comes as their rows (indexRows), so the schema
+ * and the mapping onto it have one description each. The worker waits for
  * the relay's connection when it holds the write lock (busy_timeout): only this thread waits. It
  * leaves checkpoints to the checkpointer, unless the WAL grows past 40 MB (the checkpointer gone).
  */
@@ -43,14 +44,12 @@ const prepare = ({ sql, names }) => {
 };
 const fragment = prepare(workerData.statements.fragment);
 const segment = prepare(workerData.statements.segment);
+// As indexWritten: one segment's rows failing (the segment deleted meanwhile) keeps no other out.
 const commit = db.transaction((batch) => {
-  for (const w of batch) {
-    // One segment's rows failing (the segment deleted meanwhile) does not keep the others out.
+  for (const rows of batch) {
     try {
-      for (const f of w.fragments) {
-        fragment({ segmentId: w.segmentId, cameraId: w.cameraId, startUs: f.startUs, endUs: f.endUs, offset: f.offset, length: f.length, keyframe: f.keyframe ? 1 : 0 });
-      }
-      segment({ id: w.segmentId, endUs: w.endUs, bytes: w.bytes });
+      for (const row of rows.fragments) fragment(row);
+      segment(rows.segment);
     } catch {}
   }
 });
@@ -69,57 +68,69 @@ parentPort.on('message', (message) => {
 });
 `;
 
-/** `db` and `sqlite`: the relay's connection to the index (the statements are built on it; the worker opens the same file). */
+/**
+ * `db` and `sqlite`: the relay's connection to the index (the statements are built on it; the worker
+ * opens the same file). The worker starts with the first commit: a relay that records nothing has none.
+ */
 export function startIndexWriter(db: Db, sqlite: Database.Database, options: { failed?(err: Error): void } = {}): IndexWriter {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), path: sqlite.name, statements: indexStatementsSql(db) },
-  });
   const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
   let nextId = 1;
   let broken = false;
   let stopping = false;
+  let running: { worker: Worker; exited: Promise<void> } | undefined;
   const fail = (err: Error) => {
     if (broken) return;
     broken = true;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
   };
-  worker.on('message', (reply: { id: number; error?: string }) => {
-    const w = waiting.get(reply.id);
-    waiting.delete(reply.id);
-    if (reply.error === undefined) w?.resolve();
-    else w?.reject(new Error(`recording index commit failed: ${reply.error}`));
-    // Only batches on their way (and a stop) keep the process alive, as a commit on the event loop would.
-    if (waiting.size === 0 && !stopping) worker.unref();
-  });
-  worker.on('error', (err) => {
-    options.failed?.(err);
-    fail(err);
-  });
-  worker.unref();
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  void exited.then(() => fail(new Error('recording index thread exited')));
+  const start = () => {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), path: sqlite.name, statements: indexStatementsSql(db) },
+    });
+    worker.on('message', (reply: { id: number; error?: string }) => {
+      const w = waiting.get(reply.id);
+      waiting.delete(reply.id);
+      if (reply.error === undefined) w?.resolve();
+      else w?.reject(new Error(`recording index commit failed: ${reply.error}`));
+      // Only batches on their way (and a stop) keep the process alive, as a commit on the event loop would.
+      if (waiting.size === 0 && !stopping) worker.unref();
+    });
+    worker.on('error', (err) => {
+      options.failed?.(err);
+      fail(err);
+    });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    void exited.then(() => fail(new Error('recording index thread exited')));
+    return { worker, exited };
+  };
   return {
     get broken() {
       return broken;
     },
     commit(batch) {
-      if (broken) return Promise.reject(new Error('recording index thread is gone'));
+      if (broken || stopping) return Promise.reject(new Error('recording index thread is gone'));
+      running ??= start();
+      const { worker } = running;
       const id = nextId++;
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
         worker.ref();
-        worker.postMessage({ id, batch });
+        worker.postMessage({ id, batch: indexRows(batch) });
       });
     },
     async stop() {
       stopping = true;
-      if (!broken) {
-        worker.ref();
-        worker.postMessage('stop');
+      if (!running) {
+        broken = true;
+        return;
       }
-      await exited;
+      if (!broken) {
+        running.worker.ref();
+        running.worker.postMessage('stop');
+      }
+      await running.exited;
     },
   };
 }
