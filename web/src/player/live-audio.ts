@@ -697,9 +697,9 @@ const GECKO = typeof HTMLMediaElement !== 'undefined' && 'mozCaptureStream' in H
  * from the render position.
  */
 function outputPoint(ctx: AudioContext): { contextTime: number; perfMs: number; latencyS: number } {
-  if (GECKO) return { contextTime: ctx.currentTime - (ctx.baseLatency || 0), perfMs: performance.now(), latencyS: ctx.baseLatency || 0 };
-  const latencyS = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
   const now = performance.now();
+  if (GECKO) return { contextTime: renderPosition(ctx, now) - (ctx.baseLatency || 0), perfMs: now, latencyS: ctx.baseLatency || 0 };
+  const latencyS = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
   if (!unreliableTimestamps.has(ctx) && typeof ctx.getOutputTimestamp === 'function') {
     const ts = ctx.getOutputTimestamp();
     if (ts.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) {
@@ -707,8 +707,33 @@ function outputPoint(ctx: AudioContext): { contextTime: number; perfMs: number; 
       unreliableTimestamps.add(ctx);
     }
   }
-  return { contextTime: ctx.currentTime - latencyS, perfMs: now, latencyS };
+  return { contextTime: renderPosition(ctx, now) - latencyS, perfMs: now, latencyS };
 }
+
+/**
+ * The context's render position at performance.now() == nowMs, without currentTime's steps.
+ * currentTime moves a block of samples at a time (WebKitGTK: tens of ms), so read directly it makes
+ * every picture's due time jump back and forth by a block: two pictures come due at one animation
+ * frame, or a newer one before an older one, and one of them is dropped. Between steps currentTime
+ * lags the true position, so the steps' tops (currentTime - now, largest just after a step) are the
+ * truth: the largest recent one is kept, let down slowly (the two clocks drift by parts per
+ * million) and given up when currentTime falls further behind than a step could (the context
+ * stalled or restarted).
+ */
+function renderPosition(ctx: AudioContext, nowMs: number): number {
+  const sample = ctx.currentTime - nowMs / 1000;
+  const last = renderClocks.get(ctx);
+  const kept = last ? last.offsetS - ((nowMs - last.atMs) / 1000) * RENDER_CLOCK_DECAY : -Infinity;
+  const offsetS = sample > kept - MAX_RENDER_STEP_S ? Math.max(sample, kept) : sample;
+  renderClocks.set(ctx, { offsetS, atMs: nowMs });
+  return nowMs / 1000 + offsetS;
+}
+
+const renderClocks = new WeakMap<AudioContext, { offsetS: number; atMs: number }>();
+/** how fast the kept top comes down (s per s): far above clock drift, far below a step per read */
+const RENDER_CLOCK_DECAY = 0.002;
+/** currentTime this far below the kept top is not a step but a stall (s) */
+const MAX_RENDER_STEP_S = 0.1;
 
 /**
  * Contexts whose getOutputTimestamp() was caught off performance.now()'s clock: never asked again.

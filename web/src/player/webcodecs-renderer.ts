@@ -27,9 +27,12 @@ import type { IncomingFrame, PresentationClock, PresentedFrame, Renderer, Render
  *   must appear when the clock says its capture time is being heard. The encoded chunk waits (costs
  *   nothing) and goes to the decoder a decode time before that; the decoded VideoFrame waits the
  *   last few ms, the clock asked again at every paint so the picture follows the sound when its
- *   schedule moves. (Holding decoded pictures for the whole delay would either stall the decoder,
- *   whose VideoFrame pool is small, or cost a copy per picture, which on a software path is enough
- *   CPU to make both tracks late.) Without a clock (the default, and always when muted) a picture is
+ *   schedule moves. Held pictures go up in capture order, one per animation frame (a page whose
+ *   animation frames come late shows each a little late rather than dropping every other one);
+ *   only a picture already a frame interval late behind a newer due one is skipped. (Holding
+ *   decoded pictures for the whole delay would either stall the decoder, whose VideoFrame pool is
+ *   small, or cost a copy per picture, which on a software path is enough CPU to make both tracks
+ *   late.) Without a clock (the default, and always when muted) a picture is
  *   decoded at once and goes up on the next animation frame: the live edge.
  */
 
@@ -44,6 +47,8 @@ const MAX_GATED_SECONDS = 3;
 /** A waiting chunk goes to the decoder this long before its picture is due, beyond the decode time (ms). */
 const DECODE_LEAD_MARGIN_MS = 12;
 const DECODE_TIME_SMOOTHING = 0.1;
+/** A held picture's timer wakes at least this often (ms): the sound's schedule may have moved. */
+const MAX_DUE_WAIT_MS = 50;
 
 /** Live frames allowed in the decode queue before skipping to the next keyframe (at least this many). */
 const MIN_QUEUE_LIMIT = 3;
@@ -113,6 +118,8 @@ export class WebCodecsRenderer implements Renderer {
   private decodeTimeMs = 15;
   private paintLateMs = 0;
   private rafId = 0;
+  /** wakes paint() when the earliest held picture comes due */
+  private dueTimer = 0;
   /** gives up on this path where decoded pictures do not reach the screen (paint-pace.ts) */
   private readonly pace = new PaintPace();
 
@@ -299,6 +306,7 @@ export class WebCodecsRenderer implements Renderer {
     this.closeDecoder();
     if (this.rafId) cancelAnimationFrame(this.rafId);
     this.rafId = 0;
+    clearTimeout(this.dueTimer);
   }
 
   private queueLimit(): number {
@@ -392,13 +400,15 @@ export class WebCodecsRenderer implements Renderer {
       // A picture that waited for lip sync: out of the decoder after its time means feed earlier.
       this.paintLateMs += (Math.max(0, now - dueMs) - this.paintLateMs) * DECODE_TIME_SMOOTHING;
     }
-    if (meta && dueMs != null && dueMs > now) {
+    if (meta && dueMs != null) {
+      // In capture order, late or not: a late picture that went up at once, ahead of an older one
+      // still held for an animation frame, made that older one a step back, dropped.
       this.delayed.push({ frame, meta });
       while (this.delayed.length > MAX_DELAYED_FRAMES) {
         const oldest = this.delayed.shift()!;
         this.showNext(oldest.frame, oldest.meta);
       }
-      if (!this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+      this.schedulePaint();
       return;
     }
     this.showNext(frame, meta);
@@ -487,21 +497,53 @@ export class WebCodecsRenderer implements Renderer {
     if (this.imagePool.length < IMAGE_POOL) this.imagePool.push(image);
   }
 
+  /**
+   * The next paint of held pictures: the next animation frame when one is due (or a picture waits
+   * to go up), else a timer for when the earliest comes due. Animation frames do not run while
+   * pictures only wait: where there is no GPU (WebKitGTK) each one is a rendering update of the page.
+   */
+  private schedulePaint(): void {
+    if (this.rafId || this.destroyed) return;
+    clearTimeout(this.dueTimer);
+    this.dueTimer = 0;
+    const first = this.delayed[0];
+    const waitMs = first ? (this.dueMs(first.meta.captureTimeUs) ?? 0) - this.paintAheadMs() - performance.now() : 0;
+    if (this.pending || this.pendingImage || (first && waitMs <= 0)) this.rafId = requestAnimationFrame(() => this.paint());
+    else if (first) this.dueTimer = window.setTimeout(() => this.schedulePaint(), Math.min(waitMs, MAX_DUE_WAIT_MS));
+  }
+
+  /** A picture converted for the 'copy' method goes up on the next animation frame, not this one. */
+  private paintAheadMs(): number {
+    return this.paintMethod.current === 'copy' ? FRAME_INTERVAL_MS : 0;
+  }
+
   private paint(): void {
     this.rafId = 0;
-    if (this.delayed.length > 0) {
-      const now = performance.now();
-      // Asked now, not at decode: when the sound's schedule moves, the picture moves with it.
-      // A picture converted for the 'copy' method goes up on the next animation frame, not this one.
-      const aheadMs = this.paintMethod.current === 'copy' ? FRAME_INTERVAL_MS : 0;
-      while (this.delayed.length > 0) {
-        const dueMs = this.dueMs(this.delayed[0]!.meta.captureTimeUs) ?? 0;
-        if (dueMs > now + aheadMs) break;
-        const due = this.delayed.shift()!;
-        this.showNext(due.frame, due.meta);
-      }
-      if (this.delayed.length > 0 && !this.rafId) this.rafId = requestAnimationFrame(() => this.paint());
+    this.takeDue();
+    this.drawPending();
+    if (this.delayed.length > 0) this.schedulePaint();
+  }
+
+  /** The held pictures now due go up: the earliest, or the newest when the page is behind. */
+  private takeDue(): void {
+    const now = performance.now();
+    const aheadMs = this.paintAheadMs();
+    // Asked now, not at decode: when the sound's schedule moves, the picture moves with it.
+    while (this.delayed.length > 0) {
+      const dueMs = this.dueMs(this.delayed[0]!.meta.captureTimeUs) ?? 0;
+      if (dueMs > now + aheadMs) break;
+      const due = this.delayed.shift()!;
+      this.showNext(due.frame, due.meta);
+      // Two pictures due at one animation frame (it came late, or the frames' times jitter): the
+      // newer goes up on the next one rather than the older being dropped, unless the newer is
+      // already a frame interval late (this page paints slower than the camera: skip to it).
+      const next = this.delayed[0];
+      if (next && now - (this.dueMs(next.meta.captureTimeUs) ?? 0) < 1000 / this.framerate) break;
     }
+  }
+
+  /** The newest picture waiting to go up is drawn onto the canvas. */
+  private drawPending(): void {
     const converted = this.pendingImage;
     if (converted) {
       this.pendingImage = null;
