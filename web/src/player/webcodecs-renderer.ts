@@ -32,8 +32,8 @@ import type { IncomingFrame, PresentationClock, PresentedFrame, Renderer, Render
  *   only a picture already a frame interval late behind a newer due one is skipped. (Holding
  *   decoded pictures for the whole delay would either stall the decoder, whose VideoFrame pool is
  *   small, or cost a copy per picture, which on a software path is enough CPU to make both tracks
- *   late.) Without a clock (the default, and always when muted) a picture is
- *   decoded at once and goes up on the next animation frame: the live edge.
+ *   late.) Without a clock (the default, and always when muted) a picture is decoded at once and
+ *   goes up on the next animation frame: the live edge.
  */
 
 /** Decoded pictures held for lip sync at most (VideoFrames come from the decoder's limited pool). */
@@ -528,17 +528,19 @@ export class WebCodecsRenderer implements Renderer {
   private takeDue(): void {
     const now = performance.now();
     const aheadMs = this.paintAheadMs();
-    // Asked now, not at decode: when the sound's schedule moves, the picture moves with it.
-    while (this.delayed.length > 0) {
-      const dueMs = this.dueMs(this.delayed[0]!.meta.captureTimeUs) ?? 0;
-      if (dueMs > now + aheadMs) break;
+    // Asked now, not at decode: when the sound's schedule moves, the picture moves with it. Each
+    // picture's due time is asked once (it is a read of the sound's clock).
+    const firstDue = () => this.dueMs(this.delayed[0]!.meta.captureTimeUs) ?? 0;
+    let dueMs = this.delayed.length > 0 ? firstDue() : Infinity;
+    while (dueMs <= now + aheadMs) {
       const due = this.delayed.shift()!;
       this.showNext(due.frame, due.meta);
+      if (this.delayed.length === 0) break;
       // Two pictures due at one animation frame (it came late, or the frames' times jitter): the
       // newer goes up on the next one rather than the older being dropped, unless the newer is
       // already a frame interval late (this page paints slower than the camera: skip to it).
-      const next = this.delayed[0];
-      if (next && now - (this.dueMs(next.meta.captureTimeUs) ?? 0) < 1000 / this.framerate) break;
+      dueMs = firstDue();
+      if (now - dueMs < 1000 / this.framerate) break;
     }
   }
 
