@@ -8,7 +8,7 @@ import { mib, ms, pct, ratio, verdict, type BenchOptions, type Row } from '../li
 /**
  * Recording benchmark: 50 cameras (the bench publisher, 720p30 ~2.1 Mbit/s each, real time) into
  * two real relays side by side, one with RECORD_DEFAULT=off and one with continuous: relay CPU and
- * RSS over the same window, the bytes the recorder wrote against the bytes it got (its /metrics
+ * RSS over the same 30 s window, once the recorder is in its steady state, the bytes the recorder wrote against the bytes it got (its /metrics
  * counters), and how long clip.mp4 takes from the request to its first byte.
  * bench/recording/ab.ts repeats the CPU comparison window by window (user and system apart, a CPU
  * profile, or time to attach strace/perf).
@@ -62,8 +62,11 @@ interface Side {
  * load of a shared 2-core box by as much as the recorder costs.
  */
 async function measureBoth(options: BenchOptions): Promise<[RecordingMeasurement, RecordingMeasurement]> {
-  const warmupMs = options.quick ? 3000 : 5000;
-  const windowMs = options.quick ? 5000 : 15_000;
+  // Past the kernel's first writeback of the recorded pages (vm.dirty_expire_centisecs, 30 s by
+  // default): from then on the recorder's writes cost more system time, and a window that ends
+  // before it measures a recorder that has not yet reached its steady state.
+  const warmupMs = options.quick ? 3000 : 35_000;
+  const windowMs = options.quick ? 5000 : 30_000;
   const sides: Side[] = [];
   const helpers: Helper[] = [];
   try {
