@@ -8,8 +8,9 @@ import { mib, ms, pct, ratio, verdict, type BenchOptions, type Row } from '../li
 /**
  * Recording benchmark: 50 cameras (the bench publisher, 720p30 ~2.1 Mbit/s each, real time) into
  * two real relays side by side, one with RECORD_DEFAULT=off and one with continuous: relay CPU and
- * RSS over the same 30 s window, once the recorder is in its steady state, the bytes the recorder wrote against the bytes it got (its /metrics
- * counters), and how long clip.mp4 takes from the request to its first byte.
+ * RSS over the same 30 s window, once the recorder is in its steady state, the bytes the recorder
+ * wrote against the bytes it got (its /metrics counters), and how long clip.mp4 takes from the
+ * request to its first byte.
  * bench/recording/ab.ts repeats the CPU comparison window by window (user and system apart, a CPU
  * profile, or time to attach strace/perf).
  */
