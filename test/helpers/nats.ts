@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { skipForMissingTool } from './missing-tool.ts';
-import { commandExists, freePort } from './proxies.ts';
+import { commandExists, freePort, retryWhilePortTaken } from './proxies.ts';
 
 /**
  * A real nats-server (Debian's `nats-server`) for one test file, on a free loopback port, with the
@@ -46,11 +46,10 @@ export async function startNats(options: { authorization?: { user: string; passw
   const missing = natsMissing();
   if (missing) throw new Error(`cannot start NATS: missing ${missing}`);
   const dir = mkdtempSync(join(tmpdir(), 'picam-nats-'));
-  const port = await freePort();
-  const monitorPort = await freePort();
   const config = join(dir, 'nats.conf');
   const auth = options.authorization ? `authorization: { user: ${JSON.stringify(options.authorization.user)}, password: ${JSON.stringify(options.authorization.password)} }\n` : '';
-  writeFileSync(config, `host: 127.0.0.1\nport: ${port}\nhttp: 127.0.0.1:${monitorPort}\nmax_payload: 8MB\n${auth}`);
+  let port = 0;
+  let monitorPort = 0;
   let server: ChildProcess | undefined;
 
   async function startServer(): Promise<void> {
@@ -75,7 +74,13 @@ export async function startNats(options: { authorization?: { user: string; passw
     await exited;
   }
 
-  await startServer();
+  // Later starts (after stopServer) keep these ports: a NATS outage, as the relays see it.
+  await retryWhilePortTaken(async () => {
+    port = await freePort();
+    monitorPort = await freePort();
+    writeFileSync(config, `host: 127.0.0.1\nport: ${port}\nhttp: 127.0.0.1:${monitorPort}\nmax_payload: 8MB\n${auth}`);
+    await startServer();
+  });
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

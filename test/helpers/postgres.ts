@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import { skipForMissingTool } from './missing-tool.ts';
 import pg from 'pg';
 import { findBinDir, postgresMissing, serverIdentity, waitUntilAccepting } from '../../scripts/local-postgres.ts';
-import { freePort } from './proxies.ts';
+import { freePort, retryWhilePortTaken } from './proxies.ts';
 
 export { postgresMissing };
 
@@ -63,8 +63,8 @@ export async function startPostgres(): Promise<TestPostgres> {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed (${init.status}): ${init.stderr || init.stdout}`);
   }
-  const port = await freePort();
-  const url = `postgres://${USER}@127.0.0.1:${port}/postgres`;
+  let port = 0;
+  let url = '';
   let server: ChildProcess | undefined;
   let log = '';
   let counter = 0;
@@ -96,7 +96,12 @@ export async function startPostgres(): Promise<TestPostgres> {
     await exited;
   }
 
-  await startServer();
+  // Later starts (after stopServer) keep this port: a database outage, as the relays see it.
+  await retryWhilePortTaken(async () => {
+    port = await freePort();
+    url = `postgres://${USER}@127.0.0.1:${port}/postgres`;
+    await startServer();
+  });
   return {
     url,
     port,

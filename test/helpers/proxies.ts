@@ -43,6 +43,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `start` again, up to `attempts` times, while it fails because a port freePort picked was taken
+ * before the server bound it: another test, or a suite running beside this one, can bind it in
+ * between. `start` picks its ports afresh each time.
+ */
+export async function retryWhilePortTaken<T>(start: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !/address already in use|EADDRINUSE/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 /** Resolves once 127.0.0.1:port accepts a TCP connection (retried every 50 ms), or rejects after timeoutMs. */
 async function waitForTcp(port: number, timeoutMs: number, what = `port ${port}`, alive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
