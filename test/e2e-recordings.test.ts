@@ -261,8 +261,9 @@ test('recordings: record, timeline, play a moment, back to live, share a clip, o
     assert.equal(layout.overflows, false, 'no sideways scrolling of the page');
     assert.ok(layout.trackRight <= 390, `the bar ends inside the screen (${layout.trackRight} px)`);
     assert.ok(layout.luma < 80, `the bar is dark in the dark theme (mean channel ${layout.luma})`);
-    // The last hour: on a 372 px bar a few minutes of recording are a finger's width.
-    await phonePage.getByTestId('timeline-zoom-1h').check();
+    // No zoom chosen on this phone: a recording minutes old opens at the last hour, where it is a
+    // finger's width of a 372 px bar rather than a sliver of 6 h.
+    assert.equal(await phonePage.getByTestId('timeline-zoom-1h').isChecked(), true, 'the bar opened at the zoom that shows the recording');
     await phonePage.getByTestId('timeline-track').scrollIntoViewIfNeeded();
     const track = (await phonePage.getByTestId('timeline-track').boundingBox())!;
     const y = track.y + track.height / 2;

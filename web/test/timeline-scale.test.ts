@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  fittingZoom,
   fractionOf,
   rangeFromDrag,
   recordedMomentAt,
@@ -93,4 +94,14 @@ test('timeline: thumbnails sit on a grid fixed in time, one per partly recorded 
     [],
   );
   assert.deepEqual(thumbnailMoments([], win, 6), []);
+});
+
+test('timeline: with no zoom chosen, the bar opens at the closest zoom that shows all that is recorded', () => {
+  const sixHours = zoomById('6h');
+  assert.equal(fittingZoom([{ start: T0 - 3 * MIN, end: T0 }], T0, sixHours).id, '1h', 'a camera recording for 3 minutes: the last hour');
+  assert.equal(fittingZoom([{ start: T0 - 2 * HOUR, end: T0 - HOUR }, { start: T0 - 10 * MIN, end: T0 }], T0, sixHours).id, '6h', 'two hours back: 6 h still');
+  assert.equal(fittingZoom([{ start: T0 - 50 * HOUR, end: T0 }], T0, sixHours).id, '6h', 'older than the window: never wider than asked');
+  assert.equal(fittingZoom([], T0, sixHours).id, '6h', 'nothing recorded yet: as asked');
+  assert.equal(fittingZoom([{ start: T0 - HOUR, end: T0 - 59 * MIN }], T0, sixHours).id, '1h', 'exactly an hour back: 1 h shows it');
+  assert.equal(fittingZoom([{ start: T0 - 3 * MIN, end: T0 }], T0, zoomById('1h')).id, '1h');
 });

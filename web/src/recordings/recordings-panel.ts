@@ -4,7 +4,7 @@ import { h, messageLine } from '../dom.ts';
 import { ClipPlayer, type ClipPlayerOptions } from './clip-player.ts';
 import { ClipShareForm } from './clip-share.ts';
 import { Timeline, type TimelinePick } from './timeline.ts';
-import { recordedMomentAt, spanAt, zoomById, ZOOMS, type Zoom } from './timeline-scale.ts';
+import { fittingZoom, recordedMomentAt, spanAt, zoomById, ZOOMS, type Zoom } from './timeline-scale.ts';
 import { ThumbnailLoader } from './thumbnails.ts';
 
 /**
@@ -53,6 +53,13 @@ export class RecordingsPanel {
   private readonly nowButton = navButton('timeline-now', 'Back to the newest recording', 'Now');
 
   private zoom: Zoom;
+  /** the zoom chips, to show a zoom the panel chose itself */
+  private readonly zoomInputs = new Map<string, HTMLInputElement>();
+  /**
+   * The zoom is the user's (stored, chosen, or the bar used) or was fitted to the first recording
+   * listed (fittingZoom); until then the panel may still zoom in to fit.
+   */
+  private zoomSettled: boolean;
   /** the window's end; null: it follows the clock */
   private windowEnd: number | null = null;
   private spans: TimeRange[] = [];
@@ -70,7 +77,9 @@ export class RecordingsPanel {
   constructor(options: RecordingsPanelOptions) {
     this.options = options;
     this.livePlayer = options.live.start();
-    this.zoom = zoomById(readZoom());
+    const storedZoom = readZoom();
+    this.zoom = zoomById(storedZoom);
+    this.zoomSettled = storedZoom !== null;
     const id = options.cameraId;
     this.timeline = new Timeline({
       onPick: (pick) => this.onPick(pick),
@@ -105,6 +114,7 @@ export class RecordingsPanel {
     const zoomChips = ZOOMS.map((z) => {
       const input = h('input', { type: 'radio', name: `timeline-zoom-${id}`, value: z.id, checked: z.id === this.zoom.id, testid: `timeline-zoom-${z.id}` });
       input.addEventListener('change', () => this.setZoom(z));
+      this.zoomInputs.set(z.id, input);
       return h('label', { class: 'chip' }, input, z.label);
     });
     const earlier = navButton('timeline-earlier', 'Earlier', '‹', () => this.pan(-0.5));
@@ -149,11 +159,12 @@ export class RecordingsPanel {
   private async refresh(): Promise<void> {
     window.clearTimeout(this.refreshTimer);
     const token = ++this.fetchToken;
-    const win = this.window();
+    let win = this.window();
     try {
       const { spans } = await api.recordings(this.options.cameraId, win.start, win.end);
       if (this.disposed || token !== this.fetchToken) return;
       this.spans = spans;
+      if (!this.zoomSettled && spans.length > 0) win = this.fitZoom(spans, win);
       if (spans.length > 0) this.everRecorded = true;
       else if (!this.records && !this.probed) await this.probeOlder();
       this.message.clear();
@@ -185,7 +196,20 @@ export class RecordingsPanel {
     this.el.hidden = !(this.records || this.everRecorded || this.mode === 'recording');
   }
 
+  /** The first recording listed: zoom in as far as still shows all of it (not stored: it is no choice of the user's). */
+  private fitZoom(spans: readonly TimeRange[], win: TimeRange): TimeRange {
+    this.zoomSettled = true;
+    if (this.windowEnd !== null) return win;
+    const fit = fittingZoom(spans, win.end, this.zoom);
+    if (fit === this.zoom) return win;
+    this.zoom = fit;
+    const input = this.zoomInputs.get(fit.id);
+    if (input) input.checked = true;
+    return { start: win.end - fit.spanMs, end: win.end };
+  }
+
   private setZoom(zoom: Zoom): void {
+    this.zoomSettled = true;
     this.zoom = zoom;
     try {
       localStorage.setItem(ZOOM_KEY, zoom.id);
@@ -201,6 +225,7 @@ export class RecordingsPanel {
 
   /** Moves the window by `fraction` of its width (negative: earlier); never past now. */
   private pan(fraction: number): void {
+    this.zoomSettled = true;
     const end = (this.windowEnd ?? Date.now()) + fraction * this.zoom.spanMs;
     this.windowEnd = end >= Date.now() ? null : end;
     this.showNav();
@@ -221,6 +246,7 @@ export class RecordingsPanel {
   // ---- playing ------------------------------------------------------------------------------
 
   private onPick(pick: TimelinePick): void {
+    this.zoomSettled = true;
     if (pick.kind === 'range') {
       let range = pick.range;
       if (range.end - range.start > MAX_CLIP_MS) {

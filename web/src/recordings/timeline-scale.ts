@@ -32,6 +32,19 @@ export function zoomById(id: string | null | undefined): Zoom {
   return ZOOMS.find((z) => z.id === id) ?? ZOOMS[1]!;
 }
 
+/**
+ * The zoom to open a timeline at when the user has not chosen one: the closest zoom, no wider than
+ * `preferred`, that still shows everything recorded in the window ending at `end` (`spans` as listed
+ * for `preferred`'s window). A camera recording for a few minutes is a sliver of 6 h and a finger's
+ * width of 1 h. `preferred` when nothing is recorded yet.
+ */
+export function fittingZoom(spans: readonly TimeRange[], end: number, preferred: Zoom): Zoom {
+  const first = spans[0];
+  if (!first) return preferred;
+  const needed = end - Math.max(first.start, end - preferred.spanMs);
+  return ZOOMS.find((z) => z.spanMs <= preferred.spanMs && z.spanMs >= needed) ?? preferred;
+}
+
 /** Where `t` sits on the bar, 0 (window start) to 1 (window end), not clamped. */
 export function fractionOf(window: TimeRange, t: number): number {
   return (t - window.start) / (window.end - window.start);
