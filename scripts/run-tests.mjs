@@ -35,8 +35,10 @@ if (files.length === 0) {
 // and measure the scheduler instead of the product. relay-fanout is one: its 40 viewers, read by the
 // test process at twice real time (43 MB/s of 1080p), must never fall 1 MiB behind, which a test
 // process starved by another suite beside it did (the relay then rightly skipped frames for it).
+// cluster-fanout is another: its 80 acking viewers live in the test process, and with two suites
+// beside it one of them fell behind, and the edge relay rightly skipped it to a later keyframe.
 // Everything else runs two files at a time.
-const solo = (f) => /(^|\/)(e2e-[^/]*|faults-churn[^/]*|relay-fanout|smoke)\.test\.ts$/.test(f);
+const solo = (f) => /(^|\/)(e2e-[^/]*|faults-churn[^/]*|relay-fanout|cluster-fanout|smoke)\.test\.ts$/.test(f);
 // Another `npm test` on the same machine (a second clone, CI beside a developer) may share the first
 // phase but never the second: test-phase-lock.mjs keeps the alone phase alone across suites.
 const phases = [
