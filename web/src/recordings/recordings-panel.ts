@@ -199,7 +199,6 @@ export class RecordingsPanel {
   /** The first recording listed: zoom in as far as still shows all of it (not stored: it is no choice of the user's). */
   private fitZoom(spans: readonly TimeRange[], win: TimeRange): TimeRange {
     this.zoomSettled = true;
-    if (this.windowEnd !== null) return win;
     const fit = fittingZoom(spans, win.end, this.zoom);
     if (fit === this.zoom) return win;
     this.zoom = fit;
